@@ -1,0 +1,108 @@
+/* Kernel objects as the agent sees them: what the kernel holds (read by dumps) and
+ * what the intent wants (built by the planner) share these types, so diffing is a
+ * field-by-field comparison. */
+#ifndef GRESEC_KSTATE_H
+#define GRESEC_KSTATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+/* Route protocol number of the agent's routes (contrib/iproute2/rt_protos.d/gresec.conf). */
+#define KSTATE_RTPROT 201
+#define KSTATE_ALIAS_PREFIX "gresec:"
+#define KSTATE_ALIAS_MAX 80
+
+struct tunnel_kind;
+
+/* IPv4 per-interface sysctls the data plane needs; -1 = not read / don't care. */
+struct kconf {
+	int32_t rp_filter;
+	int32_t disable_policy;
+	int32_t disable_xfrm;
+};
+
+struct klink {
+	char ifname[16];
+	int ifindex;
+	const struct tunnel_kind *kind;	/* NULL: not a tunnel kind the agent manages */
+	struct addr local;
+	struct addr remote;
+	uint32_t key;
+	uint8_t ttl;
+	uint32_t mtu;
+	bool up;
+	bool owned;
+	char alias[KSTATE_ALIAS_MAX];
+	struct kconf conf;
+	int tunnel;			/* index of the intent tunnel, -1 for kernel objects */
+};
+
+struct kaddr {
+	int ifindex;
+	char ifname[16];		/* desired objects refer to links by name */
+	struct addr addr;
+	uint8_t len;
+	int tunnel;
+};
+
+struct kroute {
+	struct addr_prefix dst;
+	uint32_t table;
+	uint32_t metric;
+	uint8_t protocol;
+	int oif;
+	char ifname[16];
+	int tunnel;
+};
+
+struct kpolicy {
+	struct addr_prefix src;
+	struct addr_prefix dst;
+	uint8_t proto;			/* 0 = any */
+	uint8_t dir;			/* XFRM_POLICY_IN/OUT/FWD */
+	uint32_t priority;
+	bool has_mark;
+	uint32_t mark;
+	uint32_t mark_mask;
+	uint8_t n_tmpl;
+	uint8_t tmpl_mode;		/* XFRM_MODE_* */
+	uint8_t tmpl_proto;		/* IPPROTO_ESP / IPPROTO_AH */
+	uint32_t tmpl_reqid;
+	struct addr tmpl_src;		/* tunnel mode only; zero family otherwise */
+	struct addr tmpl_dst;
+	int tunnel;
+};
+
+struct kstate {
+	struct klink *links;
+	size_t n_links, cap_links;
+	struct kaddr *addrs;
+	size_t n_addrs, cap_addrs;
+	struct kroute *routes;
+	size_t n_routes, cap_routes;
+	struct kpolicy *policies;
+	size_t n_policies, cap_policies;
+};
+
+struct kstate *kstate_new(void);
+void kstate_free(struct kstate *ks);
+/* Forget all objects, keep the allocations (for a retried dump). */
+void kstate_clear(struct kstate *ks);
+/* Append a zeroed object; NULL on OOM. */
+struct klink *kstate_add_link(struct kstate *ks);
+struct kaddr *kstate_add_addr(struct kstate *ks);
+struct kroute *kstate_add_route(struct kstate *ks);
+struct kpolicy *kstate_add_policy(struct kstate *ks);
+
+const struct klink *kstate_link_by_name(const struct kstate *ks, const char *ifname);
+const struct klink *kstate_link_by_index(const struct kstate *ks, int ifindex);
+
+/* Ownership: a link is the agent's when both its name prefix and its alias say so. */
+bool kstate_link_is_owned(const char *ifname, const char *alias);
+bool kstate_policy_is_owned(const struct kpolicy *p);
+bool kstate_policy_same_key(const struct kpolicy *a, const struct kpolicy *b);
+
+#endif

@@ -1,0 +1,137 @@
+/* A site's intent: the complete, self-contained description of what one site's
+ * gateway must do (tunnels, routes, SPD). The controller compiles it, the agent
+ * enforces it; both use these types, the JSON codec and the validator below.
+ * docs/intent.md describes the format, api/intent.schema.json is its JSON Schema. */
+#ifndef GRESEC_INTENT_H
+#define GRESEC_INTENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "addr.h"
+
+#define INTENT_FORMAT 1
+
+/* Ownership rules the agent relies on to recognise its own kernel objects. The
+ * validator enforces them, so an intent can never name something the agent would not
+ * later recognise as its own. */
+#define INTENT_IFNAME_PREFIX "gs"	/* interface names: "gs" + 1..13 of [a-z0-9-] */
+#define INTENT_IFNAME_MAX 15		/* IFNAMSIZ - 1 */
+#define INTENT_REQID_MIN 0x10000u	/* below: left to charon's own allocation */
+#define INTENT_REQID_MAX 0xffffffu
+#define INTENT_SPD_PRIO_MIN 10000u	/* the agent's XFRM policy priority band */
+#define INTENT_SPD_PRIO_MAX 10999u
+#define INTENT_ID_MAX 63
+#define INTENT_PSK_MIN 16
+
+enum intent_kind { INTENT_KIND_GRE, INTENT_KIND_VTI };
+enum intent_mode { INTENT_MODE_TRANSPORT, INTENT_MODE_TUNNEL };
+enum intent_proto { INTENT_PROTO_ESP, INTENT_PROTO_AH };
+enum intent_start { INTENT_START_ON_DEMAND, INTENT_START_ALWAYS };
+enum intent_dir { INTENT_DIR_IN, INTENT_DIR_OUT, INTENT_DIR_FWD };
+
+/* IKE and CHILD_SA parameters of the tunnel's profile, as charon needs them. */
+struct intent_security {
+	enum intent_mode mode;
+	enum intent_proto protocol;
+	char **ike_proposals;		/* strongSwan proposal strings, in preference order */
+	size_t n_ike_proposals;
+	char **child_proposals;
+	size_t n_child_proposals;
+	uint32_t ike_lifetime;		/* seconds until IKE_SA rekey */
+	uint32_t child_lifetime;	/* seconds until CHILD_SA rekey */
+	uint32_t dpd_delay;		/* seconds; 0 disables DPD */
+	enum intent_start start;
+	bool initiator;
+	bool udp_encap;
+	char *local_id;			/* IKE identities; NULL = the underlay address */
+	char *remote_id;
+};
+
+/* An interface address with its prefix length: host bits are meaningful here. */
+struct intent_ifaddr {
+	struct addr addr;
+	uint8_t len;
+};
+
+struct intent_tunnel {
+	char *id;			/* stable for the tunnel's life; [A-Za-z0-9._-] */
+	char ifname[INTENT_IFNAME_MAX + 1];
+	enum intent_kind kind;
+	struct addr local;		/* underlay */
+	struct addr remote;
+	uint32_t key;			/* GRE key; for VTI also the XFRM mark */
+	uint8_t ttl;			/* 0 = inherit */
+	uint32_t mtu;
+	struct intent_ifaddr overlay_local;	/* /31 or /127 */
+	struct intent_ifaddr overlay_peer;
+	uint32_t reqid;
+	struct intent_security sec;
+	char *psk;			/* secret: never logged */
+};
+
+struct intent_route {
+	struct addr_prefix prefix;
+	char *via;			/* tunnel id */
+	uint32_t metric;
+};
+
+struct intent_spd {
+	char *tunnel;			/* tunnel id */
+	struct addr_prefix src;
+	struct addr_prefix dst;
+	uint8_t proto;			/* 47 (GRE) or 0 (all) */
+	enum intent_dir dir;
+	enum intent_mode tmpl_mode;
+	enum intent_proto tmpl_proto;
+	uint32_t tmpl_reqid;
+	uint32_t priority;
+	bool has_mark;			/* VTI: selects the policy by the tunnel's key */
+	uint32_t mark;
+	uint32_t mark_mask;
+};
+
+struct intent {
+	char *site;
+	uint64_t revision;
+	struct intent_tunnel *tunnels;
+	size_t n_tunnels;
+	struct intent_route *routes;
+	size_t n_routes;
+	struct intent_spd *spd;
+	size_t n_spd;
+};
+
+struct intent *intent_new(void);
+void intent_free(struct intent *in);
+
+/* Decodes j into a new intent. Unknown fields are errors. On error returns -EINVAL
+ * (or -ENOMEM) and writes "path: message" into err (e.g. "tunnels[2].mtu: out of
+ * range"). Decoding checks types and syntax only; call intent_validate for the rules
+ * that span fields. */
+int intent_from_json(const json_t *j, struct intent **out, char *err, size_t errlen);
+/* Canonical, deterministic encoding (fixed key order, canonical address text):
+ * the same intent always dumps to the same bytes with json_dumps(.., JSON_COMPACT).
+ * Returns a new reference, NULL on OOM. */
+json_t *intent_to_json(const struct intent *in);
+/* Cross-field rules: unique ids and names, references, ownership ranges, overlay /31 or
+ * /127 pairs, template/profile agreement. 0, or -EINVAL with "path: message" in err. */
+int intent_validate(const struct intent *in, char *err, size_t errlen);
+/* Parse + validate a file. 0, or negative errno with a message in err. */
+int intent_load_file(const char *path, struct intent **out, char *err, size_t errlen);
+
+const struct intent_tunnel *intent_tunnel_by_id(const struct intent *in, const char *id);
+
+const char *intent_kind_name(enum intent_kind k);
+const char *intent_mode_name(enum intent_mode m);
+const char *intent_proto_name(enum intent_proto p);
+const char *intent_dir_name(enum intent_dir d);
+const char *intent_start_name(enum intent_start s);
+
+/* "10.0.0.1/31" style; host bits allowed. 0 or -EINVAL. */
+int intent_ifaddr_parse(const char *s, struct intent_ifaddr *out);
+void intent_ifaddr_fmt(const struct intent_ifaddr *a, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Installs everything gresec needs to build, test and run its demo on Debian 12.
+# Idempotent: packages already present are left alone, apt runs only when something is missing.
+set -eu
+PKGS="build-essential pkg-config clang
+libmnl-dev libnl-3-dev libnl-route-3-dev libnl-xfrm-3-dev
+libsqlite3-dev sqlite3 libjansson-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev
+libcmocka-dev
+strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
+user-mode-linux kmod iproute2 iputils-ping tcpdump
+python3 python3-pytest python3-yaml
+curl jq wrk nginx-light"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "install-deps: installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# strongswan's postinst would start a system charon; gresec runs its own.
+	apt-get install -y -qq --no-install-recommends $missing
+else
+	echo "install-deps: all dependencies present"
+fi
+
+# The OpenAPI linter (tests/openapi) comes from the npm registry, pinned by its lock file.
+# Node.js from Debian only when the machine has none (it may carry a newer one already).
+if ! command -v node >/dev/null 2>&1; then
+	echo "install-deps: installing nodejs npm"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+sh "$(cd "$(dirname "$0")/.." && pwd)/tests/openapi/install.sh"

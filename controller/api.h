@@ -1,0 +1,78 @@
+/* The REST API: routing, authentication, the error shape, and the handlers
+ * (api_object.c for the four object kinds, api_admin.c for the rest). */
+#ifndef GRESEC_API_H
+#define GRESEC_API_H
+
+#include <stdbool.h>
+#include <jansson.h>
+#include "auth.h"
+#include "http.h"
+#include "kind.h"
+#include "store.h"
+
+#define API_LIMIT_DEFAULT 100
+#define API_LIMIT_MAX 1000
+
+struct api {
+	struct store *store;
+};
+
+struct api_req {
+	struct api *api;
+	struct http_request *http;
+	struct http_reply *rep;
+	struct auth_principal who;
+	const struct kind_ops *kind;	/* for /v1/<plural>... routes */
+	char param[256];		/* the {name} or {id} segment */
+	char actor[96];			/* who, as the audit log names it */
+};
+
+typedef void (*api_fn)(struct api_req *r);
+
+struct api_route {
+	const char *method;
+	const char *pattern;
+	enum auth_role min_role;
+	api_fn fn;
+};
+
+/* The http_handler: routes, authenticates, dispatches. ctx is struct api. */
+void api_handle(void *ctx, struct http_request *req, struct http_reply *rep);
+
+/* Reply helpers. api_reply takes ownership of body. */
+void api_reply(struct api_req *r, unsigned status, json_t *body);
+void api_error(struct api_req *r, unsigned status, const char *code, json_t *details,
+	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* For a negative errno from a lower layer that is not the client's fault. */
+void api_fail(struct api_req *r, int err, const char *what);
+/* The request body as JSON; on failure the error reply is set and -EINVAL returned.
+ * csv_ok lets text/csv through (returns 1 with *out NULL). */
+int api_body(struct api_req *r, bool csv_ok, json_t **out);
+/* limit and after query parameters; -EINVAL with a 400 set. */
+int api_paging(struct api_req *r, unsigned *limit, const char **after);
+int api_query_bool(struct api_req *r, const char *key, bool *out);
+bool api_may_see_secrets(const struct api_req *r);
+
+/* api_object.c */
+void api_object_list(struct api_req *r);
+void api_object_get(struct api_req *r);
+void api_object_create(struct api_req *r);
+void api_object_put(struct api_req *r);
+void api_object_patch(struct api_req *r);
+void api_object_delete(struct api_req *r);
+
+/* api_admin.c */
+void api_admin_health(struct api_req *r);
+void api_admin_routes(struct api_req *r);
+void api_admin_tunnels(struct api_req *r);
+void api_admin_import(struct api_req *r);
+void api_admin_export(struct api_req *r);
+void api_admin_tokens_list(struct api_req *r);
+void api_admin_tokens_issue(struct api_req *r);
+void api_admin_tokens_revoke(struct api_req *r);
+void api_admin_audit(struct api_req *r);
+
+extern const struct api_route api_routes[];
+extern const size_t api_nroutes;
+
+#endif

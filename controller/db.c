@@ -1,0 +1,192 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+
+#define DB_STMT_CACHE 64
+
+struct db_cached {
+	const char *sql;	/* compared by pointer: callers pass string literals */
+	sqlite3_stmt *stmt;
+};
+
+struct db {
+	sqlite3 *h;
+	struct db_cached cache[DB_STMT_CACHE];
+	int ncache;
+};
+
+int db_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EACCES;
+	case SQLITE_CANTOPEN:
+		return -ENOENT;
+	default:
+		return -EIO;
+	}
+}
+
+int db_exec(struct db *db, const char *sql)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(db->h, sql, NULL, NULL, &msg);
+
+	if (rc != SQLITE_OK)
+		log_debug("sqlite: %s", msg ? msg : sqlite3_errstr(rc));
+	sqlite3_free(msg);
+	return db_errno(rc);
+}
+
+int db_begin(struct db *db)
+{
+	/* IMMEDIATE takes the write lock up front, so a transaction never fails half way
+	 * because another connection (the sqlite3 CLI, a backup) started writing. */
+	return db_exec(db, "BEGIN IMMEDIATE");
+}
+
+int db_commit(struct db *db)
+{
+	return db_exec(db, "COMMIT");
+}
+
+int db_rollback(struct db *db)
+{
+	if (sqlite3_get_autocommit(db->h))
+		return 0;
+	return db_exec(db, "ROLLBACK");
+}
+
+sqlite3_stmt *db_stmt(struct db *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+
+	for (int i = 0; i < db->ncache; i++) {
+		if (db->cache[i].sql == sql) {
+			sqlite3_reset(db->cache[i].stmt);
+			sqlite3_clear_bindings(db->cache[i].stmt);
+			return db->cache[i].stmt;
+		}
+	}
+	if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		log_err("sqlite: cannot prepare statement: %s", sqlite3_errmsg(db->h));
+		return NULL;
+	}
+	if (db->ncache < DB_STMT_CACHE)
+		db->cache[db->ncache++] = (struct db_cached){ sql, st };
+	else
+		log_warn("sqlite: statement cache full");	/* leaks one statement per call */
+	return st;
+}
+
+int db_schema_version(struct db *db)
+{
+	sqlite3_stmt *st = db_stmt(db, "PRAGMA user_version");
+	int v = -EIO;
+
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	if (st)
+		sqlite3_reset(st);
+	return v;
+}
+
+static int db_migrate(struct db *db)
+{
+	int have = db_schema_version(db), latest = db_migrations[db_migrations_count - 1].version;
+	char pragma[64];
+	int r = 0;
+
+	if (have < 0)
+		return have;
+	if (have > latest) {
+		log_err("database schema version %d is newer than this gresec-controller "
+			"understands (%d): upgrade gresec or restore a matching backup", have, latest);
+		return -EPROTO;
+	}
+	for (int i = 0; i < db_migrations_count && r == 0; i++) {
+		const struct db_migration *m = &db_migrations[i];
+
+		if (m->version <= have)
+			continue;
+		/* Each migration and its version stamp commit together or not at all. */
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", m->version);
+		r = db_begin(db);
+		if (r == 0)
+			r = db_exec(db, m->sql);
+		if (r == 0)
+			r = db_exec(db, pragma);
+		if (r == 0)
+			r = db_commit(db);
+		if (r < 0) {
+			log_err("schema migration %s failed: %s", m->file, sqlite3_errmsg(db->h));
+			db_rollback(db);
+		} else {
+			log_info("applied schema migration %s", m->file);
+		}
+	}
+	return r;
+}
+
+int db_open(const char *path, struct db **out)
+{
+	struct db *db = calloc(1, sizeof(*db));
+	int rc, r;
+
+	if (!db)
+		return -ENOMEM;
+	rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			     SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		log_err("cannot open database %s: %s", path,
+			db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
+		r = db_errno(rc);
+		goto out;
+	}
+	sqlite3_busy_timeout(db->h, 5000);
+	r = db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+		    "PRAGMA foreign_keys=ON;");
+	if (r == 0)
+		r = db_migrate(db);
+out:
+	if (r < 0) {
+		db_free(db);
+		return r;
+	}
+	*out = db;
+	return 0;
+}
+
+void db_free(struct db *db)
+{
+	if (!db)
+		return;
+	for (int i = 0; i < db->ncache; i++)
+		sqlite3_finalize(db->cache[i].stmt);
+	sqlite3_close(db->h);
+	free(db);
+}
+
+sqlite3 *db_handle(struct db *db)
+{
+	return db->h;
+}

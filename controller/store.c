@@ -1,0 +1,415 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <gnutls/crypto.h>
+
+#include "store.h"
+#include "tunnel.h"
+
+struct store {
+	struct db *db;
+};
+
+int store_open(const char *path, struct store **out)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	r = db_open(path, &s->db);
+	if (r < 0) {
+		free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+void store_free(struct store *s)
+{
+	if (!s)
+		return;
+	db_free(s->db);
+	free(s);
+}
+
+struct db *store_db(struct store *s)
+{
+	return s->db;
+}
+
+int store_begin(struct store *s)
+{
+	return db_begin(s->db);
+}
+
+int store_commit(struct store *s)
+{
+	return db_commit(s->db);
+}
+
+int store_rollback(struct store *s)
+{
+	return db_rollback(s->db);
+}
+
+static char *store_dump(const json_t *body)
+{
+	return json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII);
+}
+
+/* A strong validator that is the same for the same body on every controller, so a
+ * client's If-Match survives restarts and equal rewrites. */
+static void store_etag(const char *text, char etag[STORE_ETAG_LEN])
+{
+	unsigned char d[32];
+
+	gnutls_hash_fast(GNUTLS_DIG_SHA256, text, strlen(text), d);
+	snprintf(etag, STORE_ETAG_LEN, "\"%02x%02x%02x%02x%02x%02x%02x%02x\"",
+		 d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]);
+}
+
+static json_t *store_column_json(sqlite3_stmt *st, int col)
+{
+	const char *text = (const char *)sqlite3_column_text(st, col);
+
+	return text ? json_loads(text, 0, NULL) : NULL;
+}
+
+int store_get(struct store *s, const struct kind_ops *k, const char *name, json_t **body,
+	      char etag[STORE_ETAG_LEN])
+{
+	sqlite3_stmt *st = db_stmt(s->db, "SELECT body, etag FROM object WHERE kind = ? AND name = ?");
+	int rc, r = 0;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, k->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		r = -ENOENT;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		r = db_errno(rc);
+		goto out;
+	}
+	*body = store_column_json(st, 0);
+	if (!*body) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (etag)
+		snprintf(etag, STORE_ETAG_LEN, "%s", (const char *)sqlite3_column_text(st, 1));
+out:
+	sqlite3_reset(st);
+	return r;
+}
+
+/* Runs st (bound by the caller) and appends column 0 of each row to a new array, as
+ * parsed JSON when as_json, as a string otherwise. */
+static int store_collect(sqlite3_stmt *st, int as_json, json_t **out)
+{
+	json_t *arr = json_array();
+	int rc, r = 0;
+
+	if (!arr) {
+		r = -ENOMEM;
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *v = as_json ? store_column_json(st, 0)
+				    : json_string((const char *)sqlite3_column_text(st, 0));
+
+		if (!v || json_array_append_new(arr, v) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		r = db_errno(rc);
+out:
+	sqlite3_reset(st);
+	if (r < 0) {
+		json_decref(arr);
+		return r;
+	}
+	*out = arr;
+	return 0;
+}
+
+int store_list(struct store *s, const struct kind_ops *k, const char *after, unsigned limit,
+	       json_t **items)
+{
+	sqlite3_stmt *st = db_stmt(s->db, "SELECT body FROM object WHERE kind = ? AND name > ? "
+				   "ORDER BY name LIMIT ?");
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, k->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, after ? after : "", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 3, (int)limit);
+	return store_collect(st, 1, items);
+}
+
+int store_names(struct store *s, const struct kind_ops *k, json_t **names)
+{
+	sqlite3_stmt *st = db_stmt(s->db, "SELECT name FROM object WHERE kind = ? ORDER BY name");
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, k->name, -1, SQLITE_STATIC);
+	return store_collect(st, 0, names);
+}
+
+int store_all(struct store *s, const struct kind_ops *k, json_t **bodies)
+{
+	sqlite3_stmt *st = db_stmt(s->db, "SELECT body FROM object WHERE kind = ? ORDER BY name");
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, k->name, -1, SQLITE_STATIC);
+	return store_collect(st, 1, bodies);
+}
+
+struct store_ref_ctx {
+	struct store *s;
+	const struct kind_ops *k;
+	const char *name;
+};
+
+static int store_ref_add(void *ctx, const char *to_kind, const char *to_name, const char *field)
+{
+	struct store_ref_ctx *c = ctx;
+	sqlite3_stmt *st = db_stmt(c->s->db, "INSERT INTO ref (from_kind, from_name, field, "
+				   "to_kind, to_name) VALUES (?, ?, ?, ?, ?)");
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, c->k->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, c->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, field, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, to_kind, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 5, to_name, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return db_errno(rc);
+}
+
+static int store_write_refs(struct store *s, const struct kind_ops *k, const char *name,
+			    const json_t *body)
+{
+	sqlite3_stmt *st = db_stmt(s->db, "DELETE FROM ref WHERE from_kind = ? AND from_name = ?");
+	struct store_ref_ctx ctx = { s, k, name };
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, k->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_errno(rc);
+	return k->refs ? k->refs(body, store_ref_add, &ctx) : 0;
+}
+
+int store_put(struct store *s, const struct kind_ops *k, const char *name, const json_t *body,
+	      enum store_change *change, json_t **before)
+{
+	sqlite3_stmt *st;
+	json_t *old = NULL;
+	char *text = NULL, *old_text = NULL;
+	char etag[STORE_ETAG_LEN];
+	int r, rc;
+
+	r = store_get(s, k, name, &old, NULL);
+	if (r < 0 && r != -ENOENT)
+		goto out;
+	text = store_dump(body);
+	old_text = old ? store_dump(old) : NULL;
+	if (!text || (old && !old_text)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (old_text && strcmp(text, old_text) == 0) {
+		*change = STORE_UNCHANGED;
+		r = 0;
+		goto out;
+	}
+	store_etag(text, etag);
+	st = db_stmt(s->db, "INSERT INTO object (kind, name, body, etag) VALUES (?, ?, ?, ?) "
+		     "ON CONFLICT (kind, name) DO UPDATE SET body = excluded.body, "
+		     "etag = excluded.etag, "
+		     "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')");
+	if (!st) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, k->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, etag, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	r = db_errno(rc);
+	if (r == 0)
+		r = store_write_refs(s, k, name, body);
+	if (r == 0)
+		*change = old ? STORE_UPDATED : STORE_CREATED;
+out:
+	if (r == 0 && before) {
+		*before = old;
+		old = NULL;
+	}
+	json_decref(old);
+	free(text);
+	free(old_text);
+	return r;
+}
+
+int store_delete(struct store *s, const struct kind_ops *k, const char *name, json_t **before)
+{
+	sqlite3_stmt *st;
+	json_t *old = NULL;
+	int r, rc;
+
+	r = store_get(s, k, name, &old, NULL);
+	if (r < 0)
+		goto out;
+	st = db_stmt(s->db, "DELETE FROM object WHERE kind = ? AND name = ?");
+	if (!st) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, k->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	r = db_errno(rc);
+out:
+	if (r == 0 && before) {
+		*before = old;
+		old = NULL;
+	}
+	json_decref(old);
+	return r;
+}
+
+struct store_path_ctx {
+	const char *(*path_of)(void *ctx, const char *kind, const char *name);
+	void *ctx;
+	char buf[256];
+};
+
+static const char *store_path(struct store_path_ctx *p, const char *kind, const char *name)
+{
+	const char *path = p->path_of ? p->path_of(p->ctx, kind, name) : NULL;
+	const struct kind_ops *k;
+
+	if (path)
+		return path;
+	k = kind_by_name(kind);
+	snprintf(p->buf, sizeof(p->buf), "%s/%s", k ? k->plural : kind, name);
+	return p->buf;
+}
+
+static const char *store_site_path(void *ctx, const char *site)
+{
+	return store_path(ctx, "site", site);
+}
+
+static int store_check_refs(struct store *s, struct verr *errs, struct store_path_ctx *p)
+{
+	sqlite3_stmt *st = db_stmt(s->db,
+		"SELECT r.from_kind, r.from_name, r.field, r.to_kind, r.to_name FROM ref r "
+		"WHERE NOT EXISTS (SELECT 1 FROM object o WHERE o.kind = r.to_kind "
+		"AND o.name = r.to_name) ORDER BY r.from_kind, r.from_name, r.field");
+	char path[512];
+	int rc;
+
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *base = store_path(p, (const char *)sqlite3_column_text(st, 0),
+					      (const char *)sqlite3_column_text(st, 1));
+
+		verr_path_key(path, sizeof(path), base, (const char *)sqlite3_column_text(st, 2));
+		verr_add(errs, path, "%s '%s' does not exist", sqlite3_column_text(st, 3),
+			 sqlite3_column_text(st, 4));
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+int store_validate(struct store *s, struct verr *errs,
+		   const char *(*path_of)(void *ctx, const char *kind, const char *name),
+		   void *ctx)
+{
+	struct store_path_ctx p = { .path_of = path_of, .ctx = ctx };
+	size_t before = verr_count(errs);
+	json_t *sites = NULL;
+	int r;
+
+	r = store_check_refs(s, errs, &p);
+	if (r == 0)
+		r = store_all(s, &kind_site, &sites);
+	if (r == 0)
+		r = kind_site_check_all(sites, errs, store_site_path, &p);
+	json_decref(sites);
+	if (r == 0 && verr_count(errs) > before)
+		r = -EINVAL;
+	return r;
+}
+
+int store_referrers(struct store *s, const struct kind_ops *k, const char *name, json_t **refs)
+{
+	sqlite3_stmt *st = db_stmt(s->db, "SELECT from_kind, from_name, field FROM ref "
+				   "WHERE to_kind = ? AND to_name = ? ORDER BY 1, 2, 3");
+	json_t *arr = json_array();
+	int rc, r = 0;
+
+	if (!st || !arr) {
+		json_decref(arr);
+		return st ? -ENOMEM : -EIO;
+	}
+	sqlite3_bind_text(st, 1, k->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (json_array_append_new(arr, json_pack("{s:s, s:s, s:s}",
+				"kind", sqlite3_column_text(st, 0),
+				"name", sqlite3_column_text(st, 1),
+				"field", sqlite3_column_text(st, 2))) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = db_errno(rc);
+	sqlite3_reset(st);
+	if (r < 0) {
+		json_decref(arr);
+		return r;
+	}
+	*refs = arr;
+	return 0;
+}
+
+int store_finish(struct store *s, struct verr *errs,
+		 const char *(*path_of)(void *ctx, const char *kind, const char *name),
+		 void *ctx, bool dry_run)
+{
+	int r = store_validate(s, errs, path_of, ctx);
+
+	if (r == 0)
+		r = tunnel_materialize(s, errs);
+	if (r == 0 && !dry_run)
+		r = store_commit(s);
+	if (r < 0 || dry_run)
+		store_rollback(s);
+	return r;
+}

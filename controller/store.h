@@ -1,0 +1,66 @@
+/* The topology and policy store: canonical JSON bodies of every kind, the references
+ * between them, and the cross-object rules checked before a transaction commits.
+ * Single-threaded: every call happens on the HTTP thread. */
+#ifndef GRESEC_STORE_H
+#define GRESEC_STORE_H
+
+#include <stdbool.h>
+#include <jansson.h>
+#include "db.h"
+#include "kind.h"
+#include "verr.h"
+
+#define STORE_ETAG_LEN 19	/* "\"" + 16 hex + "\"" + NUL */
+
+enum store_change { STORE_UNCHANGED = 0, STORE_CREATED, STORE_UPDATED, STORE_DELETED };
+
+struct store;
+
+int store_open(const char *path, struct store **out);
+void store_free(struct store *s);
+struct db *store_db(struct store *s);
+
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+int store_rollback(struct store *s);
+
+/* 0 with *body (new reference) and etag set; -ENOENT. etag may be NULL. */
+int store_get(struct store *s, const struct kind_ops *k, const char *name, json_t **body,
+	      char etag[STORE_ETAG_LEN]);
+/* Bodies sorted by name, names strictly after `after` (NULL: from the start), at most
+ * limit of them. *items is a new array. */
+int store_list(struct store *s, const struct kind_ops *k, const char *after, unsigned limit,
+	       json_t **items);
+/* Every name of kind k, sorted: a new array of strings. */
+int store_names(struct store *s, const struct kind_ops *k, json_t **names);
+/* Every body of kind k, sorted by name: a new array. */
+int store_all(struct store *s, const struct kind_ops *k, json_t **bodies);
+
+/* Inside a transaction. body must be canonical (kind_ops.normalize). *change says what
+ * happened; *before (may be NULL) receives the previous body or NULL. Writing an equal
+ * body changes nothing, not even the etag. */
+int store_put(struct store *s, const struct kind_ops *k, const char *name, const json_t *body,
+	      enum store_change *change, json_t **before);
+/* -ENOENT when absent. Does not check references: store_validate does, before commit. */
+int store_delete(struct store *s, const struct kind_ops *k, const char *name, json_t **before);
+
+/* Cross-object rules over the whole store as the transaction sees it: dangling
+ * references (an error at the referring field) and kind_site_check_all. path_of maps
+ * (kind, name) to the path the object's errors go under; NULL return → "<plural>/<name>".
+ * 0 when clean, -EINVAL with errors in errs. */
+int store_validate(struct store *s, struct verr *errs,
+		   const char *(*path_of)(void *ctx, const char *kind, const char *name),
+		   void *ctx);
+/* Who refers to (k, name): a new array of {"kind","name","field"}; empty when none. */
+int store_referrers(struct store *s, const struct kind_ops *k, const char *name,
+		    json_t **refs);
+
+/* Ends a write transaction: store_validate, then the derived state (materialised
+ * tunnels), then commit — or rollback when there are errors or dry_run is set.
+ * 0 when committed (or cleanly rolled back for dry_run); -EINVAL with errs filled;
+ * another negative errno on a storage failure (rolled back). */
+int store_finish(struct store *s, struct verr *errs,
+		 const char *(*path_of)(void *ctx, const char *kind, const char *name),
+		 void *ctx, bool dry_run);
+
+#endif

@@ -161,8 +161,12 @@ static int import_normalize(struct import_run *r, struct verr *errs)
 			const char *path = json_string_value(json_array_get(ik->paths, j));
 			json_t *body = NULL, *seen;
 			const char *name;
+			int rc;
 
-			if (ik->k->normalize(json_array_get(ik->items, j), path, errs, &body) || !body) {
+			rc = ik->k->normalize(json_array_get(ik->items, j), path, errs, &body);
+			if (rc && rc != -EINVAL)
+				return rc;
+			if (rc || !body) {
 				if (json_array_append_new(ik->bodies, json_null()))
 					return -ENOMEM;
 				continue;
@@ -271,6 +275,9 @@ static int import_write(struct store *s, struct import_run *r, const struct impo
 		json_array_foreach(ik->bodies, j, body) {
 			const char *name = json_string_value(json_object_get(body, "name"));
 			enum store_change ch = STORE_UNCHANGED;
+
+			if (!name)
+				return -EINVAL;	/* import_normalize let an invalid item through */
 
 			rc = store_put(s, ik->k, name, body, &ch, &before);
 			if (!rc && ch != STORE_UNCHANGED)

@@ -111,6 +111,21 @@ static char *main_token_path(const char *db)
 	return path;
 }
 
+/* A fresh install has no state directory yet: make the database's own directory
+ * (one level only, private, since the admin token lands there too). */
+static int main_state_dir(const char *db)
+{
+	char *copy = strdup(db);
+	int r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	if (mkdir(dirname(copy), 0700) < 0 && errno != EEXIST)
+		r = -errno;
+	free(copy);
+	return r;
+}
+
 static int main_run(const struct main_opts *o, const char *token_file)
 {
 	struct http_config hc = { o->listen, o->tls_cert, o->tls_key, o->max_body, o->max_conns };
@@ -125,7 +140,11 @@ static int main_run(const struct main_opts *o, const char *token_file)
 	/* Blocked before any thread starts, so only sigwait below sees them. */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	r = store_open(o->db, &api.store);
+	r = main_state_dir(o->db);
+	if (r < 0)
+		log_err("cannot create the directory of %s: %s", o->db, strerror(-r));
+	if (r == 0)
+		r = store_open(o->db, &api.store);
 	if (r == 0)
 		r = auth_bootstrap(store_db(api.store), token_file);
 	if (r == 0)

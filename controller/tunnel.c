@@ -7,6 +7,8 @@
 #include "tunnel.h"
 
 #define TUNNEL_PSK_BYTES 32
+/* Reqids below this are left to charon's own allocation (api/intent.h). */
+#define TUNNEL_REQID_BASE 0x10000
 
 /* One definition joining a pair: a topology's or an explicit tunnel's. */
 struct tunnel_def {
@@ -440,7 +442,7 @@ static json_t *tunnel_row_json(sqlite3_stmt *st)
 			 "sources", sources ? sources : json_array(),
 			 "tunnel_type", sqlite3_column_text(st, 6),
 			 "profile", sqlite3_column_text(st, 7),
-			 "key", (json_int_t)id, "reqid", (json_int_t)id,
+			 "key", (json_int_t)id, "reqid", (json_int_t)(TUNNEL_REQID_BASE + id),
 			 "interfaces", a, ifname, b, ifname,
 			 "created_at", sqlite3_column_text(st, 8));
 }

@@ -1,10 +1,14 @@
-/* Validation helpers: DNS-label names and strongSwan proposal strings. The table-driven
- * object reader lives in valid_object.c... no: see the second half of this file. */
+/* Validation helpers: DNS-label names, strongSwan proposal strings, and the table-driven
+ * reader every kind's normalize() is built on. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 
+#include "addr.h"
 #include "valid.h"
 
 bool valid_name(const char *s)
@@ -37,165 +41,168 @@ enum valid_kw_class {
 	KW_KE,
 	KW_KE_NONE,
 	KW_ESN,
-};
-
-struct valid_kw {
-	const char *name;
-	enum valid_kw_class cls;
+	KW_COUNT
 };
 
 /* The keywords charon 5.9 (Debian 12) parses, from strongSwan's
- * proposal_keywords_static.txt, less modpnull, a test-only group with no security. */
-static const struct valid_kw valid_kws[] = {
-	{ "null", KW_ENC_NULL },
-	{ "des", KW_ENC }, { "3des", KW_ENC }, { "cast128", KW_ENC },
-	{ "aes", KW_ENC }, { "aes128", KW_ENC }, { "aes192", KW_ENC }, { "aes256", KW_ENC },
-	{ "aes128ctr", KW_ENC }, { "aes192ctr", KW_ENC }, { "aes256ctr", KW_ENC },
-	{ "blowfish", KW_ENC }, { "blowfish128", KW_ENC }, { "blowfish192", KW_ENC },
-	{ "blowfish256", KW_ENC },
-	{ "camellia", KW_ENC }, { "camellia128", KW_ENC }, { "camellia192", KW_ENC },
-	{ "camellia256", KW_ENC }, { "camellia128ctr", KW_ENC }, { "camellia192ctr", KW_ENC },
-	{ "camellia256ctr", KW_ENC },
-	{ "serpent", KW_ENC }, { "serpent128", KW_ENC }, { "serpent192", KW_ENC },
-	{ "serpent256", KW_ENC },
-	{ "twofish", KW_ENC }, { "twofish128", KW_ENC }, { "twofish192", KW_ENC },
-	{ "twofish256", KW_ENC },
-	{ "aes128ccm8", KW_AEAD }, { "aes128ccm64", KW_AEAD }, { "aes128ccm12", KW_AEAD },
-	{ "aes128ccm96", KW_AEAD }, { "aes128ccm16", KW_AEAD }, { "aes128ccm128", KW_AEAD },
-	{ "aes128ccm", KW_AEAD },
-	{ "aes192ccm8", KW_AEAD }, { "aes192ccm64", KW_AEAD }, { "aes192ccm12", KW_AEAD },
-	{ "aes192ccm96", KW_AEAD }, { "aes192ccm16", KW_AEAD }, { "aes192ccm128", KW_AEAD },
-	{ "aes192ccm", KW_AEAD },
-	{ "aes256ccm8", KW_AEAD }, { "aes256ccm64", KW_AEAD }, { "aes256ccm12", KW_AEAD },
-	{ "aes256ccm96", KW_AEAD }, { "aes256ccm16", KW_AEAD }, { "aes256ccm128", KW_AEAD },
-	{ "aes256ccm", KW_AEAD },
-	{ "aes128gcm8", KW_AEAD }, { "aes128gcm64", KW_AEAD }, { "aes128gcm12", KW_AEAD },
-	{ "aes128gcm96", KW_AEAD }, { "aes128gcm16", KW_AEAD }, { "aes128gcm128", KW_AEAD },
-	{ "aes128gcm", KW_AEAD },
-	{ "aes192gcm8", KW_AEAD }, { "aes192gcm64", KW_AEAD }, { "aes192gcm12", KW_AEAD },
-	{ "aes192gcm96", KW_AEAD }, { "aes192gcm16", KW_AEAD }, { "aes192gcm128", KW_AEAD },
-	{ "aes192gcm", KW_AEAD },
-	{ "aes256gcm8", KW_AEAD }, { "aes256gcm64", KW_AEAD }, { "aes256gcm12", KW_AEAD },
-	{ "aes256gcm96", KW_AEAD }, { "aes256gcm16", KW_AEAD }, { "aes256gcm128", KW_AEAD },
-	{ "aes256gcm", KW_AEAD },
-	{ "camellia128ccm8", KW_AEAD }, { "camellia128ccm64", KW_AEAD },
-	{ "camellia128ccm12", KW_AEAD }, { "camellia128ccm96", KW_AEAD },
-	{ "camellia128ccm16", KW_AEAD }, { "camellia128ccm128", KW_AEAD },
-	{ "camellia192ccm8", KW_AEAD }, { "camellia192ccm64", KW_AEAD },
-	{ "camellia192ccm12", KW_AEAD }, { "camellia192ccm96", KW_AEAD },
-	{ "camellia192ccm16", KW_AEAD }, { "camellia192ccm128", KW_AEAD },
-	{ "camellia256ccm8", KW_AEAD }, { "camellia256ccm64", KW_AEAD },
-	{ "camellia256ccm12", KW_AEAD }, { "camellia256ccm96", KW_AEAD },
-	{ "camellia256ccm16", KW_AEAD }, { "camellia256ccm128", KW_AEAD },
-	{ "chacha20poly1305", KW_AEAD }, { "chacha20poly1305compat", KW_AEAD },
-	{ "aes128gmac", KW_GMAC }, { "aes192gmac", KW_GMAC }, { "aes256gmac", KW_GMAC },
-	{ "sha", KW_INTEG }, { "sha1", KW_INTEG }, { "sha1_160", KW_INTEG },
-	{ "sha256", KW_INTEG }, { "sha2_256", KW_INTEG },
-	{ "sha256_96", KW_INTEG_NOPRF }, { "sha2_256_96", KW_INTEG_NOPRF },
-	{ "sha384", KW_INTEG }, { "sha2_384", KW_INTEG }, { "sha512", KW_INTEG },
-	{ "sha2_512", KW_INTEG }, { "md5", KW_INTEG }, { "md5_128", KW_INTEG },
-	{ "aesxcbc", KW_INTEG }, { "camelliaxcbc", KW_INTEG }, { "aescmac", KW_INTEG },
-	{ "prfsha1", KW_PRF }, { "prfsha256", KW_PRF }, { "prfsha384", KW_PRF },
-	{ "prfsha512", KW_PRF }, { "prfmd5", KW_PRF }, { "prfaesxcbc", KW_PRF },
-	{ "prfcamelliaxcbc", KW_PRF }, { "prfaescmac", KW_PRF },
-	{ "none", KW_KE_NONE }, { "modpnone", KW_KE_NONE },
-	{ "modp768", KW_KE }, { "modp1024", KW_KE }, { "modp1536", KW_KE },
-	{ "modp2048", KW_KE }, { "modp3072", KW_KE }, { "modp4096", KW_KE },
-	{ "modp6144", KW_KE }, { "modp8192", KW_KE },
-	{ "modp1024s160", KW_KE }, { "modp2048s224", KW_KE }, { "modp2048s256", KW_KE },
-	{ "ecp192", KW_KE }, { "ecp224", KW_KE }, { "ecp256", KW_KE }, { "ecp384", KW_KE },
-	{ "ecp521", KW_KE }, { "ecp224bp", KW_KE }, { "ecp256bp", KW_KE },
-	{ "ecp384bp", KW_KE }, { "ecp512bp", KW_KE },
-	{ "curve25519", KW_KE }, { "x25519", KW_KE }, { "curve448", KW_KE }, { "x448", KW_KE },
-	{ "ntru112", KW_KE }, { "ntru128", KW_KE }, { "ntru192", KW_KE }, { "ntru256", KW_KE },
-	{ "newhope128", KW_KE },
-	{ "esn", KW_ESN }, { "noesn", KW_ESN },
+ * proposal_keywords_static.txt, by class; less modpnull, a test-only group with no
+ * security. Space-separated words, so a keyword is identified by its offset. */
+static const char *const valid_kws[KW_COUNT] = {
+	[KW_ENC_NULL] =
+		"null",
+	[KW_ENC] =
+		"des 3des cast128 aes aes128 aes192 aes256 aes128ctr aes192ctr aes256ctr "
+		"blowfish blowfish128 blowfish192 blowfish256 camellia camellia128 camellia192 "
+		"camellia256 camellia128ctr camellia192ctr camellia256ctr serpent serpent128 "
+		"serpent192 serpent256 twofish twofish128 twofish192 twofish256",
+	[KW_AEAD] =
+		"aes128ccm8 aes128ccm64 aes128ccm12 aes128ccm96 aes128ccm16 aes128ccm128 "
+		"aes128ccm aes192ccm8 aes192ccm64 aes192ccm12 aes192ccm96 aes192ccm16 "
+		"aes192ccm128 aes192ccm aes256ccm8 aes256ccm64 aes256ccm12 aes256ccm96 "
+		"aes256ccm16 aes256ccm128 aes256ccm aes128gcm8 aes128gcm64 aes128gcm12 "
+		"aes128gcm96 aes128gcm16 aes128gcm128 aes128gcm aes192gcm8 aes192gcm64 "
+		"aes192gcm12 aes192gcm96 aes192gcm16 aes192gcm128 aes192gcm aes256gcm8 "
+		"aes256gcm64 aes256gcm12 aes256gcm96 aes256gcm16 aes256gcm128 aes256gcm "
+		"camellia128ccm8 camellia128ccm64 camellia128ccm12 camellia128ccm96 "
+		"camellia128ccm16 camellia128ccm128 camellia192ccm8 camellia192ccm64 "
+		"camellia192ccm12 camellia192ccm96 camellia192ccm16 camellia192ccm128 "
+		"camellia256ccm8 camellia256ccm64 camellia256ccm12 camellia256ccm96 "
+		"camellia256ccm16 camellia256ccm128 chacha20poly1305 chacha20poly1305compat",
+	[KW_GMAC] =
+		"aes128gmac aes192gmac aes256gmac",
+	[KW_INTEG] =
+		"sha sha1 sha1_160 sha256 sha2_256 sha384 sha2_384 sha512 sha2_512 md5 md5_128 "
+		"aesxcbc camelliaxcbc aescmac",
+	[KW_INTEG_NOPRF] =
+		"sha256_96 sha2_256_96",
+	[KW_PRF] =
+		"prfsha1 prfsha256 prfsha384 prfsha512 prfmd5 prfaesxcbc prfcamelliaxcbc "
+		"prfaescmac",
+	[KW_KE_NONE] =
+		"none modpnone",
+	[KW_KE] =
+		"modp768 modp1024 modp1536 modp2048 modp3072 modp4096 modp6144 modp8192 "
+		"modp1024s160 modp2048s224 modp2048s256 ecp192 ecp224 ecp256 ecp384 ecp521 "
+		"ecp224bp ecp256bp ecp384bp ecp512bp curve25519 x25519 curve448 x448 ntru112 "
+		"ntru128 ntru192 ntru256 newhope128",
+	[KW_ESN] =
+		"esn noesn",
 };
 
 #define VALID_PROPOSAL_MAX 1024
-#define VALID_TOKEN_MAX 32	/* longer than any keyword */
+#define VALID_TOKENS_MAX 128	/* far more than any sensible proposal */
+#define VALID_TOKEN_SHOW 32	/* longer than any keyword */
 
 static const char *const valid_proto_names[] = { "IKE", "ESP", "AH" };
-
-static const struct valid_kw *valid_kw_find(const char *tok, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(valid_kws) / sizeof(valid_kws[0]); i++)
-		if (strlen(valid_kws[i].name) == len && !memcmp(valid_kws[i].name, tok, len))
-			return &valid_kws[i];
-	return NULL;
-}
 
 /* What one proposal holds, gathered token by token. */
 struct valid_prop {
 	enum valid_proposal_kind kind;
-	const char *enc;	/* first classic encryption (incl. null) */
-	const char *aead;	/* first AEAD (incl. GMAC) */
+	const char *enc;	/* first classic encryption (incl. null), into the input */
+	const char *aead;	/* first AEAD (incl. GMAC outside AH), into the input */
+	int enc_len, aead_len;
 	bool integ, prf, ke;
-	char tok[VALID_TOKEN_MAX + 1];	/* the token being looked at, for messages */
+	const char *seen[VALID_TOKENS_MAX];	/* keywords so far, into valid_kws */
+	size_t nseen;
+	char tok[VALID_TOKEN_SHOW + 4];		/* the current token, printable */
 };
 
+/* The keyword tok names, as a pointer into valid_kws (which identifies it) and its
+ * class; NULL when unknown. fold compares case-insensitively, for a better message. */
+static const char *valid_kw_find(const char *tok, size_t len, bool fold,
+				 enum valid_kw_class *cls)
+{
+	const char *w, *e;
+	int c;
+
+	for (c = 0; c < KW_COUNT; c++) {
+		for (w = valid_kws[c]; *w; w = *e ? e + 1 : e) {
+			e = strchr(w, ' ');
+			if (!e)
+				e = w + strlen(w);
+			if ((size_t)(e - w) == len &&
+			    !(fold ? strncasecmp(w, tok, len) : strncmp(w, tok, len))) {
+				*cls = (enum valid_kw_class)c;
+				return w;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* The token as it may appear in a message: printable ASCII, cut short. */
+static void valid_tok_show(struct valid_prop *p, const char *tok, size_t len)
+{
+	size_t i, n = len > VALID_TOKEN_SHOW ? VALID_TOKEN_SHOW : len;
+
+	for (i = 0; i < n; i++)
+		p->tok[i] = (tok[i] >= 0x20 && tok[i] < 0x7f) ? tok[i] : '?';
+	strcpy(p->tok + n, len > n ? "..." : "");
+}
+
 /* Is this class of keyword meaningful in this kind of proposal? */
-static int valid_kw_allowed(struct valid_prop *p, const struct valid_kw *kw, char *why,
+static int valid_kw_allowed(const struct valid_prop *p, enum valid_kw_class cls, char *why,
 			    size_t whylen)
 {
-	const char *proto = valid_proto_names[p->kind];
-
-	switch (kw->cls) {
+	switch (cls) {
 	case KW_PRF:
-		if (p->kind != VALID_PROPOSAL_IKE) {
-			snprintf(why, whylen, "'%s' is a PRF: only IKE proposals take one", p->tok);
-			return -EINVAL;
-		}
-		return 0;
+		if (p->kind == VALID_PROPOSAL_IKE)
+			return 0;
+		snprintf(why, whylen, "'%s' is a PRF: only IKE proposals take one", p->tok);
+		return -EINVAL;
 	case KW_ESN:
-		if (p->kind == VALID_PROPOSAL_IKE) {
-			snprintf(why, whylen, "'%s' applies to ESP and AH proposals, not IKE", p->tok);
-			return -EINVAL;
-		}
-		return 0;
+		if (p->kind != VALID_PROPOSAL_IKE)
+			return 0;
+		snprintf(why, whylen, "'%s' applies to ESP and AH proposals, not IKE", p->tok);
+		return -EINVAL;
 	case KW_ENC_NULL:
 	case KW_GMAC:
 		if (p->kind == VALID_PROPOSAL_IKE) {
 			snprintf(why, whylen, "'%s' does not encrypt: IKE must be encrypted", p->tok);
 			return -EINVAL;
 		}
+		if (cls == KW_GMAC)
+			return 0;
 		/* fall through */
 	case KW_ENC:
 	case KW_AEAD:
-		if (p->kind == VALID_PROPOSAL_AH && kw->cls != KW_GMAC) {
-			snprintf(why, whylen, "'%s' is an encryption algorithm: %s does not encrypt",
-				 p->tok, proto);
-			return -EINVAL;
-		}
-		return 0;
+		if (p->kind != VALID_PROPOSAL_AH)
+			return 0;
+		snprintf(why, whylen, "'%s' is an encryption algorithm: AH does not encrypt",
+			 p->tok);
+		return -EINVAL;
 	default:
 		return 0;
 	}
 }
 
-static void valid_prop_note(struct valid_prop *p, const struct valid_kw *kw)
+static void valid_prop_note(struct valid_prop *p, enum valid_kw_class cls, const char *tok,
+			    int len)
 {
-	switch (kw->cls) {
+	switch (cls) {
 	case KW_ENC:
 	case KW_ENC_NULL:
-		if (!p->enc)
-			p->enc = kw->name;
-		break;
-	case KW_AEAD:
-		if (!p->aead)
-			p->aead = kw->name;
+		if (!p->enc) {
+			p->enc = tok;
+			p->enc_len = len;
+		}
 		break;
 	case KW_GMAC:
-		/* AH proposes AES-GMAC as an integrity algorithm */
-		if (p->kind == VALID_PROPOSAL_AH)
+		/* charon turns AES-GMAC into an integrity algorithm in AH */
+		if (p->kind == VALID_PROPOSAL_AH) {
 			p->integ = true;
-		else if (!p->aead)
-			p->aead = kw->name;
+			break;
+		}
+		/* fall through */
+	case KW_AEAD:
+		if (!p->aead) {
+			p->aead = tok;
+			p->aead_len = len;
+		}
 		break;
 	case KW_INTEG:
-		p->integ = p->prf_from_integ = true;
+		/* without an explicit PRF, charon derives IKE's from the integrity algorithm */
+		p->integ = p->prf = true;
 		break;
 	case KW_INTEG_NOPRF:
 		p->integ = true;
@@ -209,4 +216,626 @@ static void valid_prop_note(struct valid_prop *p, const struct valid_kw *kw)
 	default:
 		break;
 	}
+}
+
+static int valid_prop_token(struct valid_prop *p, const char *tok, size_t len, char *why,
+			    size_t whylen)
+{
+	enum valid_kw_class cls;
+	const char *kw;
+	size_t i;
+
+	valid_tok_show(p, tok, len);
+	if (!len) {
+		snprintf(why, whylen, "empty algorithm in proposal (stray '-')");
+		return -EINVAL;
+	}
+	kw = valid_kw_find(tok, len, false, &cls);
+	if (!kw) {
+		snprintf(why, whylen, "unknown keyword '%s' in proposal%s", p->tok,
+			 valid_kw_find(tok, len, true, &cls) ? " (keywords are lower case)" : "");
+		return -EINVAL;
+	}
+	for (i = 0; i < p->nseen && p->seen[i] != kw; i++)
+		;
+	if (i < p->nseen) {
+		snprintf(why, whylen, "'%s' appears twice in proposal", p->tok);
+		return -EINVAL;
+	}
+	if (p->nseen == VALID_TOKENS_MAX) {
+		snprintf(why, whylen, "more than %d algorithms in proposal", VALID_TOKENS_MAX);
+		return -EINVAL;
+	}
+	p->seen[p->nseen++] = kw;
+	if (valid_kw_allowed(p, cls, why, whylen))
+		return -EINVAL;
+	valid_prop_note(p, cls, tok, (int)len);
+	return 0;
+}
+
+/* The rules charon's check_proposal() applies, plus IKE's need for real encryption. */
+static int valid_prop_complete(const struct valid_prop *p, char *why, size_t whylen)
+{
+	if (p->kind == VALID_PROPOSAL_AH) {
+		if (p->integ)
+			return 0;
+		snprintf(why, whylen, "AH proposal needs an integrity algorithm (e.g. sha256)");
+		return -EINVAL;
+	}
+	if (!p->enc && !p->aead) {
+		snprintf(why, whylen, "%s proposal needs an encryption algorithm (e.g. %s)",
+			 valid_proto_names[p->kind], p->kind == VALID_PROPOSAL_ESP ?
+			 "aes256gcm16, or null for none" : "aes256gcm16");
+		return -EINVAL;
+	}
+	if (p->enc && p->aead) {
+		snprintf(why, whylen, "'%.*s' and AEAD '%.*s' cannot be mixed in one proposal",
+			 p->enc_len, p->enc, p->aead_len, p->aead);
+		return -EINVAL;
+	}
+	if (p->kind == VALID_PROPOSAL_ESP)
+		return 0;
+	if (p->enc && !p->integ)
+		snprintf(why, whylen, "IKE proposal with '%.*s' needs an integrity algorithm "
+			 "(e.g. sha256)", p->enc_len, p->enc);
+	else if (!p->prf)
+		snprintf(why, whylen, "IKE proposal needs a PRF (e.g. prfsha384)");
+	else if (!p->ke)
+		snprintf(why, whylen, "IKE proposal needs a key exchange method (e.g. ecp384)");
+	else
+		return 0;
+	return -EINVAL;
+}
+
+int valid_proposal(const char *s, enum valid_proposal_kind kind, char *why, size_t whylen)
+{
+	struct valid_prop p;
+	const char *tok, *end;
+	char dummy[1];
+	size_t len;
+
+	if (!why || !whylen) {
+		why = dummy;
+		whylen = sizeof(dummy);
+	}
+	why[0] = '\0';
+	if ((unsigned)kind > VALID_PROPOSAL_AH || !s)
+		return -EINVAL;
+	len = strlen(s);
+	if (!len || len > VALID_PROPOSAL_MAX) {
+		snprintf(why, whylen, len ? "proposal longer than %d characters" :
+			 "empty proposal", VALID_PROPOSAL_MAX);
+		return -EINVAL;
+	}
+	memset(&p, 0, sizeof(p));
+	p.kind = kind;
+	for (tok = s;; tok = end + 1) {
+		end = strchrnul(tok, '-');
+		if (valid_prop_token(&p, tok, (size_t)(end - tok), why, whylen))
+			return -EINVAL;
+		if (!*end)
+			break;
+	}
+	return valid_prop_complete(&p, why, whylen);
+}
+
+/* ---- the object reader ---- */
+
+#define VALID_PATH 512
+#define VALID_MAX_PROPOSALS 32
+#define VALID_MAX_TAGS 64
+#define VALID_TAG_VALUE_MAX 255
+
+/* A string without embedded NUL (which C would silently cut at). */
+static int valid_str(const json_t *v, const char *path, struct verr *errs, const char **out)
+{
+	if (!json_is_string(v)) {
+		verr_add(errs, path, "must be a string");
+		return -EINVAL;
+	}
+	if (strlen(json_string_value(v)) != json_string_length(v)) {
+		verr_add(errs, path, "must not contain NUL characters");
+		return -EINVAL;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* Characters, not bytes: jansson strings are valid UTF-8. */
+static size_t valid_utf8_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+static int valid_new(json_t *v, json_t **out)
+{
+	*out = v;
+	return v ? 0 : -ENOMEM;
+}
+
+static int valid_rd_string(const struct valid_field *f, const json_t *v, const char *path,
+			   struct verr *errs, json_t **out)
+{
+	const char *s;
+
+	if (valid_str(v, path, errs, &s))
+		return -EINVAL;
+	if (f->max && valid_utf8_len(s) > (size_t)f->max) {
+		verr_add(errs, path, "must be at most %lld characters", f->max);
+		return -EINVAL;
+	}
+	return valid_new(json_string(s), out);
+}
+
+static int valid_rd_name(const json_t *v, const char *path, struct verr *errs, json_t **out)
+{
+	const char *s;
+
+	if (valid_str(v, path, errs, &s))
+		return -EINVAL;
+	if (!valid_name(s)) {
+		verr_add(errs, path, VALID_NAME_MSG);
+		return -EINVAL;
+	}
+	return valid_new(json_string(s), out);
+}
+
+static int valid_rd_int(const struct valid_field *f, const json_t *v, const char *path,
+			struct verr *errs, json_t **out)
+{
+	json_int_t i = json_integer_value(v);
+
+	if (!json_is_integer(v) || i < f->min || i > f->max) {
+		if (f->max - f->min == 1)
+			verr_add(errs, path, "must be %lld or %lld", f->min, f->max);
+		else
+			verr_add(errs, path, "must be an integer from %lld to %lld", f->min, f->max);
+		return -EINVAL;
+	}
+	return valid_new(json_integer(i), out);
+}
+
+static int valid_rd_enum(const struct valid_field *f, const json_t *v, const char *path,
+			 struct verr *errs, json_t **out)
+{
+	const char *s = json_string_value(v);
+	char list[256] = "";
+	size_t i, n = 0;
+
+	if (s && strlen(s) == json_string_length(v))
+		for (i = 0; f->choices[i]; i++)
+			if (!strcmp(s, f->choices[i]))
+				return valid_new(json_string(s), out);
+	for (i = 0; f->choices[i] && n < sizeof(list); i++)
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
+				      f->choices[i]);
+	verr_add(errs, path, "must be one of: %s", list);
+	return -EINVAL;
+}
+
+static bool valid_addr_unicast(const struct addr *a)
+{
+	static const uint8_t zero[16];
+	const uint8_t *b = a->bytes;
+
+	if (a->family == AF_INET)
+		return memcmp(b, zero, 4) && (b[0] & 0xf0) != 0xe0 &&
+			memcmp(b, "\xff\xff\xff\xff", 4);
+	return memcmp(b, zero, 16) && b[0] != 0xff;
+}
+
+static int valid_rd_addr(const json_t *v, const char *path, struct verr *errs, json_t **out)
+{
+	char buf[ADDR_STRLEN];
+	const char *s;
+	struct addr a;
+
+	if (valid_str(v, path, errs, &s))
+		return -EINVAL;
+	if (addr_parse(s, &a)) {
+		verr_add(errs, path, "not an IPv4 or IPv6 address");
+		return -EINVAL;
+	}
+	if (a.family == AF_INET6 && !memcmp(a.bytes, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)) {
+		verr_add(errs, path, "IPv4-mapped address: write it as %u.%u.%u.%u",
+			 a.bytes[12], a.bytes[13], a.bytes[14], a.bytes[15]);
+		return -EINVAL;
+	}
+	if (!valid_addr_unicast(&a)) {
+		verr_add(errs, path, "must be a unicast address");
+		return -EINVAL;
+	}
+	addr_fmt(&a, buf, sizeof(buf));
+	return valid_new(json_string(buf), out);
+}
+
+/* One list element, remembered with its input position for messages. */
+struct valid_elem {
+	struct addr_prefix p;
+	const char *s;
+	size_t idx;
+};
+
+static int valid_elem_cmp_prefix(const void *a, const void *b)
+{
+	const struct valid_elem *x = a, *y = b;
+	int r = addr_prefix_cmp(&x->p, &y->p);
+
+	return r ? r : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static int valid_elem_cmp_name(const void *a, const void *b)
+{
+	const struct valid_elem *x = a, *y = b;
+	int r = strcmp(x->s, y->s);
+
+	return r ? r : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* Reads one element of a prefix or name list into e; -EINVAL after reporting. */
+static int valid_elem_read(enum valid_type t, const json_t *v, const char *epath,
+			   struct verr *errs, struct valid_elem *e)
+{
+	char buf[ADDR_PREFIX_STRLEN];
+	int r;
+
+	if (valid_str(v, epath, errs, &e->s))
+		return -EINVAL;
+	if (t == VALID_NAMES) {
+		if (valid_name(e->s))
+			return 0;
+		verr_add(errs, epath, VALID_NAME_MSG);
+		return -EINVAL;
+	}
+	r = addr_prefix_parse(e->s, &e->p);
+	if (r == -EDOM) {
+		addr_prefix_fmt(&e->p, buf, sizeof(buf));
+		verr_add(errs, epath, "host bits set: did you mean %s?", buf);
+	} else if (r) {
+		verr_add(errs, epath, "not a CIDR prefix (address/length)");
+	}
+	return r ? -EINVAL : 0;
+}
+
+/* Sorted elements into a JSON array, reporting every repeat against its first use.
+ * -EINVAL when there was one. */
+static int valid_elems_emit(enum valid_type t, struct valid_elem *el, size_t n,
+			    const char *path, struct verr *errs, json_t **out)
+{
+	const char *leaf = strrchr(path, '.') ? strrchr(path, '.') + 1 : path;
+	char epath[VALID_PATH], buf[ADDR_PREFIX_STRLEN];
+	bool pfx = t == VALID_PREFIXES;
+	json_t *arr = json_array();
+	size_t i, first = 0;
+	int r = arr ? 0 : -ENOMEM;
+
+	for (i = 0; i < n && r != -ENOMEM; i++) {
+		if (pfx)
+			addr_prefix_fmt(&el[i].p, buf, sizeof(buf));
+		if (i && (pfx ? !addr_prefix_cmp(&el[i].p, &el[first].p) :
+			  !strcmp(el[i].s, el[first].s))) {
+			verr_path_idx(epath, sizeof(epath), path, el[i].idx);
+			verr_add(errs, epath, "duplicate %s %s (also %s[%zu])", pfx ? "prefix" : "name",
+				 pfx ? buf : el[i].s, leaf, el[first].idx);
+			r = -EINVAL;
+			continue;
+		}
+		first = i;
+		if (json_array_append_new(arr, json_string(pfx ? buf : el[i].s)))
+			r = -ENOMEM;
+	}
+	if (r) {
+		json_decref(arr);
+		return r;
+	}
+	return valid_new(arr, out);
+}
+
+static int valid_rd_list(enum valid_type t, const json_t *v, const char *path,
+			 struct verr *errs, json_t **out)
+{
+	char epath[VALID_PATH];
+	struct valid_elem *el = NULL;
+	size_t i, n = 0;
+	bool bad = false;
+	int r;
+
+	if (!json_is_array(v)) {
+		verr_add(errs, path, "must be an array");
+		return -EINVAL;
+	}
+	if (json_array_size(v)) {
+		el = calloc(json_array_size(v), sizeof(*el));
+		if (!el)
+			return -ENOMEM;
+	}
+	for (i = 0; i < json_array_size(v); i++) {
+		verr_path_idx(epath, sizeof(epath), path, i);
+		el[n].idx = i;
+		if (valid_elem_read(t, json_array_get(v, i), epath, errs, &el[n]))
+			bad = true;
+		else
+			n++;
+	}
+	if (n)
+		qsort(el, n, sizeof(*el), t == VALID_PREFIXES ? valid_elem_cmp_prefix :
+		      valid_elem_cmp_name);
+	r = valid_elems_emit(t, el, n, path, errs, out);
+	free(el);
+	if (!r && bad) {
+		json_decref(*out);
+		*out = NULL;
+		r = -EINVAL;
+	}
+	return r;
+}
+
+static bool valid_tag_key(const char *k)
+{
+	size_t n;
+
+	for (n = 0; k[n]; n++)
+		if (n >= 63 || !(strchr("._/:-", k[n]) || (k[n] >= 'a' && k[n] <= 'z') ||
+				 (k[n] >= 'A' && k[n] <= 'Z') || (k[n] >= '0' && k[n] <= '9')))
+			return false;
+	return n > 0;
+}
+
+static int valid_tag_value(const json_t *v, const char *vpath, struct verr *errs)
+{
+	const char *s, *c;
+
+	if (valid_str(v, vpath, errs, &s))
+		return -EINVAL;
+	if (valid_utf8_len(s) > VALID_TAG_VALUE_MAX) {
+		verr_add(errs, vpath, "must be at most %d characters", VALID_TAG_VALUE_MAX);
+		return -EINVAL;
+	}
+	for (c = s; *c; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			verr_add(errs, vpath, "must not contain control characters");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int valid_rd_tags(const json_t *v, const char *path, struct verr *errs, json_t **out)
+{
+	char vpath[VALID_PATH];
+	const char *k;
+	json_t *tags, *val;
+	int r = 0;
+
+	if (!json_is_object(v)) {
+		verr_add(errs, path, "must be an object of strings");
+		return -EINVAL;
+	}
+	if (json_object_size(v) > VALID_MAX_TAGS) {
+		verr_add(errs, path, "at most %d tags", VALID_MAX_TAGS);
+		return -EINVAL;
+	}
+	tags = json_object();
+	if (!tags)
+		return -ENOMEM;
+	/* jansson's iterator takes a non-const object; nothing here modifies it. */
+	json_object_foreach((json_t *)v, k, val) {
+		if (!valid_tag_key(k)) {
+			verr_add(errs, path, "key '%.64s' must be 1\u201363 characters of a-z, A-Z, "
+				 "0-9, '.', '_', '/', ':' and '-'", k);
+			r = -EINVAL;
+			continue;
+		}
+		if (valid_tag_value(val, verr_path_key(vpath, sizeof(vpath), path, k), errs))
+			r = -EINVAL;
+		else if (!r && json_object_set_new(tags, k, json_string(json_string_value(val))))
+			r = -ENOMEM;
+		if (r == -ENOMEM)
+			break;
+	}
+	if (r) {
+		json_decref(tags);
+		return r;
+	}
+	return valid_new(tags, out);
+}
+
+static int valid_rd_proposals(const struct valid_field *f, const json_t *v, const char *path,
+			      struct verr *errs, json_t **out)
+{
+	char epath[VALID_PATH], why[160];
+	size_t i, j, n = json_array_size(v);
+	const char *s;
+	int r = 0;
+
+	if (!json_is_array(v) || !n || n > VALID_MAX_PROPOSALS) {
+		verr_add(errs, path, json_is_array(v) ? "must list 1 to %d proposals" :
+			 "must be an array of proposal strings", VALID_MAX_PROPOSALS);
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		verr_path_idx(epath, sizeof(epath), path, i);
+		if (valid_str(json_array_get(v, i), epath, errs, &s)) {
+			r = -EINVAL;
+		} else if (valid_proposal(s, f->proposal, why, sizeof(why))) {
+			verr_add(errs, epath, "%s", why);
+			r = -EINVAL;
+		} else {
+			for (j = 0; j < i; j++)
+				if (json_equal(json_array_get(v, j), json_array_get(v, i)))
+					break;
+			if (j < i) {
+				verr_add(errs, epath, "duplicate proposal (also [%zu])", j);
+				r = -EINVAL;
+			}
+		}
+	}
+	/* strings only, all checked: a deep copy is the canonical list */
+	return r ? r : valid_new(json_deep_copy(v), out);
+}
+
+static int valid_default(const struct valid_field *f, json_t **out)
+{
+	json_t *arr;
+	size_t i;
+
+	switch (f->type) {
+	case VALID_BOOL:
+		return valid_new(json_boolean(f->def), out);
+	case VALID_INT:
+		return valid_new(json_integer(f->def), out);
+	case VALID_PREFIXES:
+	case VALID_NAMES:
+		return valid_new(json_array(), out);
+	case VALID_TAGS:
+		return valid_new(json_object(), out);
+	case VALID_PROPOSALS:
+		arr = json_array();
+		for (i = 0; arr && f->choices && f->choices[i]; i++)
+			if (json_array_append_new(arr, json_string(f->choices[i]))) {
+				json_decref(arr);
+				arr = NULL;
+			}
+		return valid_new(arr, out);
+	default:
+		return valid_new(json_string(f->def_str ? f->def_str : ""), out);
+	}
+}
+
+static int valid_field_read(const struct valid_field *f, const json_t *v, const char *path,
+			    struct verr *errs, json_t **out)
+{
+	*out = NULL;
+	if (!v) {
+		if (!f->required)
+			return valid_default(f, out);
+		verr_add(errs, path, "required");
+		return -EINVAL;
+	}
+	switch (f->type) {
+	case VALID_STRING:
+		return valid_rd_string(f, v, path, errs, out);
+	case VALID_NAME:
+		return valid_rd_name(v, path, errs, out);
+	case VALID_BOOL:
+		if (json_is_boolean(v))
+			return valid_new(json_boolean(json_is_true(v)), out);
+		verr_add(errs, path, "must be true or false");
+		return -EINVAL;
+	case VALID_INT:
+		return valid_rd_int(f, v, path, errs, out);
+	case VALID_ENUM:
+		return valid_rd_enum(f, v, path, errs, out);
+	case VALID_ADDR:
+		return valid_rd_addr(v, path, errs, out);
+	case VALID_PREFIXES:
+	case VALID_NAMES:
+		return valid_rd_list(f->type, v, path, errs, out);
+	case VALID_TAGS:
+		return valid_rd_tags(v, path, errs, out);
+	case VALID_PROPOSALS:
+		return valid_rd_proposals(f, v, path, errs, out);
+	}
+	return -EINVAL;
+}
+
+/* Edit distance of two short strings, for "did you mean" on unknown fields. */
+static size_t valid_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, row[65], prev, tmp;
+
+	if (la > 64 || lb > 64)
+		return 99;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			tmp = row[j];
+			row[j] = prev + (a[i - 1] != b[j - 1]);
+			if (row[j] > row[j - 1] + 1)
+				row[j] = row[j - 1] + 1;
+			if (row[j] > tmp + 1)
+				row[j] = tmp + 1;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+static void valid_unknown(const json_t *in, const char *path, const struct valid_field *fields,
+			  size_t n, struct verr *errs)
+{
+	char fpath[VALID_PATH];
+	const char *k, *best;
+	size_t i, d, bestd;
+	json_t *v;
+
+	json_object_foreach((json_t *)in, k, v) {
+		best = NULL;
+		bestd = 3;
+		for (i = 0; i < n; i++) {
+			if (!strcmp(k, fields[i].key))
+				break;
+			d = valid_distance(k, fields[i].key);
+			if (d < bestd) {
+				bestd = d;
+				best = fields[i].key;
+			}
+		}
+		if (i < n)
+			continue;
+		verr_path_key(fpath, sizeof(fpath), path, k);
+		if (best)
+			verr_add(errs, fpath, "unknown field; did you mean '%s'?", best);
+		else
+			verr_add(errs, fpath, "unknown field");
+	}
+}
+
+int valid_object(const json_t *in, const char *path, const struct valid_field *fields,
+		 size_t n, struct verr *errs, json_t **out)
+{
+	char fpath[VALID_PATH];
+	size_t before = verr_count(errs), i;
+	json_t *body, *v;
+	int r = 0;
+
+	*out = NULL;
+	if (!json_is_object(in)) {
+		verr_add(errs, path, "must be an object");
+		return -EINVAL;
+	}
+	body = json_object();
+	if (!body)
+		return -ENOMEM;
+	for (i = 0; i < n && r != -ENOMEM; i++) {
+		verr_path_key(fpath, sizeof(fpath), path, fields[i].key);
+		r = valid_field_read(&fields[i], json_object_get(in, fields[i].key), fpath, errs, &v);
+		if (!r && json_object_set_new(body, fields[i].key, v))
+			r = -ENOMEM;
+	}
+	if (r == -ENOMEM) {
+		json_decref(body);
+		return r;
+	}
+	valid_unknown(in, path, fields, n, errs);
+	*out = body;
+	return verr_count(errs) > before ? -EINVAL : 0;
+}
+
+int valid_finish(int r, struct verr *errs, size_t errs_before, json_t *body, json_t **out)
+{
+	if (r >= 0 && verr_count(errs) == errs_before && body) {
+		*out = body;
+		return 0;
+	}
+	json_decref(body);
+	return r < 0 ? r : -EINVAL;
 }

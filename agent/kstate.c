@@ -103,10 +103,13 @@ const struct klink *kstate_link_by_index(const struct kstate *ks, int ifindex)
 	return NULL;
 }
 
-bool kstate_link_is_owned(const char *ifname, const char *alias)
+bool kstate_link_is_owned(const char *ifname, const char *alias, uint32_t group)
 {
-	return strncmp(ifname, INTENT_IFNAME_PREFIX, strlen(INTENT_IFNAME_PREFIX)) == 0 &&
-	       strncmp(alias, KSTATE_ALIAS_PREFIX, strlen(KSTATE_ALIAS_PREFIX)) == 0;
+	if (strncmp(ifname, INTENT_IFNAME_PREFIX, strlen(INTENT_IFNAME_PREFIX)))
+		return false;
+	if (!alias[0])
+		return group == KSTATE_LINK_GROUP;
+	return strncmp(alias, KSTATE_ALIAS_PREFIX, strlen(KSTATE_ALIAS_PREFIX)) == 0;
 }
 
 /* Both the priority band and the reqid range: charon's own policies (with

@@ -14,6 +14,11 @@
 #define KSTATE_RTPROT 201
 #define KSTATE_ALIAS_PREFIX "gresec:"
 #define KSTATE_ALIAS_MAX 80
+/* Link group of the agent's links. The alias cannot be given when a link is created
+ * (the kernel applies IFLA_IFALIAS only to existing links), the group can: a link
+ * with our name prefix and group but no alias yet is ours, left by a crash between
+ * the two messages. */
+#define KSTATE_LINK_GROUP 26483u
 
 struct tunnel_kind;
 
@@ -35,6 +40,7 @@ struct klink {
 	uint32_t mtu;
 	bool up;
 	bool owned;
+	uint32_t group;
 	char alias[KSTATE_ALIAS_MAX];
 	struct kconf conf;
 	int tunnel;			/* index of the intent tunnel, -1 for kernel objects */
@@ -101,7 +107,7 @@ const struct klink *kstate_link_by_name(const struct kstate *ks, const char *ifn
 const struct klink *kstate_link_by_index(const struct kstate *ks, int ifindex);
 
 /* Ownership: a link is the agent's when both its name prefix and its alias say so. */
-bool kstate_link_is_owned(const char *ifname, const char *alias);
+bool kstate_link_is_owned(const char *ifname, const char *alias, uint32_t group);
 bool kstate_policy_is_owned(const struct kpolicy *p);
 bool kstate_policy_same_key(const struct kpolicy *a, const struct kpolicy *b);
 

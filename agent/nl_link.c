@@ -27,7 +27,9 @@ int nl_link_put_new(struct nl_batch *b, const struct klink *l, bool create, int 
 	ifi->ifi_change = IFF_UP;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, l->ifname);
 	mnl_attr_put_u32(nlh, IFLA_MTU, l->mtu);
-	mnl_attr_put_strz(nlh, IFLA_IFALIAS, l->alias);
+	mnl_attr_put_u32(nlh, IFLA_GROUP, KSTATE_LINK_GROUP);
+	if (!create)
+		mnl_attr_put_strz(nlh, IFLA_IFALIAS, l->alias);
 	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, l->kind->info_kind);
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -52,7 +54,8 @@ int nl_link_put_del(struct nl_batch *b, int ifindex, int cookie)
 	return 0;
 }
 
-int nl_link_put_conf(struct nl_batch *b, int ifindex, const struct kconf *c, int cookie)
+int nl_link_put_conf(struct nl_batch *b, int ifindex, const char *alias,
+		     const struct kconf *c, int cookie)
 {
 	struct nlmsghdr *nlh = nl_batch_start(b, RTM_NEWLINK, 0, cookie);
 	struct nlattr *spec, *inet, *conf;
@@ -63,6 +66,7 @@ int nl_link_put_conf(struct nl_batch *b, int ifindex, const struct kconf *c, int
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = ifindex;
+	mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
 	spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
 	inet = mnl_attr_nest_start(nlh, AF_INET);
 	conf = mnl_attr_nest_start(nlh, IFLA_INET_CONF);
@@ -136,6 +140,9 @@ int nl_link_parse(const struct nlmsghdr *nlh, struct klink *l)
 		case IFLA_MTU:
 			l->mtu = mnl_attr_get_u32(at);
 			break;
+		case IFLA_GROUP:
+			l->group = mnl_attr_get_u32(at);
+			break;
 		case IFLA_IFALIAS:
 			snprintf(l->alias, sizeof(l->alias), "%.*s",
 				 (int)mnl_attr_get_payload_len(at), mnl_attr_get_str(at));
@@ -148,7 +155,7 @@ int nl_link_parse(const struct nlmsghdr *nlh, struct klink *l)
 			break;
 		}
 	}
-	l->owned = kstate_link_is_owned(l->ifname, l->alias);
+	l->owned = kstate_link_is_owned(l->ifname, l->alias, l->group);
 	return rc;
 }
 

@@ -7,12 +7,15 @@
 #include "kstate.h"
 #include "nl.h"
 
-/* RTM_NEWLINK for l (its kind's ops fill IFLA_INFO_DATA), up, with MTU and alias.
- * create: NLM_F_CREATE|NLM_F_EXCL by name; otherwise a change of l->ifindex. */
+/* RTM_NEWLINK for l (its kind's ops fill IFLA_INFO_DATA), up, with MTU and group.
+ * create: NLM_F_CREATE|NLM_F_EXCL by name (the alias follows with the conf message);
+ * otherwise a change of l->ifindex, alias included. */
 int nl_link_put_new(struct nl_batch *b, const struct klink *l, bool create, int cookie);
 int nl_link_put_del(struct nl_batch *b, int ifindex, int cookie);
-/* Sets the non-negative fields of c through IFLA_AF_SPEC/AF_INET/IFLA_INET_CONF. */
-int nl_link_put_conf(struct nl_batch *b, int ifindex, const struct kconf *c, int cookie);
+/* Sets the alias (which a creating RTM_NEWLINK cannot) and the non-negative fields of
+ * c through IFLA_AF_SPEC/AF_INET/IFLA_INET_CONF. */
+int nl_link_put_conf(struct nl_batch *b, int ifindex, const char *alias,
+		     const struct kconf *c, int cookie);
 /* One RTM_NEWLINK message into l. 0, or -ENOENT for a message to ignore. */
 int nl_link_parse(const struct nlmsghdr *nlh, struct klink *l);
 /* Appends every link to ks. 0 or negative errno (-EINTR: dump interrupted). */

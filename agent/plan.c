@@ -105,6 +105,7 @@ static int plan_desired_tunnel(const struct intent_tunnel *t, int i, struct ksta
 	l->mtu = t->mtu;
 	l->up = true;
 	l->owned = true;
+	l->group = KSTATE_LINK_GROUP;
 	snprintf(l->alias, sizeof(l->alias), KSTATE_ALIAS_PREFIX "%s", t->id);
 	l->conf = k->conf;
 	l->tunnel = i;
@@ -209,7 +210,7 @@ static bool plan_link_same(const struct klink *c, const struct klink *d)
 {
 	return !addr_cmp(&c->local, &d->local) && !addr_cmp(&c->remote, &d->remote) &&
 	       c->key == d->key && c->ttl == d->ttl && c->mtu == d->mtu &&
-	       c->up == d->up && !strcmp(c->alias, d->alias);
+	       c->up == d->up && c->group == d->group && !strcmp(c->alias, d->alias);
 }
 
 static bool plan_conf_same(const struct kconf *c, const struct kconf *d)

@@ -33,6 +33,11 @@ const struct api_route api_routes[] = {
 	{ "DELETE", "/v1/tokens/{id}", AUTH_ADMIN, api_admin_tokens_revoke },
 	{ "GET", "/v1/audit", AUTH_VIEWER, api_admin_audit },
 	{ "GET", "/v1/_routes", AUTH_ADMIN, api_admin_routes },
+	/* Agents: an agent token passes the role check; the handlers check its site. */
+	{ "GET", "/v1/agents/{site}/intent", AUTH_AGENT, api_agent_intent },
+	{ "POST", "/v1/agents/{site}/status", AUTH_AGENT, api_agent_status },
+	{ "POST", "/v1/sites/{name}/agent-token", AUTH_ADMIN, api_agent_token },
+	{ "GET", "/v1/status", AUTH_VIEWER, api_agent_summary },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -272,6 +277,7 @@ void api_handle(void *ctx, struct http_request *req, struct http_reply *rep)
 	struct api_req r = { .api = ctx, .http = req, .rep = rep };
 
 	api_dispatch(&r);
-	if (!rep->body && rep->status != 204)
+	/* status 0: the handler parked the request (long-poll) */
+	if (!rep->body && !rep->raw && rep->status != 204 && rep->status != 0)
 		api_error(&r, 500, NULL, NULL, "out of memory");
 }

@@ -13,8 +13,13 @@
 #define API_LIMIT_DEFAULT 100
 #define API_LIMIT_MAX 1000
 
+struct longpoll;
+
 struct api {
 	struct store *store;
+	struct longpoll *poll;
+	unsigned poll_timeout_ms;	/* how long an intent request is held */
+	unsigned stale_after;		/* seconds without a report before a site is stale */
 };
 
 struct api_req {
@@ -71,6 +76,12 @@ void api_admin_tokens_list(struct api_req *r);
 void api_admin_tokens_issue(struct api_req *r);
 void api_admin_tokens_revoke(struct api_req *r);
 void api_admin_audit(struct api_req *r);
+
+/* api_agent.c */
+void api_agent_intent(struct api_req *r);
+void api_agent_status(struct api_req *r);
+void api_agent_token(struct api_req *r);
+void api_agent_summary(struct api_req *r);
 
 extern const struct api_route api_routes[];
 extern const size_t api_nroutes;

@@ -6,6 +6,7 @@
 #include "api.h"
 #include "audit.h"
 #include "import.h"
+#include "status.h"
 #include "tunnel.h"
 
 static int api_admin_after_id(struct api_req *r, long long *after)
@@ -55,11 +56,19 @@ void api_admin_tunnels(struct api_req *r)
 
 	if (api_paging(r, &limit, &ignored) < 0 || api_admin_after_id(r, &after) < 0)
 		return;
+	json_t *loaded = NULL;
+
 	rc = tunnel_list(r->api->store, http_query(r->http, "site"), after, limit, &out);
-	if (rc < 0)
+	if (rc == 0)
+		rc = status_load(r->api->store, r->api->stale_after, &loaded);
+	if (rc < 0) {
 		api_fail(r, rc, "listing tunnels");
-	else
+		json_decref(out);
+	} else {
+		status_decorate_tunnels(loaded, json_object_get(out, "items"));
 		api_reply(r, 200, out);
+	}
+	json_decref(loaded);
 }
 
 void api_admin_import(struct api_req *r)

@@ -4,6 +4,8 @@
 
 #include "api.h"
 #include "audit.h"
+#include "compile.h"
+#include "status.h"
 
 enum api_write { API_CREATE, API_PUT, API_PATCH };
 
@@ -37,6 +39,22 @@ void api_object_list(struct api_req *r)
 			     : json_null()));
 }
 
+/* A site's GET shows what its agent last reported; the field is read-only and is
+ * ignored when a client writes the body back. */
+static void api_object_site_status(struct api_req *r, json_t *body)
+{
+	json_t *loaded = NULL, *view;
+	uint64_t rev = 0;
+
+	if (status_load(r->api->store, r->api->stale_after, &loaded) < 0)
+		return;
+	view = status_site_view(loaded, r->param);
+	compile_revision(r->api->store, r->param, &rev);
+	json_object_set_new(body, "status", json_pack("{s:I, s:o}", "intent_revision",
+			    (json_int_t)rev, "agent", view));
+	json_decref(loaded);
+}
+
 void api_object_get(struct api_req *r)
 {
 	json_t *body = NULL;
@@ -51,6 +69,8 @@ void api_object_get(struct api_req *r)
 		api_fail(r, rc, "reading");
 		return;
 	}
+	if (r->kind == &kind_site)
+		api_object_site_status(r, body);
 	api_reply(r, 200, api_object_view(r, body));
 }
 
@@ -117,6 +137,8 @@ static int api_object_input(struct api_req *r, enum api_write mode, json_t *cur,
 	}
 	if (mode != API_CREATE && api_object_precondition(r, etag, cur != NULL) < 0)
 		return -EAGAIN;
+	if (r->kind == &kind_site && json_is_object(*in))
+		json_object_del(*in, "status");
 	if (mode == API_PATCH) {
 		json_t *patch = *in;
 

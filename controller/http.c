@@ -25,8 +25,32 @@ struct http_request {
 	char *body;
 	size_t len, cap;
 	bool too_large;
+	bool suspend;
 	struct timespec start;
+	void *user;
+	void (*user_free)(void *);
 };
+
+void http_suspend(struct http_request *req)
+{
+	req->suspend = true;
+}
+
+void http_resume(struct http_request *req)
+{
+	MHD_resume_connection(req->conn);
+}
+
+void http_set_user(struct http_request *req, void *data, void (*free_fn)(void *))
+{
+	req->user = data;
+	req->user_free = free_fn;
+}
+
+void *http_user(const struct http_request *req)
+{
+	return req->user;
+}
 
 const char *http_method(const struct http_request *req)
 {
@@ -91,7 +115,11 @@ static enum MHD_Result http_send(struct http_request *req, struct http_reply *re
 	size_t len = 0;
 	enum MHD_Result ret;
 
-	if (rep->body) {
+	if (rep->raw) {
+		text = rep->raw;
+		rep->raw = NULL;
+		len = strlen(text);
+	} else if (rep->body) {
 		text = json_dumps(rep->body, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 		if (!text)
 			return MHD_NO;
@@ -103,7 +131,7 @@ static enum MHD_Result http_send(struct http_request *req, struct http_reply *re
 		free(text);
 		return MHD_NO;
 	}
-	if (rep->body)
+	if (rep->body || len)
 		MHD_add_response_header(resp, "Content-Type", "application/json");
 	if (rep->etag[0])
 		MHD_add_response_header(resp, "ETag", rep->etag);
@@ -154,9 +182,17 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 		return MHD_YES;
 	}
 	srv->fn(srv->ctx, req, &rep);
+	if (req->suspend) {
+		req->suspend = false;
+		json_decref(rep.body);
+		free(rep.raw);
+		MHD_suspend_connection(conn);
+		return MHD_YES;
+	}
 	http_log(req, rep.status);
 	ret = http_send(req, &rep);
 	json_decref(rep.body);
+	free(rep.raw);
 	return ret;
 }
 
@@ -170,6 +206,8 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 	(void)toe;
 	if (!req)
 		return;
+	if (req->user_free)
+		req->user_free(req->user);
 	free(req->body);
 	free(req);
 	*con_cls = NULL;

@@ -26,6 +26,7 @@ struct http_reply {
 	char etag[32];
 	char location[512];
 	char allow[64];
+	char *raw;		/* owned; JSON text sent as is instead of body */
 };
 
 typedef void (*http_handler)(void *ctx, struct http_request *req, struct http_reply *rep);
@@ -42,5 +43,14 @@ const char *http_query(const struct http_request *req, const char *key);
 const char *http_body(const struct http_request *req, size_t *len);
 /* The body went past cfg.max_body (and was discarded). */
 bool http_body_too_large(const struct http_request *req);
+
+/* From a handler: park the connection without replying (a long-poll). After
+ * http_resume the handler is called again for the same request. */
+void http_suspend(struct http_request *req);
+/* From any thread. */
+void http_resume(struct http_request *req);
+/* Data that lives as long as the request; free_fn runs when the connection is done. */
+void http_set_user(struct http_request *req, void *data, void (*free_fn)(void *));
+void *http_user(const struct http_request *req);
 
 #endif

@@ -8,10 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "api.h"
 #include "auth.h"
 #include "http.h"
+#include "longpoll.h"
+#include <sys/socket.h>
 #include "log.h"
 #include "store.h"
 
@@ -23,6 +26,9 @@ struct main_opts {
 	size_t max_body;
 	unsigned max_conns;
 	enum log_level level;
+	struct addr_prefix pool;
+	unsigned stale_after;
+	unsigned poll_timeout;
 };
 
 static void main_usage(FILE *f)
@@ -37,7 +43,12 @@ static void main_usage(FILE *f)
 		"  --tls-cert/--tls-key    serve HTTPS with this PEM certificate and key\n"
 		"  --log-level LEVEL       error, warn, info (default) or debug\n"
 		"  --max-body BYTES        largest request body accepted (default 33554432)\n"
-		"  --max-connections N     concurrent connections (default 4096)\n");
+		"  --max-connections N     concurrent connections (default 4096)\n"
+		"  --overlay-pool CIDR     tunnel overlay addresses: /31s of an IPv4 or /127s of an\n"
+		"                          IPv6 pool (default 100.64.0.0/10)\n"
+		"  --stale-after SECONDS   a site whose agent has not reported for this long is stale\n"
+		"                          (default 90)\n"
+		"  --poll-timeout SECONDS  how long an agent's intent request is held (default 30)\n");
 }
 
 static int main_parse(int argc, char **argv, struct main_opts *o)
@@ -51,9 +62,13 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "max-body", required_argument, NULL, 'b' },
 		{ "max-connections", required_argument, NULL, 'n' },
+		{ "overlay-pool", required_argument, NULL, 'p' },
+		{ "stale-after", required_argument, NULL, 's' },
+		{ "poll-timeout", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	unsigned long n;
 	char *end;
 	int c;
 
@@ -83,6 +98,24 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 				fprintf(stderr, "--max-connections: expected a number >= 16\n");
 				return -EINVAL;
 			}
+			break;
+		case 'p':
+			if (addr_prefix_parse(optarg, &o->pool) < 0 ||
+			    o->pool.len > (o->pool.addr.family == AF_INET ? 31 : 127)) {
+				fprintf(stderr, "--overlay-pool: expected an IPv4 or IPv6 prefix "
+					"(host bits clear) with room for one /31 or /127\n");
+				return -EINVAL;
+			}
+			break;
+		case 's':
+		case 'w':
+			n = strtoul(optarg, &end, 10);
+			if (*end || n < 1 || n > 86400) {
+				fprintf(stderr, "--%s: expected seconds from 1 to 86400\n",
+					c == 's' ? "stale-after" : "poll-timeout");
+				return -EINVAL;
+			}
+			*(c == 's' ? &o->stale_after : &o->poll_timeout) = (unsigned)n;
 			break;
 		case 'h':
 			main_usage(stdout);
@@ -126,11 +159,49 @@ static int main_state_dir(const char *db)
 	return r;
 }
 
+static void main_notify(void *ctx, const json_t *sites)
+{
+	log_debug("intents changed for %zu site(s)", json_array_size(sites));
+	longpoll_notify(ctx, sites);
+}
+
+/* Brings every site's intent revision up to date with the store as it is now (a new
+ * controller version may compile differently). A store that no longer compiles is
+ * served as it is: its errors are logged, the revisions stay. */
+static int main_intents(const struct addr_prefix *pool, struct store *s)
+{
+	int r;
+
+	store_set_overlay_pool(s, pool);
+	r = store_refresh(s);
+	if (r == -EINVAL) {
+		log_warn("the stored topology has errors; intents keep their last revisions "
+			 "until they are fixed");
+		return 0;
+	}
+	if (r < 0)
+		log_err("cannot bring intents up to date: %s", strerror(-r));
+	return r;
+}
+
+/* Answers held intent requests (204) before the server stops, so agents re-poll at
+ * once instead of seeing a dropped connection; gives up after a second. */
+static void main_drain(struct longpoll *p)
+{
+	struct timespec tick = { 0, 10 * 1000000L };
+
+	if (!p)
+		return;
+	longpoll_shutdown(p);
+	for (int i = 0; i < 100 && longpoll_count(p) > 0; i++)
+		nanosleep(&tick, NULL);
+}
+
 static int main_run(const struct main_opts *o, const char *token_file)
 {
 	struct http_config hc = { o->listen, o->tls_cert, o->tls_key, o->max_body, o->max_conns };
 	struct http_server *srv = NULL;
-	struct api api = { 0 };
+	struct api api = { .poll_timeout_ms = o->poll_timeout * 1000, .stale_after = o->stale_after };
 	sigset_t set;
 	int sig, r;
 
@@ -148,7 +219,13 @@ static int main_run(const struct main_opts *o, const char *token_file)
 	if (r == 0)
 		r = auth_bootstrap(store_db(api.store), token_file);
 	if (r == 0)
+		r = main_intents(&o->pool, api.store);
+	if (r == 0)
+		r = longpoll_new(&api.poll);
+	if (r == 0) {
+		store_set_notify(api.store, main_notify, api.poll);
 		r = http_start(&hc, api_handle, &api, &srv);
+	}
 	if (r < 0)
 		goto out;
 	log_info("serving the API on %s%s (database %s)", o->listen, o->tls_cert ? " with TLS" : "",
@@ -156,7 +233,9 @@ static int main_run(const struct main_opts *o, const char *token_file)
 	sigwait(&set, &sig);
 	log_info("signal %d: stopping", sig);
 out:
+	main_drain(api.poll);
 	http_free(srv);
+	longpoll_free(api.poll);
 	store_free(api.store);
 	return r;
 }
@@ -169,10 +248,13 @@ int main(int argc, char **argv)
 		.max_body = 32u << 20,
 		.max_conns = 4096,
 		.level = LOG_LVL_INFO,
+		.stale_after = 90,
+		.poll_timeout = 30,
 	};
 	char *token_file = NULL;
 	int r;
 
+	addr_prefix_parse("100.64.0.0/10", &o.pool);
 	if (main_parse(argc, argv, &o) < 0)
 		return 2;
 	log_init("gresec-controller", o.level);

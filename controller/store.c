@@ -5,11 +5,44 @@
 #include <gnutls/crypto.h>
 
 #include "store.h"
+#include "compile.h"
 #include "tunnel.h"
 
 struct store {
 	struct db *db;
+	struct addr_prefix pool;
+	struct compile_ctx *compiled;
+	store_notify_fn notify;
+	void *notify_ctx;
 };
+
+void store_set_notify(struct store *s, store_notify_fn fn, void *ctx)
+{
+	s->notify = fn;
+	s->notify_ctx = ctx;
+}
+
+struct compile_ctx *store_compiled(struct store *s)
+{
+	return s->compiled;
+}
+
+void store_set_compiled(struct store *s, struct compile_ctx *c)
+{
+	if (s->compiled != c)
+		compile_ctx_free(s->compiled);
+	s->compiled = c;
+}
+
+void store_set_overlay_pool(struct store *s, const struct addr_prefix *pool)
+{
+	s->pool = *pool;
+}
+
+const struct addr_prefix *store_overlay_pool(const struct store *s)
+{
+	return &s->pool;
+}
 
 int store_open(const char *path, struct store **out)
 {
@@ -18,6 +51,7 @@ int store_open(const char *path, struct store **out)
 
 	if (!s)
 		return -ENOMEM;
+	addr_prefix_parse("100.64.0.0/10", &s->pool);
 	r = db_open(path, &s->db);
 	if (r < 0) {
 		free(s);
@@ -31,6 +65,7 @@ void store_free(struct store *s)
 {
 	if (!s)
 		return;
+	compile_ctx_free(s->compiled);
 	db_free(s->db);
 	free(s);
 }
@@ -403,13 +438,35 @@ int store_finish(struct store *s, struct verr *errs,
 		 const char *(*path_of)(void *ctx, const char *kind, const char *name),
 		 void *ctx, bool dry_run)
 {
+	struct compile_ctx *compiled = NULL;
+	json_t *changed = NULL;
 	int r = store_validate(s, errs, path_of, ctx);
 
 	if (r == 0)
 		r = tunnel_materialize(s, errs);
+	if (r == 0)
+		r = compile_refresh(s, errs, &changed, &compiled);
 	if (r == 0 && !dry_run)
 		r = store_commit(s);
-	if (r < 0 || dry_run)
+	if (r < 0 || dry_run) {
 		store_rollback(s);
+		compile_ctx_free(compiled);
+	} else {
+		store_set_compiled(s, compiled);
+		if (s->notify && json_array_size(changed))
+			s->notify(s->notify_ctx, changed);
+	}
+	json_decref(changed);
+	return r;
+}
+
+int store_refresh(struct store *s)
+{
+	struct verr *errs = verr_new();
+	int r = errs ? store_begin(s) : -ENOMEM;
+
+	if (r == 0)
+		r = store_finish(s, errs, NULL, NULL, false);
+	verr_free(errs);
 	return r;
 }

@@ -15,8 +15,23 @@
 enum store_change { STORE_UNCHANGED = 0, STORE_CREATED, STORE_UPDATED, STORE_DELETED };
 
 struct store;
+struct compile_ctx;
+
+/* Called after a transaction that changed some sites' intents commits. */
+typedef void (*store_notify_fn)(void *ctx, const json_t *changed_sites);
 
 int store_open(const char *path, struct store **out);
+/* The pool tunnels' overlay addresses come from: /31s of an IPv4 pool or /127s of an
+ * IPv6 one (default 100.64.0.0/10). Addresses are kept as indices into it. */
+void store_set_overlay_pool(struct store *s, const struct addr_prefix *pool);
+const struct addr_prefix *store_overlay_pool(const struct store *s);
+void store_set_notify(struct store *s, store_notify_fn fn, void *ctx);
+/* The compile context of the committed state (NULL until first needed); the store owns
+ * it and replaces it at every commit. */
+struct compile_ctx *store_compiled(struct store *s);
+void store_set_compiled(struct store *s, struct compile_ctx *c);
+/* At start: brings intent revisions up to date with the store (one transaction). */
+int store_refresh(struct store *s);
 void store_free(struct store *s);
 struct db *store_db(struct store *s);
 

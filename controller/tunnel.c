@@ -1,6 +1,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <gnutls/crypto.h>
 
@@ -35,6 +37,16 @@ struct tunnel_plan {
 struct tunnel_row {
 	long long id;
 	char *a, *b, *origin, *source, *sources, *type, *profile;
+	long long overlay;	/* -1: none yet (a row from before schema v2) */
+};
+
+/* Lowest-free allocation of overlay blocks. Only the first `size` indices are tracked:
+ * with n tunnels the lowest free index is at most n, so that is all we ever need. */
+struct tunnel_alloc {
+	unsigned char *used;
+	size_t size, next;
+	uint64_t capacity;	/* blocks in the pool */
+	const struct addr_prefix *pool;
 };
 
 static void tunnel_plan_free(struct tunnel_plan *p)
@@ -102,28 +114,29 @@ static int tunnel_tags_match(const json_t *site, const json_t *want)
 	return 1;
 }
 
-/* Marks members (1) and hubs (2) of a topology in role[], indexed like p->names. */
-static void tunnel_members(const struct tunnel_plan *p, const json_t *sites, const json_t *topo,
-			   unsigned char *role)
+void tunnel_roles(const char **names, size_t n, const json_t *sites, const json_t *topo,
+		  unsigned char *role)
 {
 	const json_t *want = json_object_get(topo, "match_tags");
+	const char **hit;
 	size_t i;
 	json_t *v;
-	long idx;
 
-	memset(role, 0, p->nnames);
+	memset(role, 0, n);
 	if (json_object_size(want) > 0) {
-		for (i = 0; i < p->nnames; i++)
+		for (i = 0; i < n; i++)
 			if (tunnel_tags_match(json_array_get(sites, i), want))
-				role[i] = 1;
+				role[i] = TUNNEL_MEMBER;
 	}
 	json_array_foreach(json_object_get(topo, "members"), i, v) {
-		if ((idx = tunnel_site_index(p, json_string_value(v))) >= 0)
-			role[idx] = 1;
+		hit = bsearch(json_string_value(v), names, n, sizeof(*names), tunnel_name_cmp);
+		if (hit)
+			role[hit - names] = TUNNEL_MEMBER;
 	}
 	json_array_foreach(json_object_get(topo, "hubs"), i, v) {
-		if ((idx = tunnel_site_index(p, json_string_value(v))) >= 0)
-			role[idx] = 2;
+		hit = bsearch(json_string_value(v), names, n, sizeof(*names), tunnel_name_cmp);
+		if (hit)
+			role[hit - names] = TUNNEL_HUB;
 	}
 }
 
@@ -133,13 +146,13 @@ static int tunnel_topology_defs(struct tunnel_plan *p, const json_t *sites, cons
 	int mesh = strcmp(json_string_value(json_object_get(topo, "kind")), "full-mesh") == 0;
 	int r = 0;
 
-	tunnel_members(p, sites, topo, role);
+	tunnel_roles(p->names, p->nnames, sites, topo, role);
 	for (unsigned i = 0; i < p->nnames && r == 0; i++) {
 		if (!role[i])
 			continue;
 		for (unsigned j = i + 1; j < p->nnames && r == 0; j++) {
 			/* A hub joins everyone; spokes join each other only in a mesh. */
-			if (role[j] && (mesh || role[i] == 2 || role[j] == 2))
+			if (role[j] && (mesh || role[i] == TUNNEL_HUB || role[j] == TUNNEL_HUB))
 				r = tunnel_add_def(p, i, j, src);
 		}
 	}
@@ -222,7 +235,7 @@ static char *tunnel_col(sqlite3_stmt *st, int i)
 static int tunnel_rows_load(struct db *db, struct tunnel_row **out, size_t *nout)
 {
 	sqlite3_stmt *st = db_stmt(db, "SELECT id, site_a, site_b, origin, source, sources, "
-				   "tunnel_type, profile FROM tunnel ORDER BY site_a, site_b");
+				   "tunnel_type, profile, overlay FROM tunnel ORDER BY site_a, site_b");
 	struct tunnel_row *rows = NULL, *tmp;
 	size_t n = 0, cap = 0;
 	int rc, r = 0;
@@ -242,7 +255,8 @@ static int tunnel_rows_load(struct db *db, struct tunnel_row **out, size_t *nout
 		rows[n] = (struct tunnel_row){
 			sqlite3_column_int64(st, 0), tunnel_col(st, 1), tunnel_col(st, 2),
 			tunnel_col(st, 3), tunnel_col(st, 4), tunnel_col(st, 5),
-			tunnel_col(st, 6), tunnel_col(st, 7) };
+			tunnel_col(st, 6), tunnel_col(st, 7),
+			sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 8) };
 		n++;
 	}
 	if (rc != SQLITE_DONE)
@@ -262,6 +276,7 @@ out:
 struct tunnel_want {
 	const char *a, *b, *origin, *source, *type, *profile;
 	char *sources;
+	long long overlay;
 };
 
 static int tunnel_want_build(const struct tunnel_plan *p, const struct tunnel_def *defs,
@@ -289,10 +304,52 @@ static int tunnel_want_build(const struct tunnel_plan *p, const struct tunnel_de
 	return 0;
 }
 
+static uint8_t tunnel_overlay_len(const struct addr_prefix *pool)
+{
+	return pool->addr.family == AF_INET ? 31 : 127;
+}
+
+static int tunnel_alloc_init(struct tunnel_alloc *al, const struct addr_prefix *pool,
+			     const struct tunnel_row *rows, size_t nrows, size_t nnew)
+{
+	unsigned bits = tunnel_overlay_len(pool) - pool->len;
+
+	al->pool = pool;
+	al->capacity = bits >= 63 ? UINT64_MAX : (uint64_t)1 << bits;
+	al->size = nrows + nnew + 1;
+	al->next = 0;
+	al->used = calloc(al->size, 1);
+	if (!al->used)
+		return -ENOMEM;
+	for (size_t i = 0; i < nrows; i++)
+		if (rows[i].overlay >= 0 && (size_t)rows[i].overlay < al->size)
+			al->used[rows[i].overlay] = 1;
+	return 0;
+}
+
+/* Indices of rows deleted in this pass are not reused until the next one: the unique
+ * index would otherwise see the new row before the old one is gone. */
+static int tunnel_alloc_take(struct tunnel_alloc *al, struct verr *errs, long long *out)
+{
+	char pool[ADDR_PREFIX_STRLEN];
+
+	while (al->next < al->size && al->used[al->next])
+		al->next++;
+	if (al->next >= al->size || al->next >= al->capacity) {
+		addr_prefix_fmt(al->pool, pool, sizeof(pool));
+		verr_add(errs, "", "overlay address pool %s is exhausted (%llu tunnels fit)", pool,
+			 (unsigned long long)al->capacity);
+		return -EINVAL;
+	}
+	al->used[al->next] = 1;
+	*out = (long long)al->next;
+	return 0;
+}
+
 static int tunnel_insert(struct db *db, const struct tunnel_want *w)
 {
 	sqlite3_stmt *st = db_stmt(db, "INSERT INTO tunnel (site_a, site_b, origin, source, sources, "
-				   "tunnel_type, profile, psk) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+				   "tunnel_type, profile, psk, overlay) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	unsigned char key[TUNNEL_PSK_BYTES];
 	char psk[2 + 2 * TUNNEL_PSK_BYTES + 1] = "0x";
 	int rc;
@@ -311,6 +368,7 @@ static int tunnel_insert(struct db *db, const struct tunnel_want *w)
 	sqlite3_bind_text(st, 6, w->type, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, w->profile, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 8, psk, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 9, w->overlay);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	gnutls_memset(key, 0, sizeof(key));
@@ -325,10 +383,10 @@ static int tunnel_update(struct db *db, const struct tunnel_row *row, const stru
 
 	if (!strcmp(row->origin, w->origin) && !strcmp(row->source, w->source) &&
 	    !strcmp(row->sources, w->sources) && !strcmp(row->type, w->type) &&
-	    !strcmp(row->profile, w->profile))
+	    !strcmp(row->profile, w->profile) && row->overlay == w->overlay)
 		return 0;
 	st = db_stmt(db, "UPDATE tunnel SET origin = ?, source = ?, sources = ?, tunnel_type = ?, "
-		     "profile = ? WHERE id = ?");
+		     "profile = ?, overlay = ? WHERE id = ?");
 	if (!st)
 		return -EIO;
 	sqlite3_bind_text(st, 1, w->origin, -1, SQLITE_STATIC);
@@ -336,7 +394,8 @@ static int tunnel_update(struct db *db, const struct tunnel_row *row, const stru
 	sqlite3_bind_text(st, 3, w->sources, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, w->type, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, w->profile, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, row->id);
+	sqlite3_bind_int64(st, 6, w->overlay);
+	sqlite3_bind_int64(st, 7, row->id);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return db_errno(rc);
@@ -365,7 +424,7 @@ static int tunnel_row_cmp(const struct tunnel_row *row, const struct tunnel_plan
 
 /* Walks existing rows and desired pairs, both sorted by (site_a, site_b), in step. */
 static int tunnel_apply(struct db *db, const struct tunnel_plan *p, const struct tunnel_row *rows,
-			size_t nrows)
+			size_t nrows, struct tunnel_alloc *al, struct verr *errs)
 {
 	size_t i = 0, d = 0;
 	int r = 0;
@@ -384,6 +443,9 @@ static int tunnel_apply(struct db *db, const struct tunnel_plan *p, const struct
 			continue;
 		}
 		r = tunnel_want_build(p, &p->defs[d], end - d, &w);
+		w.overlay = c == 0 ? rows[i].overlay : -1;
+		if (r == 0 && w.overlay < 0)
+			r = tunnel_alloc_take(al, errs, &w.overlay);
 		if (r == 0)
 			r = c > 0 ? tunnel_insert(db, &w) : tunnel_update(db, &rows[i++], &w);
 		free(w.sources);
@@ -395,12 +457,12 @@ static int tunnel_apply(struct db *db, const struct tunnel_plan *p, const struct
 int tunnel_materialize(struct store *s, struct verr *errs)
 {
 	struct tunnel_plan p = { 0 };
+	struct tunnel_alloc al = { 0 };
 	json_t *sites = NULL, *topos = NULL, *explicit = NULL;
 	struct tunnel_row *rows = NULL;
 	size_t nrows = 0;
 	int r;
 
-	(void)errs;	/* address pool exhaustion will report here */
 	r = store_all(s, &kind_site, &sites);
 	if (r == 0)
 		r = store_all(s, &kind_topology, &topos);
@@ -411,7 +473,10 @@ int tunnel_materialize(struct store *s, struct verr *errs)
 	if (r == 0)
 		r = tunnel_rows_load(store_db(s), &rows, &nrows);
 	if (r == 0)
-		r = tunnel_apply(store_db(s), &p, rows, nrows);
+		r = tunnel_alloc_init(&al, store_overlay_pool(s), rows, nrows, p.ndefs);
+	if (r == 0)
+		r = tunnel_apply(store_db(s), &p, rows, nrows, &al, errs);
+	free(al.used);
 	tunnel_rows_free(rows, nrows);
 	tunnel_plan_free(&p);
 	json_decref(sites);
@@ -420,19 +485,54 @@ int tunnel_materialize(struct store *s, struct verr *errs)
 	return r;
 }
 
-static json_t *tunnel_row_json(sqlite3_stmt *st)
+/* The two ends of overlay block idx: site_a takes the first address, site_b the second. */
+int tunnel_overlay_addrs(const struct addr_prefix *pool, long long idx, struct addr_prefix *a,
+			 struct addr_prefix *b)
+{
+	struct addr_prefix blk;
+	int r;
+
+	if (idx < 0)
+		return -ENOENT;
+	r = addr_prefix_nth(pool, tunnel_overlay_len(pool), (uint64_t)idx, &blk);
+	if (r == 0)
+		r = addr_offset(&blk, 0, &a->addr);
+	if (r == 0)
+		r = addr_offset(&blk, 1, &b->addr);
+	a->len = b->len = blk.len;
+	return r;
+}
+
+static json_t *tunnel_overlay_json(const struct addr_prefix *pool, sqlite3_stmt *st, int col,
+				   const char *a, const char *b)
+{
+	struct addr_prefix pa, pb;
+	char ta[ADDR_PREFIX_STRLEN], tb[ADDR_PREFIX_STRLEN];
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL ||
+	    tunnel_overlay_addrs(pool, sqlite3_column_int64(st, col), &pa, &pb) < 0)
+		return json_null();
+	addr_prefix_fmt(&pa, ta, sizeof(ta));
+	addr_prefix_fmt(&pb, tb, sizeof(tb));
+	return json_pack("{s:s, s:s}", a, ta, b, tb);
+}
+
+void tunnel_ifname(long long id, char *buf, size_t len)
+{
+	snprintf(buf, len, "gs%lld", id);
+}
+
+static json_t *tunnel_row_json(const struct addr_prefix *pool, sqlite3_stmt *st)
 {
 	long long id = sqlite3_column_int64(st, 0);
 	const char *a = (const char *)sqlite3_column_text(st, 1);
 	const char *b = (const char *)sqlite3_column_text(st, 2);
 	const char *source = (const char *)sqlite3_column_text(st, 4);
 	json_t *sources = json_loads((const char *)sqlite3_column_text(st, 5), 0, NULL);
-	char ifname[16];
+	char ifname[TUNNEL_IFNAME_LEN];
 
-	/* Both ends use the same name: it is unique on each gateway and tells an operator
-	 * on either side which tunnel of the controller's it is. */
-	snprintf(ifname, sizeof(ifname), "gs%lld", id);
-	return json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:I, s:I, s:{s:s, s:s}, s:s}",
+	tunnel_ifname(id, ifname, sizeof(ifname));
+	return json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:I, s:I, s:{s:s, s:s}, s:o, s:s}",
 			 "id", (json_int_t)id,
 			 "name", strncmp(source, "tunnel/", 7) == 0 ? json_string(source + 7)
 								   : json_null(),
@@ -444,6 +544,7 @@ static json_t *tunnel_row_json(sqlite3_stmt *st)
 			 "profile", sqlite3_column_text(st, 7),
 			 "key", (json_int_t)id, "reqid", (json_int_t)(TUNNEL_REQID_BASE + id),
 			 "interfaces", a, ifname, b, ifname,
+			 "overlay", tunnel_overlay_json(pool, st, 9, a, b),
 			 "created_at", sqlite3_column_text(st, 8));
 }
 
@@ -452,7 +553,7 @@ int tunnel_list(struct store *s, const char *site, long long after_id, unsigned 
 {
 	sqlite3_stmt *st = db_stmt(store_db(s),
 		"SELECT id, site_a, site_b, origin, source, sources, tunnel_type, profile, "
-		"created_at FROM tunnel WHERE id > ?1 AND (?2 IS NULL OR site_a = ?2 OR site_b = ?2) "
+		"created_at, overlay FROM tunnel WHERE id > ?1 AND (?2 IS NULL OR site_a = ?2 OR site_b = ?2) "
 		"ORDER BY id LIMIT ?3");
 	json_t *items = json_array(), *t;
 	long long last = -1;
@@ -468,7 +569,7 @@ int tunnel_list(struct store *s, const char *site, long long after_id, unsigned 
 		sqlite3_bind_text(st, 2, site, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(st, 3, (int)limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		t = tunnel_row_json(st);
+		t = tunnel_row_json(store_overlay_pool(s), st);
 		if (!t || json_array_append_new(items, t) < 0) {
 			r = -ENOMEM;
 			break;

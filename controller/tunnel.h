@@ -17,4 +17,19 @@ int tunnel_materialize(struct store *s, struct verr *errs);
 int tunnel_list(struct store *s, const char *site, long long after_id, unsigned limit,
 		json_t **out);
 
+/* The two ends (site_a's, site_b's) of overlay block idx of pool. */
+int tunnel_overlay_addrs(const struct addr_prefix *pool, long long idx, struct addr_prefix *a,
+			 struct addr_prefix *b);
+
+enum { TUNNEL_NONE = 0, TUNNEL_MEMBER = 1, TUNNEL_HUB = 2 };
+/* The role of each site in a topology: role[i] for names[i] (sorted site names, sites the
+ * matching canonical bodies). Shared by materialisation and intent compilation. */
+void tunnel_roles(const char **names, size_t n, const json_t *sites, const json_t *topo,
+		  unsigned char *role);
+
+#define TUNNEL_IFNAME_LEN 16
+/* The interface name, which is also the tunnel's id in intents: "gs<id>". Both ends use
+ * it: unique on each gateway, and it tells an operator which tunnel it is. */
+void tunnel_ifname(long long id, char *buf, size_t len);
+
 #endif

@@ -48,8 +48,7 @@ enum valid_kw_class {
  * proposal_keywords_static.txt, by class; less modpnull, a test-only group with no
  * security. Space-separated words, so a keyword is identified by its offset. */
 static const char *const valid_kws[KW_COUNT] = {
-	[KW_ENC_NULL] =
-		"null",
+	[KW_ENC_NULL] = "null",
 	[KW_ENC] =
 		"des 3des cast128 aes aes128 aes192 aes256 aes128ctr aes192ctr aes256ctr "
 		"blowfish blowfish128 blowfish192 blowfish256 camellia camellia128 camellia192 "
@@ -68,29 +67,26 @@ static const char *const valid_kws[KW_COUNT] = {
 		"camellia192ccm12 camellia192ccm96 camellia192ccm16 camellia192ccm128 "
 		"camellia256ccm8 camellia256ccm64 camellia256ccm12 camellia256ccm96 "
 		"camellia256ccm16 camellia256ccm128 chacha20poly1305 chacha20poly1305compat",
-	[KW_GMAC] =
-		"aes128gmac aes192gmac aes256gmac",
+	[KW_GMAC] = "aes128gmac aes192gmac aes256gmac",
 	[KW_INTEG] =
 		"sha sha1 sha1_160 sha256 sha2_256 sha384 sha2_384 sha512 sha2_512 md5 md5_128 "
 		"aesxcbc camelliaxcbc aescmac",
-	[KW_INTEG_NOPRF] =
-		"sha256_96 sha2_256_96",
+	[KW_INTEG_NOPRF] = "sha256_96 sha2_256_96",
 	[KW_PRF] =
 		"prfsha1 prfsha256 prfsha384 prfsha512 prfmd5 prfaesxcbc prfcamelliaxcbc "
 		"prfaescmac",
-	[KW_KE_NONE] =
-		"none modpnone",
+	[KW_KE_NONE] = "none modpnone",
 	[KW_KE] =
 		"modp768 modp1024 modp1536 modp2048 modp3072 modp4096 modp6144 modp8192 "
 		"modp1024s160 modp2048s224 modp2048s256 ecp192 ecp224 ecp256 ecp384 ecp521 "
 		"ecp224bp ecp256bp ecp384bp ecp512bp curve25519 x25519 curve448 x448 ntru112 "
 		"ntru128 ntru192 ntru256 newhope128",
-	[KW_ESN] =
-		"esn noesn",
+	[KW_ESN] = "esn noesn",
 };
 
 #define VALID_PROPOSAL_MAX 1024
-#define VALID_TOKENS_MAX 128	/* far more than any sensible proposal */
+/* Keywords are at least 3 characters plus a '-': no proposal holds more tokens. */
+#define VALID_TOKENS_MAX ((VALID_PROPOSAL_MAX + 1) / 4)
 #define VALID_TOKEN_SHOW 32	/* longer than any keyword */
 
 static const char *const valid_proto_names[] = { "IKE", "ESP", "AH" };
@@ -117,9 +113,7 @@ static const char *valid_kw_find(const char *tok, size_t len, bool fold,
 
 	for (c = 0; c < KW_COUNT; c++) {
 		for (w = valid_kws[c]; *w; w = *e ? e + 1 : e) {
-			e = strchr(w, ' ');
-			if (!e)
-				e = w + strlen(w);
+			e = strchrnul(w, ' ');
 			if ((size_t)(e - w) == len &&
 			    !(fold ? strncasecmp(w, tok, len) : strncmp(w, tok, len))) {
 				*cls = (enum valid_kw_class)c;
@@ -240,10 +234,6 @@ static int valid_prop_token(struct valid_prop *p, const char *tok, size_t len, c
 		;
 	if (i < p->nseen) {
 		snprintf(why, whylen, "'%s' appears twice in proposal", p->tok);
-		return -EINVAL;
-	}
-	if (p->nseen == VALID_TOKENS_MAX) {
-		snprintf(why, whylen, "more than %d algorithms in proposal", VALID_TOKENS_MAX);
 		return -EINVAL;
 	}
 	p->seen[p->nseen++] = kw;

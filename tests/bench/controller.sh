@@ -5,7 +5,9 @@
 # the same JSON as a static file in the same run, each with its target.
 # Not a test: it exits 0 when it could measure, whatever the figures (BENCH_STRICT=1
 # makes a missed target exit 1). Env: GRESEC_BUILD (build dir), BENCH_SITES (1000),
-# BENCH_DURATION (wrk seconds, 5), BENCH_CONNS (wrk connections, 16).
+# BENCH_DURATION (wrk seconds, 5), BENCH_CONNS (wrk connections, 16), BENCH_NGINX_WORKERS
+# (nginx worker_processes for the target's reference: auto, its stock setting; a 1-worker
+# nginx is also measured, like for like with the controller's single HTTP thread).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,6 +17,7 @@ ctl=$build/gresec-controller
 sites=${BENCH_SITES:-1000}
 duration=${BENCH_DURATION:-5}
 conns=${BENCH_CONNS:-16}
+nginx_workers=${BENCH_NGINX_WORKERS:-auto}
 
 for tool in curl wrk nginx python3; do
 	command -v "$tool" >/dev/null || { echo "controller.sh: $tool not installed (make deps)" >&2; exit 2; }
@@ -116,21 +119,33 @@ mkdir -p "$tmp/www/v1/sites"
 res=$(call GET "/v1/sites/$site" "$tmp/www/v1/sites/$site") || die "GET /v1/sites/$site failed"
 [ "${res%% *}" = 200 ] || die "GET /v1/sites/$site answered ${res%% *}"
 
-nport=$(free_port)
-mkdir -p "$tmp/nginx"
-cat >"$tmp/nginx/nginx.conf" <<EOF
-worker_processes auto;
+# wrk_rps URL NAME: requests/s, or dies when any answer was not 2xx.
+wrk_rps() {
+	wrk -t2 -c"$conns" -d"${duration}s" -H "Authorization: Bearer $token" "$1" >"$tmp/$2.wrk" 2>&1 ||
+		die "wrk against $1 failed: $(cat "$tmp/$2.wrk")"
+	grep -q 'Non-2xx' "$tmp/$2.wrk" && die "$2: non-2xx answers under load: $(cat "$tmp/$2.wrk")"
+	awk '/^Requests\/sec:/ { print $2 }' "$tmp/$2.wrk"
+}
+
+# nginx_rps WORKERS: nginx with a throwaway config serving $tmp/www, loaded like the
+# controller, then stopped; prints its requests/s.
+nginx_rps() {
+	local nport conf=$tmp/nginx-$1 rps
+	nport=$(free_port)
+	mkdir -p "$conf"
+	cat >"$conf/nginx.conf" <<EOF
+worker_processes $1;
 daemon off;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/error.log warn;
+pid $conf/nginx.pid;
+error_log $conf/error.log warn;
 events { worker_connections 1024; }
 http {
 	access_log off;
-	client_body_temp_path $tmp/nginx/body;
-	proxy_temp_path $tmp/nginx/proxy;
-	fastcgi_temp_path $tmp/nginx/fastcgi;
-	uwsgi_temp_path $tmp/nginx/uwsgi;
-	scgi_temp_path $tmp/nginx/scgi;
+	client_body_temp_path $conf/body;
+	proxy_temp_path $conf/proxy;
+	fastcgi_temp_path $conf/fastcgi;
+	uwsgi_temp_path $conf/uwsgi;
+	scgi_temp_path $conf/scgi;
 	server {
 		listen 127.0.0.1:$nport;
 		root $tmp/www;
@@ -139,38 +154,37 @@ http {
 	}
 }
 EOF
-# nginx's workers drop root for nobody, who must be able to read the file.
-chmod -R a+rX "$tmp"
-nginx -e "$tmp/nginx/error.log" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" &
-nginx_pid=$!
-for _ in $(seq 1 50); do
-	curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$nport/v1/sites/$site" 2>/dev/null && break
-	kill -0 "$nginx_pid" 2>/dev/null || die "nginx exited: $(cat "$tmp/nginx/error.log")"
-	sleep 0.1
-done
-cmp -s "$tmp/www/v1/sites/$site" <(curl -fsS "http://127.0.0.1:$nport/v1/sites/$site") ||
-	die "nginx does not serve the site's JSON"
-
-# wrk_rps URL NAME: requests/s, or dies when any answer was not 2xx.
-wrk_rps() {
-	wrk -t2 -c"$conns" -d"${duration}s" -H "Authorization: Bearer $token" "$1" >"$tmp/$2.wrk" 2>&1 ||
-		die "wrk against $1 failed: $(cat "$tmp/$2.wrk")"
-	grep -q 'Non-2xx' "$tmp/$2.wrk" && die "$2: non-2xx answers under load: $(cat "$tmp/$2.wrk")"
-	awk '/^Requests\/sec:/ { print $2 }' "$tmp/$2.wrk"
+	# nginx's workers drop root for nobody, who must be able to read the file.
+	chmod -R a+rX "$tmp"
+	nginx -e "$conf/error.log" -p "$conf" -c "$conf/nginx.conf" &
+	nginx_pid=$!
+	for _ in $(seq 1 50); do
+		curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$nport/v1/sites/$site" 2>/dev/null && break
+		kill -0 "$nginx_pid" 2>/dev/null || die "nginx exited: $(cat "$conf/error.log")"
+		sleep 0.1
+	done
+	cmp -s "$tmp/www/v1/sites/$site" <(curl -fsS "http://127.0.0.1:$nport/v1/sites/$site") ||
+		die "nginx does not serve the site's JSON"
+	rps=$(wrk_rps "http://127.0.0.1:$nport/v1/sites/$site" "nginx-$1")
+	kill "$nginx_pid" && wait "$nginx_pid" 2>/dev/null || true
+	nginx_pid=""
+	echo "$rps"
 }
+
 rps_ctl=$(wrk_rps "$base/v1/sites/$site" controller)
-rps_nginx=$(wrk_rps "http://127.0.0.1:$nport/v1/sites/$site" nginx)
+rps_nginx=$(nginx_rps "$nginx_workers")
+rps_nginx1=$(nginx_rps 1)
 
 kill -0 "$ctl_pid" 2>/dev/null || die "the controller died under load"
 rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$ctl_pid/status")
 
-python3 - "$summary" "$ntun" "$t_imp" "$t_dry" "$t_noop" "$t_exp" "$rss_kb" "$rps_ctl" "$rps_nginx" \
-	"$(stat -c %s "$tmp/topo.json")" "$site" "$duration" "$conns" <<'EOF' | tee "$tmp/result"
+python3 - "$summary" "$ntun" "$t_imp" "$t_dry" "$t_noop" "$t_exp" "$rss_kb" "$rps_ctl" "$rps_nginx" "$rps_nginx1" \
+	"$(stat -c %s "$tmp/topo.json")" "$site" "$duration" "$conns" "$nginx_workers" <<'EOF' | tee "$tmp/result"
 import sys
-(summary, ntun, imp, dry, noop, exp, rss, rps, nginx, size, site, dur, conns) = sys.argv[1:]
+(summary, ntun, imp, dry, noop, exp, rss, rps, nginx, nginx1, size, site, dur, conns, nw) = sys.argv[1:]
 imp, dry, noop, exp = (float(x) for x in (imp, dry, noop, exp))
 rss_mb = int(rss) / 1024.0
-rps, nginx = float(rps), float(nginx)
+rps, nginx, nginx1 = float(rps), float(nginx), float(nginx1)
 ratio = rps / nginx if nginx else 0.0
 rows = [
     ("import through the API", "%.3f s" % imp, imp <= 2.0, "<= 2 s"),
@@ -181,9 +195,13 @@ rows = [
     ("GET /v1/sites/%s" % site, "%.0f req/s" % rps, None, ""),
     ("nginx, same JSON as a static file", "%.0f req/s" % nginx, None, ""),
     ("controller / nginx", "%.2f" % ratio, ratio >= 0.5, ">= 0.5"),
+    ("nginx with 1 worker (like for like)", "%.0f req/s" % nginx1, None, ""),
+    ("controller / nginx 1 worker", "%.2f" % (rps / nginx1 if nginx1 else 0.0), None, ""),
 ]
-print("controller benchmark: %s (%.0f kB of JSON); %s tunnels materialised; wrk %s s, %s connections"
-      % (summary, int(size) / 1024.0, ntun, dur, conns))
+print("controller benchmark: %s (%.0f kB of JSON); %s tunnels materialised"
+      % (summary, int(size) / 1024.0, ntun))
+print("  load: wrk -t2 -c%s -d%ss; nginx worker_processes %s (the target's reference)"
+      % (conns, dur, nw))
 missed = 0
 for name, val, ok, target in rows:
     verdict = "" if ok is None else ("ok" if ok else "MISSED")

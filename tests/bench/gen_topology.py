@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Generates a gresec import document for the controller benchmark.
 
-Default shape (issue 2): 1,000 sites in ten regions of 100; two hubs joined by one
-hub-spoke topology to every site; one full mesh per region; IPv4 and IPv6 underlays;
-per-site LANs (IPv4 /24, some with a voice /26, IPv6 /56 where the site has IPv6); two
-crypto profiles; a few explicit cross-region tunnels. Deterministic: the same arguments
-always give the same document, so a re-import is a true no-op.
+Default shape (issue 2): 1,000 sites in ten regions of 100, one full mesh per region, and
+two hubs that together reach every site by hub-spoke. A tunnel needs both underlays in one
+address family (the controller refuses an IPv4-IPv6 pair), so three regions (r03, r06,
+r09) are IPv6-only and the rest IPv4: the IPv4 hub (r01-s001) is the hub of every IPv4
+site, the IPv6 hub (r06-s001) of every IPv6 site. Per-site LANs: an IPv4 /24, every
+fourth site a voice /26, IPv6 sites also a /56. Two crypto profiles; a few explicit
+tunnels between regions. Deterministic: the same arguments always give the same
+document, so a re-import is a true no-op.
 
   gen_topology.py [--sites N] [--regions R] [--csv] [-o FILE]
 
@@ -39,17 +42,36 @@ def prefixes(n, v6):
     return out
 
 
-def make_sites(nsites, nregions):
+def v6_regions(nregions):
+    v6 = [r for r in range(nregions) if r % 3 == 2]
+    return set(v6 or [nregions - 1])
+
+
+def region_of(n, nsites, nregions):
     per = nsites // nregions
+    region, idx = divmod(n, per)
+    if region >= nregions:
+        region, idx = nregions - 1, n - (nregions - 1) * per
+    return region, idx
+
+
+def hub_regions(nregions):
+    v6 = sorted(v6_regions(nregions))
+    later = [r for r in v6 if r >= nregions // 2]
+    return 0, (later or v6)[0]
+
+
+def make_sites(nsites, nregions):
     sites = []
+    v6r = v6_regions(nregions)
+    hubs = hub_regions(nregions)
     for n in range(nsites):
-        region, idx = divmod(n, per)
-        if region >= nregions:
-            region, idx = nregions - 1, n - (nregions - 1) * per
-        v6 = n % 3 == 2
+        region, idx = region_of(n, nsites, nregions)
+        v6 = region in v6r
         nat = n % 7 == 3
         tags = {"fleet": "bench", "region": "r%02d" % (region + 1),
-                "tier": "hub" if idx == 0 and region in (0, nregions // 2) else "branch"}
+                "af": "ipv6" if v6 else "ipv4",
+                "tier": "hub" if idx == 0 and region in hubs else "branch"}
         site = {
             "name": site_name(region, idx),
             "underlay": underlay(n, v6),
@@ -66,7 +88,7 @@ def make_sites(nsites, nregions):
 
 def make_doc(nsites, nregions):
     sites = make_sites(nsites, nregions)
-    hubs = [site_name(0, 0), site_name(nregions // 2, 0)]
+    h4, h6 = hub_regions(nregions)
     profiles = [
         {"name": "default", "keying": "ike", "ike_version": 2,
          "ike_proposals": ["aes256gcm16-prfsha384-ecp384"],
@@ -80,12 +102,15 @@ def make_doc(nsites, nregions):
          "mode": "transport", "start": "always", "dpd_interval": 10,
          "description": "for old branch routers"},
     ]
-    topologies = [{
-        "name": "core", "kind": "hub-spoke", "tunnel_type": "vti", "profile": "default",
-        "hubs": hubs, "match_tags": {"fleet": "bench"},
-        "summary_prefixes": ["10.0.0.0/8"],
-        "description": "both data centres to every site",
-    }]
+    topologies = []
+    for af, region in (("ipv4", h4), ("ipv6", h6)):
+        topologies.append({
+            "name": "core-" + af, "kind": "hub-spoke", "tunnel_type": "vti",
+            "profile": "default", "hubs": [site_name(region, 0)],
+            "match_tags": {"fleet": "bench", "af": af},
+            "summary_prefixes": ["10.0.0.0/8"],
+            "description": "data centre hub for every %s site" % af,
+        })
     for r in range(nregions):
         topologies.append({
             "name": "mesh-r%02d" % (r + 1), "kind": "full-mesh", "tunnel_type": "gre",
@@ -93,13 +118,22 @@ def make_doc(nsites, nregions):
             "match_tags": {"region": "r%02d" % (r + 1)},
             "description": "regional full mesh %d" % (r + 1),
         })
+    # Backup links between regions of one family: spokes that no topology joins.
+    by_region = {}
+    for s in sites:
+        by_region.setdefault(s["tags"]["region"], []).append(s)
+    regions = sorted(by_region)
     tunnels = []
-    for r in range(min(5, nregions - 1)):
-        a, b = sites[r * (nsites // nregions) + 50 % (nsites // nregions)], \
-            sites[(r + 1) * (nsites // nregions) + 50 % (nsites // nregions)]
-        tunnels.append({"name": "x-%s-%s" % (a["name"], b["name"]), "a": a["name"],
-                        "b": b["name"], "tunnel_type": "gre", "profile": "default",
-                        "description": "cross-region backup"})
+    for i, ra in enumerate(regions):
+        for rb in regions[i + 1:]:
+            a, b = by_region[ra], by_region[rb]
+            if len(tunnels) >= 5 or a[0]["tags"]["af"] != b[0]["tags"]["af"]:
+                continue
+            sa, sb = a[len(a) // 2], b[len(b) // 2]
+            tunnels.append({"name": "x-%s-%s" % (sa["name"], sb["name"]), "a": sa["name"],
+                            "b": sb["name"], "tunnel_type": "gre", "profile": "default",
+                            "description": "cross-region backup"})
+            break
     return {"sites": sites, "profiles": profiles, "topologies": topologies,
             "tunnels": tunnels}
 

@@ -56,12 +56,14 @@ class Controller:
         self.log_path = os.path.join(self.workdir, "controller.log")
         self.extra_args = list(extra_args)
         self.proc = None
+        self.killed = False
         self.port = None
         self.admin = None
         self.secrets = set()    # every token secret seen, for the log leak check
 
     # -- process --------------------------------------------------------------------
     def start(self):
+        self.killed = False
         if not os.access(BINARY, os.X_OK):
             raise RuntimeError("%s is missing: run make first" % BINARY)
         for attempt in range(3):
@@ -112,6 +114,7 @@ class Controller:
             raise
 
     def kill9(self):
+        self.killed = True
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
@@ -149,8 +152,25 @@ class Controller:
             resp = conn.getresponse()
             payload = resp.read()
             return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, payload)
+        except ConnectionRefusedError:
+            raise               # not listening (yet): nothing died mid-request
+        except (OSError, http.client.HTTPException):
+            self._check_alive(method, path)
+            raise
         finally:
             conn.close()
+
+    def _check_alive(self, method, path):
+        """A dropped connection from a controller that died on its own is a crash: say so,
+        with the end of its log (a sanitizer report, typically)."""
+        if self.killed or self.proc is None:
+            return
+        try:
+            rc = self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return
+        raise AssertionError("controller died (exit %s) during %s %s; log:\n%s"
+                             % (rc, method, path, self.log()[-6000:]))
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)

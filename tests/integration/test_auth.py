@@ -176,3 +176,18 @@ def test_tokens_never_logged(make_controller):
     audit = c.get("/v1/audit?limit=1000").body.decode()
     for secret in c.secrets:
         assert secret not in audit
+
+
+def test_token_paging(ctl):
+    ids = [ctl.post("/v1/tokens", {"name": "t%d" % i, "role": "viewer"}).json["id"]
+           for i in range(4)]
+    seen, after = [], None
+    for _ in range(10):
+        r = ctl.get("/v1/tokens?limit=2" + ("&after=%d" % after if after is not None else ""))
+        assert r.status == 200, r
+        assert len(r.json["items"]) <= 2
+        seen += [t["id"] for t in r.json["items"]]
+        after = r.json["next"]
+        if after is None:
+            break
+    assert seen == sorted(seen) and set(ids) <= set(seen) and len(seen) == 5

@@ -54,7 +54,8 @@ def test_tunnel_shape(ctl):
         assert t["origin"] == "topology" and t["sources"] == ["topology/mesh"], t
         assert t["tunnel_type"] == "vti" and t["profile"] == "p2", t
         assert isinstance(t["id"], int) and isinstance(t["key"], int)
-        assert isinstance(t["reqid"], int) and t["name"]
+        assert isinstance(t["reqid"], int)
+        assert t["name"] is None, "only explicit tunnels have a name"
         assert set(t["interfaces"]) == {t["a"], t["b"]}, t
         for ifname in t["interfaces"].values():
             assert 0 < len(ifname) <= 15, "interface names must fit IFNAMSIZ"
@@ -105,6 +106,7 @@ def test_explicit_tunnel_wins_over_topology(ctl):
     t = after[("eu0", "eu1")]
     assert t["origin"] == "explicit" and t["profile"] == "p2" and t["tunnel_type"] == "vti"
     assert sorted(t["sources"]) == ["topology/mesh", "tunnel/x1"], t
+    assert t["name"] == "x1" and t["source"] == "tunnel/x1", t
     for k in IDS:
         assert t[k] == before[("eu0", "eu1")][k], k
     # The definition itself is at /v1/tunnels/{name}.

@@ -13,6 +13,7 @@
 
 #include "audit.h"
 #include "import.h"
+#include "log.h"
 #include "store.h"
 
 struct fixture {
@@ -484,5 +485,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_sites, setup, teardown),
 	};
 
+	log_init("test_import", LOG_LVL_WARN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

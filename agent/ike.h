@@ -1,0 +1,154 @@
+/* The IKE plane: makes charon's connections and shared keys match the intent's
+ * tunnels over VICI, and starts tunnels (always-on from the initiator side with
+ * backoff; on demand when the kernel asks, see acquire.h).
+ *
+ * One conn per tunnel, named by the tunnel id, with one child named
+ * "<id>-<16 hex>": the hex is a SHA-256 prefix over everything the agent sends for
+ * the tunnel (the load-conn message and the PSK). list-conns echoes child names
+ * verbatim, so comparing names tells whether charon's copy is current without
+ * reloading anything; it also marks the conn as the agent's own (a conn without such
+ * a child is left alone). Shared keys are named "gresec-<id>".
+ *
+ * Like the kernel planner, the IKE plan is data: computed purely from the intent and
+ * what charon reported, printable for --dry-run, then applied. */
+#ifndef GRESEC_IKE_H
+#define GRESEC_IKE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "intent.h"
+#include "vici.h"
+
+struct ike_events;
+
+#define IKE_HASH_HEX 16
+#define IKE_NAME_MAX INTENT_ID_MAX
+#define IKE_CHILD_MAX (INTENT_ID_MAX + 1 + IKE_HASH_HEX)
+#define IKE_SHARED_PREFIX "gresec-"
+#define IKE_SHARED_MAX (sizeof(IKE_SHARED_PREFIX) - 1 + INTENT_ID_MAX)
+#define IKE_LINE_MAX 256
+
+/* Retries of always-on tunnels: first retry after IKE_RETRY_MIN_MS, doubling. */
+#define IKE_RETRY_MIN_MS 2000
+#define IKE_RETRY_MAX_MS 60000
+/* Acquires for one tunnel closer together than this start one initiation. */
+#define IKE_ACQUIRE_HOLD_MS 3000
+
+/* One conn as charon reported it. */
+struct ike_cur_conn {
+	char name[VICI_NAME_MAX + 1];
+	char child[VICI_NAME_MAX + 1];	/* the agent's child, "" for a foreign conn */
+	bool owned;
+	bool sa_up;			/* an ESTABLISHED IKE_SA with an INSTALLED child */
+	bool sa_connecting;		/* an IKE_SA or CHILD_SA on its way up */
+};
+
+/* What charon holds: list-conns, get-shared and list-sas. */
+struct ike_cur {
+	struct ike_cur_conn *conns;
+	size_t n, cap;
+	char **shared;			/* shared key ids ("gresec-..." and others) */
+	size_t n_shared, cap_shared;
+};
+
+enum ike_op {
+	/* in the order they are applied */
+	IKE_OP_TERMINATE,		/* old SAs of a removed or changed tunnel */
+	IKE_OP_UNLOAD_CONN,
+	IKE_OP_UNLOAD_SHARED,
+	IKE_OP_LOAD_SHARED,
+	IKE_OP_LOAD_CONN,
+	IKE_OP_INITIATE,
+};
+
+struct ike_action {
+	enum ike_op op;
+	int tunnel;			/* intent index; -1 for removals */
+	char name[VICI_NAME_MAX + 1];	/* conn or shared key id */
+	char child[VICI_NAME_MAX + 1];
+	int err;			/* after ike_plan_apply: 0 or negative errno */
+	char line[IKE_LINE_MAX];	/* the --dry-run text; also the sort key */
+};
+
+struct ike_fail {
+	int tunnel;
+	char msg[160];
+};
+
+struct ike_plan {
+	struct ike_action *acts;
+	size_t n, cap;
+	struct ike_fail *fails;
+	size_t n_fails, cap_fails;
+};
+
+/* Start timers of one tunnel, kept by id across ike_apply passes so that a resync
+ * does not reset the backoff of a tunnel that keeps failing. */
+struct ike_retry {
+	char id[INTENT_ID_MAX + 1];
+	int64_t next_ms;		/* 0: nothing scheduled */
+	int64_t backoff_ms;
+	int64_t last_initiate_ms;
+};
+
+/* The IKE plane's state across passes: a request connection to charon, the intent
+ * last applied (borrowed: valid until the next ike_apply) and start timers. */
+struct ike {
+	char *vici_path;
+	struct vici_conn *vc;
+	struct ike_events *ev;		/* optional: SA state for retries, errors out */
+	const struct intent *in;
+	struct ike_retry *retry;	/* parallel to in->tunnels */
+	size_t n_retry;
+};
+
+/* Child name "<id>-<hash>" for t. 0 or negative errno. */
+int ike_child_name(const struct intent_tunnel *t, char *buf, size_t len);
+/* The load-conn message for t, its child named child. NULL on OOM/invalid. */
+struct vici_msg *ike_conn_msg(const struct intent_tunnel *t, const char *child);
+/* The load-shared message for t (holds the PSK: free it promptly). */
+struct vici_msg *ike_shared_msg(const struct intent_tunnel *t);
+void ike_shared_name(const struct intent_tunnel *t, char *buf, size_t len);
+
+struct ike_cur *ike_cur_new(void);
+void ike_cur_free(struct ike_cur *cur);
+/* Appends a conn (zeroed apart from name/child/owned). NULL on OOM. */
+struct ike_cur_conn *ike_cur_add_conn(struct ike_cur *cur, const char *name,
+				      const char *child);
+int ike_cur_add_shared(struct ike_cur *cur, const char *id);
+/* Reads charon's state over vc. 0 or negative errno. */
+int ike_cur_read(struct vici_conn *vc, struct ike_cur *cur);
+
+struct ike_plan *ike_plan_new(void);
+void ike_plan_free(struct ike_plan *p);
+/* Pure diff; in == NULL plans the removal of everything the agent owns in charon.
+ * Actions sorted by op, then text. 0 or -ENOMEM. */
+int ike_plan_compute(const struct intent *in, const struct ike_cur *cur, struct ike_plan *p);
+void ike_plan_print(const struct ike_plan *p, const struct intent *in, FILE *f);
+/* Applies p; every action gets its err. Returns 0 when all succeeded, else the first
+ * failure's errno (the others still ran). */
+int ike_plan_apply(struct ike *ike, const struct intent *in, struct ike_plan *p);
+
+struct ike *ike_new(const char *vici_path);
+void ike_free(struct ike *ike);
+void ike_set_events(struct ike *ike, struct ike_events *ev);
+/* Reads charon, plans, and (unless dry is given: then prints the plan there and
+ * changes nothing) applies. Keeps in for later ike_acquire/ike_tick calls.
+ * 0, or negative errno of the first failure (per-tunnel errors are also logged and
+ * reported through the events table). */
+int ike_apply(struct ike *ike, const struct intent *in, FILE *dry);
+/* An XFRM acquire for reqid: starts the matching tunnel's child. -ENOENT when no
+ * tunnel has the reqid (not ours), 0 when started or already coming up. */
+int ike_acquire(struct ike *ike, uint32_t reqid, int64_t now_ms);
+/* Starts always-on tunnels that are down (initiator side only), with backoff. */
+int ike_tick(struct ike *ike, int64_t now_ms);
+/* Milliseconds until ike_tick has something to do, -1 for nothing. */
+int64_t ike_next_timeout_ms(const struct ike *ike, int64_t now_ms);
+/* Async initiate of tunnel i's child (charon answers at once; the outcome arrives as
+ * events). 0 or negative errno. */
+int ike_initiate(struct ike *ike, size_t i, int64_t now_ms);
+int64_t ike_now_ms(void);
+
+#endif

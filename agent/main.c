@@ -1,0 +1,209 @@
+/* gresec-agent: makes this site's kernel match its intent. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "daemon.h"
+#include "log.h"
+#include "reconcile.h"
+#include "state.h"
+
+/* Exit codes: 0 converged, 1 error, 2 applied but some tunnels failed or differ. */
+#define EXIT_PARTIAL 2
+
+struct opts {
+	const char *controller, *site, *token_file, *ca, *state_dir, *vici, *intent;
+	unsigned int resync;
+	bool once, dry_run, purge;
+	enum log_level level;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: gresec-agent --controller URL --site NAME --token-file FILE [--ca FILE]\n"
+		"                    [--state-dir DIR] [--vici PATH] [--resync SECONDS]\n"
+		"                    [--once] [--dry-run] [--intent FILE] [--purge]\n"
+		"                    [--log-level error|warn|info|debug]\n");
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "controller", required_argument, NULL, 'c' },
+		{ "site", required_argument, NULL, 's' },
+		{ "token-file", required_argument, NULL, 't' },
+		{ "ca", required_argument, NULL, 'a' },
+		{ "state-dir", required_argument, NULL, 'd' },
+		{ "vici", required_argument, NULL, 'v' },
+		{ "resync", required_argument, NULL, 'r' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "intent", required_argument, NULL, 'i' },
+		{ "purge", no_argument, NULL, 'p' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	unsigned long v;
+	int c;
+
+	*o = (struct opts){ .resync = 5, .level = LOG_LVL_INFO };
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->controller = optarg; break;
+		case 's': o->site = optarg; break;
+		case 't': o->token_file = optarg; break;
+		case 'a': o->ca = optarg; break;
+		case 'd': o->state_dir = optarg; break;
+		case 'v': o->vici = optarg; break;
+		case 'i': o->intent = optarg; break;
+		case 'o': o->once = true; break;
+		case 'n': o->dry_run = true; break;
+		case 'p': o->purge = true; break;
+		case 'r':
+			v = strtoul(optarg, &end, 10);
+			if (*end || !v || v > 3600) {
+				fprintf(stderr, "gresec-agent: --resync: 1..3600 seconds\n");
+				return -EINVAL;
+			}
+			o->resync = (unsigned int)v;
+			break;
+		case 'l':
+			if (log_level_parse(optarg, &o->level)) {
+				fprintf(stderr, "gresec-agent: --log-level: error, warn, info or debug\n");
+				return -EINVAL;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc || (!o->intent && !o->purge &&
+			      (!o->controller || !o->site || !o->token_file))) {
+		usage(stderr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --purge, or --intent with --once/--dry-run: one pass, then exit. */
+static int run_once(const struct opts *o, struct reconcile *r, const struct intent *in)
+{
+	struct reconcile_result res = { 0 };
+	int rc = reconcile_pass(r, o->purge ? NULL : in, o->dry_run, stdout, &res);
+	json_t *st = NULL;
+	bool converged = false;
+
+	if (rc) {
+		log_err("site %s: reconcile failed: %s", in ? in->site : "-", strerror(-rc));
+		goto out;
+	}
+	/* Stable, parseable summary on stderr: the kernel tests count messages with it. */
+	converged = res.converged;
+	fprintf(stderr, "gresec-agent: actions=%zu messages=%llu failed=%zu converged=%s\n",
+		res.n_actions, (unsigned long long)res.n_msgs, res.n_failed,
+		res.converged ? "yes" : "no");
+	if (!o->dry_run && o->state_dir && !o->purge) {
+		st = daemon_status_json(in, &res);
+		if (st)
+			state_write_json(o->state_dir, "status.json", st);
+	}
+out:
+	json_decref(st);
+	reconcile_result_clear(&res);
+	if (rc)
+		return 1;
+	/* A dry run succeeds when it could plan; whether anything would change is its output. */
+	return o->dry_run || converged ? 0 : EXIT_PARTIAL;
+}
+
+/* The intent to start with: the file, or the last one persisted. */
+static int initial_intent(const struct opts *o, struct intent **in)
+{
+	char err[256];
+	int rc;
+
+	if (o->intent) {
+		rc = intent_load_file(o->intent, in, err, sizeof(err));
+		if (rc)
+			log_err("intent %s: %s", o->intent, err);
+		return rc;
+	}
+	if (!o->state_dir)
+		return 0;
+	rc = state_load_intent(o->state_dir, in, err, sizeof(err));
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		log_err("site %s: persisted intent unusable, waiting for the controller: %s",
+			o->site, err);
+	return 0;
+}
+
+static int run_controller(const struct opts *o, struct reconcile *r, struct intent *in)
+{
+	struct client_cfg cc = { .url = o->controller, .site = o->site,
+				 .token_file = o->token_file, .ca = o->ca };
+	struct daemon_cfg dc = { .state_dir = o->state_dir, .resync = o->resync };
+	struct client *c = client_new(&cc);
+	int rc = -ENOMEM;
+
+	if (!c)
+		goto out;
+	if ((rc = client_start(c, in ? in->revision : 0))) {
+		log_err("site %s: cannot start the controller client: %s", o->site, strerror(-rc));
+		goto out;
+	}
+	dc.client = c;
+	rc = daemon_run(&dc, r, in);
+	in = NULL;
+out:
+	intent_free(in);
+	client_free(c);
+	return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	struct reconcile *r = NULL;
+	struct intent *in = NULL;
+	int rc = 1;
+
+	if (parse_opts(argc, argv, &o))
+		return 1;
+	log_init("gresec-agent", o.level);
+	if (o.vici)
+		log_debug("vici socket %s (IKE is driven in a later release)", o.vici);
+	if (!o.purge && initial_intent(&o, &in))
+		goto out;
+	r = reconcile_new();
+	if (!r) {
+		log_err("cannot open netlink sockets: %s", strerror(errno));
+		goto out;
+	}
+	if (o.purge || o.dry_run || (o.once && o.intent)) {
+		rc = run_once(&o, r, in);
+	} else if (o.intent) {
+		struct daemon_cfg dc = { .state_dir = o.state_dir, .resync = o.resync };
+
+		rc = daemon_run(&dc, r, in) ? 1 : 0;
+		in = NULL;
+	} else {
+		rc = run_controller(&o, r, in);
+		in = NULL;
+	}
+out:
+	intent_free(in);
+	reconcile_free(r);
+	return rc;
+}

@@ -1,0 +1,256 @@
+/* Reconcile: read, plan, apply in phases, verify. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/netlink.h>
+
+#include "log.h"
+#include "nl_addr.h"
+#include "nl_link.h"
+#include "nl_route.h"
+#include "plan.h"
+#include "reconcile.h"
+#include "xfrm_policy.h"
+
+#define RECONCILE_DUMP_RETRIES 5
+
+struct reconcile *reconcile_new(void)
+{
+	struct reconcile *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->rt = nl_new(NETLINK_ROUTE);
+	r->xf = r->rt ? nl_new(NETLINK_XFRM) : NULL;
+	if (!r->xf) {
+		int e = errno;
+
+		reconcile_free(r);
+		errno = e;
+		return NULL;
+	}
+	return r;
+}
+
+void reconcile_free(struct reconcile *r)
+{
+	if (!r)
+		return;
+	nl_free(r->rt);
+	nl_free(r->xf);
+	free(r);
+}
+
+void reconcile_result_clear(struct reconcile_result *res)
+{
+	free(res->tunnels);
+	memset(res, 0, sizeof(*res));
+}
+
+int reconcile_read(struct reconcile *r, struct kstate *ks)
+{
+	int rc = -EINTR;
+
+	for (int i = 0; rc == -EINTR && i < RECONCILE_DUMP_RETRIES; i++) {
+		kstate_clear(ks);
+		rc = nl_link_dump(r->rt, ks);
+		if (!rc)
+			rc = nl_addr_dump(r->rt, ks);
+		if (!rc)
+			rc = nl_route_dump(r->rt, ks);
+		if (!rc)
+			rc = xfrm_policy_dump(r->xf, ks);
+	}
+	return rc;
+}
+
+/* Records the first error of a tunnel (or of the site, tunnel < 0) and logs it. */
+static void reconcile_fail(const struct intent *in, struct reconcile_result *res,
+			   int tunnel, const char *what, const char *why)
+{
+	res->n_failed++;
+	if (tunnel < 0 || !in) {
+		log_err("site %s: %s: %s", in ? in->site : "-", what, why);
+		return;
+	}
+	if (res->tunnels[tunnel].failed)
+		return;
+	res->tunnels[tunnel].failed = true;
+	snprintf(res->tunnels[tunnel].error, sizeof(res->tunnels[0].error), "%s: %s", what, why);
+	log_err("site %s tunnel %s: %s: %s", in->site, in->tunnels[tunnel].id, what, why);
+}
+
+/* ifindex of a link by name in the freshest view, 0 when it does not exist. */
+static int reconcile_ifindex(const struct kstate *ks, const char *ifname)
+{
+	const struct klink *l = kstate_link_by_name(ks, ifname);
+
+	return l ? l->ifindex : 0;
+}
+
+/* Puts action i into the batch of its socket. -ENODEV when its link is missing. */
+static int reconcile_put(const struct plan_action *a, int i, const struct kstate *links,
+			 struct nl_batch *rt, struct nl_batch *xf)
+{
+	int ifindex;
+
+	switch (a->obj) {
+	case PLAN_OBJ_LINK:
+		if (a->op == PLAN_DEL)
+			return nl_link_put_del(rt, a->u.link.ifindex, i);
+		return nl_link_put_new(rt, &a->u.link, a->op == PLAN_ADD, i);
+	case PLAN_OBJ_CONF:
+		ifindex = reconcile_ifindex(links, a->u.link.ifname);
+		return ifindex ? nl_link_put_conf(rt, ifindex, a->u.link.alias, &a->u.link.conf, i) : -ENODEV;
+	case PLAN_OBJ_ADDR:
+		ifindex = a->op == PLAN_DEL ? a->u.addr.ifindex :
+			  reconcile_ifindex(links, a->u.addr.ifname);
+		return ifindex ? nl_addr_put(rt, &a->u.addr, ifindex, a->op != PLAN_DEL, i) :
+				 -ENODEV;
+	case PLAN_OBJ_ROUTE:
+		ifindex = a->op == PLAN_DEL ? a->u.route.oif :
+			  reconcile_ifindex(links, a->u.route.ifname);
+		return ifindex || a->op == PLAN_DEL ?
+		       nl_route_put(rt, &a->u.route, ifindex, a->op, i) : -ENODEV;
+	case PLAN_OBJ_POLICY:
+		return xfrm_policy_put(xf, &a->u.pol, a->op, i);
+	}
+	return -EINVAL;
+}
+
+static void reconcile_collect(const struct intent *in, const struct plan *p,
+			      const struct nl_batch *b, struct reconcile_result *res)
+{
+	for (size_t k = 0; k < b->n; k++) {
+		const struct plan_action *a = &p->acts[b->cookie[k]];
+		char why[200];
+
+		if (!b->err[k])
+			continue;
+		snprintf(why, sizeof(why), "%s%s%s", strerror(-b->err[k]),
+			 b->ext[k] ? ": " : "", b->ext[k] ? b->ext[k] : "");
+		reconcile_fail(in, res, a->tunnel, a->line, why);
+	}
+}
+
+/* Applies the actions of one phase: XFRM first when deleting (a policy may refer to
+ * nothing else), rtnetlink first otherwise. */
+static int reconcile_phase(struct reconcile *r, const struct intent *in, const struct plan *p,
+			   enum plan_phase phase, const struct kstate *links,
+			   struct reconcile_result *res)
+{
+	struct nl_batch *rt = nl_batch_new(), *xf = nl_batch_new();
+	int rc = -ENOMEM;
+
+	if (!rt || !xf)
+		goto out;
+	for (size_t i = 0; i < p->n; i++) {
+		const struct plan_action *a = &p->acts[i];
+
+		if (plan_action_phase(a) != phase ||
+		    (a->tunnel >= 0 && res->tunnels[a->tunnel].failed))
+			continue;
+		rc = reconcile_put(a, (int)i, links, rt, xf);
+		if (rc == -ENODEV)
+			reconcile_fail(in, res, a->tunnel, a->line, "its interface does not exist");
+		else if (rc)
+			goto out;
+	}
+	rc = phase == PLAN_PHASE_DEL ? nl_batch_send(r->xf, xf) : nl_batch_send(r->rt, rt);
+	if (!rc)
+		rc = phase == PLAN_PHASE_DEL ? nl_batch_send(r->rt, rt) : nl_batch_send(r->xf, xf);
+	if (rc)
+		goto out;
+	reconcile_collect(in, p, rt, res);
+	reconcile_collect(in, p, xf, res);
+	res->n_msgs += rt->n + xf->n;
+out:
+	nl_batch_free(rt);
+	nl_batch_free(xf);
+	return rc;
+}
+
+static int reconcile_apply(struct reconcile *r, const struct intent *in,
+			   const struct plan *p, struct reconcile_result *res)
+{
+	struct kstate *links = kstate_new();
+	int rc = -ENOMEM;
+
+	if (!links)
+		goto out;
+	if ((rc = reconcile_phase(r, in, p, PLAN_PHASE_DEL, NULL, res)) ||
+	    (rc = reconcile_phase(r, in, p, PLAN_PHASE_LINK, NULL, res)))
+		goto out;
+	/* New links have their ifindex only now. */
+	rc = -EINTR;
+	for (int i = 0; rc == -EINTR && i < RECONCILE_DUMP_RETRIES; i++) {
+		kstate_clear(links);
+		rc = nl_link_dump(r->rt, links);
+	}
+	if (!rc)
+		rc = reconcile_phase(r, in, p, PLAN_PHASE_REST, links, res);
+out:
+	kstate_free(links);
+	return rc;
+}
+
+static int reconcile_result_init(const struct intent *in, struct reconcile_result *res)
+{
+	reconcile_result_clear(res);
+	res->n_tunnels = in ? in->n_tunnels : 0;
+	res->tunnels = calloc(res->n_tunnels ? res->n_tunnels : 1, sizeof(*res->tunnels));
+	return res->tunnels ? 0 : -ENOMEM;
+}
+
+/* Reads the kernel and plans against it into a new plan. */
+static int reconcile_plan(struct reconcile *r, const struct intent *in, struct plan **out)
+{
+	struct kstate *cur = kstate_new();
+	struct plan *p = plan_new();
+	int rc = -ENOMEM;
+
+	if (!cur || !p)
+		goto out;
+	if ((rc = reconcile_read(r, cur)) || (rc = plan_compute(in, cur, p)))
+		goto out;
+	*out = p;
+	p = NULL;
+out:
+	plan_free(p);
+	kstate_free(cur);
+	return rc;
+}
+
+int reconcile_pass(struct reconcile *r, const struct intent *in, bool dry_run, FILE *out,
+		   struct reconcile_result *res)
+{
+	struct plan *p = NULL, *check = NULL;
+	int rc;
+
+	if ((rc = reconcile_result_init(in, res)) || (rc = reconcile_plan(r, in, &p)))
+		goto out;
+	res->n_actions = p->n;
+	for (size_t i = 0; i < p->n_fails; i++)
+		reconcile_fail(in, res, p->fails[i].tunnel, "plan", p->fails[i].msg);
+	if (dry_run) {
+		plan_print(p, in, out);
+		res->converged = p->n == 0 && p->n_fails == 0;
+		goto out;
+	}
+	if (p->n && (rc = reconcile_apply(r, in, p, res)))
+		goto out;
+	if (!p->n) {
+		res->converged = !p->n_fails;
+		goto out;
+	}
+	if ((rc = reconcile_plan(r, in, &check)))
+		goto out;
+	res->converged = check->n == 0 && check->n_fails == 0;
+	for (size_t i = 0; i < check->n && !res->n_failed; i++)
+		log_warn("site %s: still differs after apply: %s", in ? in->site : "-",
+			 check->acts[i].line);
+out:
+	plan_free(p);
+	plan_free(check);
+	return rc;
+}

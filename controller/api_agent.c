@@ -1,0 +1,173 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "audit.h"
+#include "compile.h"
+#include "longpoll.h"
+#include "status.h"
+
+/* An agent token acts for its own site only; admins may act for any site. */
+static int api_agent_allowed(struct api_req *r)
+{
+	if (r->who.role == AUTH_ADMIN ||
+	    (r->who.role == AUTH_AGENT && strcmp(r->who.site, r->param) == 0))
+		return 0;
+	api_error(r, 403, NULL, NULL, "this token may not act for site '%s'", r->param);
+	return -EACCES;
+}
+
+static int api_agent_after(struct api_req *r, uint64_t *after)
+{
+	const char *v = http_query(r->http, "after");
+	char *end;
+
+	*after = 0;
+	if (!v)
+		return 0;
+	errno = 0;
+	*after = strtoull(v, &end, 10);
+	if (!*v || *end || errno || *v == '-') {
+		api_error(r, 400, NULL, json_pack("[{s:s, s:s}]", "path", "after", "message",
+			  "must be a revision number"), "query parameter after must be a revision");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Nothing newer than the agent has: hold the request until there is, or answer 204
+ * once the hold has timed out. Sets the reply (status 0 while parked). */
+static void api_agent_hold(struct api_req *r)
+{
+	int rc;
+
+	if (longpoll_timed_out(r->http)) {
+		api_reply(r, 204, NULL);
+		return;
+	}
+	rc = longpoll_park(r->api->poll, r->http, r->param, r->api->poll_timeout_ms);
+	if (rc == -ESHUTDOWN)
+		api_reply(r, 204, NULL);
+	else if (rc < 0)
+		api_fail(r, rc, "holding the request");
+	else
+		r->rep->status = 0;
+}
+
+static int api_agent_site_exists(struct api_req *r)
+{
+	json_t *body = NULL;
+	int rc = store_get(r->api->store, &kind_site, r->param, &body, NULL);
+
+	json_decref(body);
+	if (rc == -ENOENT)
+		api_error(r, 404, NULL, NULL, "site '%s' does not exist", r->param);
+	else if (rc < 0)
+		api_fail(r, rc, "reading the site");
+	return rc;
+}
+
+void api_agent_intent(struct api_req *r)
+{
+	uint64_t after, rev;
+	char *text = NULL;
+	int rc;
+
+	if (api_agent_allowed(r) < 0 || api_agent_after(r, &after) < 0 ||
+	    api_agent_site_exists(r) < 0)
+		return;
+	rc = compile_revision(r->api->store, r->param, &rev);
+	if (rc < 0) {
+		api_fail(r, rc, "reading the intent revision");
+		return;
+	}
+	if (rev <= after) {
+		api_agent_hold(r);
+		return;
+	}
+	rc = compile_current(r->api->store, r->param, &rev, &text);
+	if (rc == -ENOENT) {
+		api_error(r, 404, NULL, NULL, "site '%s' does not exist", r->param);
+		return;
+	}
+	if (rc < 0) {
+		api_fail(r, rc, "compiling the intent");
+		return;
+	}
+	r->rep->status = 200;
+	r->rep->raw = text;
+	snprintf(r->rep->etag, sizeof(r->rep->etag), "\"%llu\"", (unsigned long long)rev);
+}
+
+void api_agent_status(struct api_req *r)
+{
+	struct verr *errs = NULL;
+	json_t *in = NULL, *report = NULL;
+	int rc;
+
+	if (api_agent_allowed(r) < 0 || api_agent_site_exists(r) < 0 || api_body(r, false, &in) < 0)
+		goto out;
+	errs = verr_new();
+	rc = errs ? status_normalize(in, errs, &report) : -ENOMEM;
+	if (rc == -EINVAL) {
+		api_error(r, 422, NULL, verr_json(errs), "invalid status report: %zu error(s)",
+			  verr_count(errs));
+		goto out;
+	}
+	if (rc == 0)
+		rc = status_save(r->api->store, r->param, report);
+	if (rc < 0)
+		api_fail(r, rc, "saving the status report");
+	else
+		api_reply(r, 204, NULL);
+out:
+	verr_free(errs);
+	json_decref(in);
+	json_decref(report);
+}
+
+void api_agent_token(struct api_req *r)
+{
+	struct db *db = store_db(r->api->store);
+	char *secret = NULL, name[300], idbuf[32];
+	long long id = 0;
+	json_t *rec = NULL;
+	int rc;
+
+	if (api_agent_site_exists(r) < 0)
+		return;
+	snprintf(name, sizeof(name), "agent-%s", r->param);
+	rc = db_begin(db);
+	if (rc == 0)
+		rc = auth_issue(db, name, AUTH_AGENT, r->param, &secret, &id);
+	snprintf(idbuf, sizeof(idbuf), "%lld", id);
+	rec = json_pack("{s:s, s:s, s:s}", "name", name, "role", "agent", "site", r->param);
+	if (rc == 0)
+		rc = audit_record(db, r->actor, "token-issue", NULL, "token", idbuf, NULL, rec);
+	if (rc == 0)
+		rc = db_commit(db);
+	if (rc < 0)
+		api_fail(r, rc, "issuing an agent token");
+	else
+		api_reply(r, 201, json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)id,
+					    "name", name, "role", "agent", "site", r->param,
+					    "token", secret));
+	db_rollback(db);
+	if (secret)
+		memset(secret, 0, strlen(secret));
+	free(secret);
+	json_decref(rec);
+}
+
+void api_agent_summary(struct api_req *r)
+{
+	json_t *out = NULL;
+	int rc = status_summary(r->api->store, r->api->stale_after, &out);
+
+	if (rc < 0)
+		api_fail(r, rc, "summarising status");
+	else
+		api_reply(r, 200, out);
+}

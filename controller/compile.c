@@ -1,0 +1,667 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <gnutls/crypto.h>
+
+#include "compile.h"
+#include "tunnel.h"
+
+#define COMPILE_TTL 64
+#define COMPILE_METRIC_DIRECT 100
+#define COMPILE_METRIC_HUB 200		/* + the hub's rank: the first hub by name is preferred */
+#define COMPILE_PRIO_GRE INTENT_SPD_PRIO_MIN
+#define COMPILE_PRIO_VTI (INTENT_SPD_PRIO_MIN + 100)	/* after the narrower GRE selectors */
+#define COMPILE_REQID_BASE 0x10000
+
+struct compile_tun {
+	long long id;
+	size_t a, b;			/* site indices */
+	int vti;
+	const json_t *profile;
+	char *psk;
+	long long overlay;
+};
+
+struct compile_ctx {
+	json_t *sites, *profiles, *topos;	/* canonical bodies, sorted by name */
+	const char **names;
+	size_t n;
+	struct compile_tun *tuns;
+	size_t ntuns;
+	size_t *adj_off, *adj;			/* tunnels of site i: adj[adj_off[i] .. adj_off[i+1]) */
+	unsigned char *roles;			/* roles[t * n + i]: site i in topology t */
+	struct addr_prefix pool;
+};
+
+size_t compile_ctx_nsites(const struct compile_ctx *c)
+{
+	return c->n;
+}
+
+const char *compile_ctx_site(const struct compile_ctx *c, size_t i)
+{
+	return c->names[i];
+}
+
+void compile_ctx_free(struct compile_ctx *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->ntuns; i++) {
+		if (c->tuns[i].psk)
+			memset(c->tuns[i].psk, 0, strlen(c->tuns[i].psk));
+		free(c->tuns[i].psk);
+	}
+	free(c->tuns);
+	free(c->adj_off);
+	free(c->adj);
+	free(c->roles);
+	free(c->names);
+	json_decref(c->sites);
+	json_decref(c->profiles);
+	json_decref(c->topos);
+	free(c);
+}
+
+static int compile_name_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, *(const char *const *)elem);
+}
+
+static long compile_site_index(const struct compile_ctx *c, const char *name)
+{
+	const char **hit = bsearch(name, c->names, c->n, sizeof(*c->names), compile_name_cmp);
+
+	return hit ? hit - c->names : -1;
+}
+
+static const json_t *compile_profile(const struct compile_ctx *c, const char *name)
+{
+	size_t i;
+	json_t *p;
+
+	/* Profiles are few; a linear scan is cheaper than keeping an index. */
+	json_array_foreach(c->profiles, i, p)
+		if (strcmp(json_string_value(json_object_get(p, "name")), name) == 0)
+			return p;
+	return NULL;
+}
+
+static int compile_load_tunnels(struct compile_ctx *c, struct db *db)
+{
+	sqlite3_stmt *st = db_stmt(db, "SELECT id, site_a, site_b, tunnel_type, profile, psk, "
+				   "overlay FROM tunnel ORDER BY id");
+	size_t cap = 0;
+	int rc;
+
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		long a = compile_site_index(c, (const char *)sqlite3_column_text(st, 1));
+		long b = compile_site_index(c, (const char *)sqlite3_column_text(st, 2));
+		struct compile_tun *t;
+
+		if (a < 0 || b < 0)
+			continue;
+		if (c->ntuns == cap) {
+			cap = cap ? cap * 2 : 1024;
+			t = realloc(c->tuns, cap * sizeof(*t));
+			if (!t) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			c->tuns = t;
+		}
+		t = &c->tuns[c->ntuns++];
+		*t = (struct compile_tun){
+			.id = sqlite3_column_int64(st, 0), .a = (size_t)a, .b = (size_t)b,
+			.vti = strcmp((const char *)sqlite3_column_text(st, 3), "vti") == 0,
+			.profile = compile_profile(c, (const char *)sqlite3_column_text(st, 4)),
+			.psk = strdup((const char *)sqlite3_column_text(st, 5)),
+			.overlay = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1
+					: sqlite3_column_int64(st, 6) };
+		if (!t->psk)
+			rc = SQLITE_NOMEM;
+		if (!t->profile || !t->psk)
+			break;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : rc == SQLITE_ROW ? -EIO : db_errno(rc);
+}
+
+/* Compressed adjacency: each site's tunnels in id order, without a list per site. */
+static int compile_index(struct compile_ctx *c)
+{
+	size_t *fill;
+
+	c->adj_off = calloc(c->n + 1, sizeof(*c->adj_off));
+	c->adj = calloc(2 * c->ntuns + 1, sizeof(*c->adj));
+	fill = calloc(c->n + 1, sizeof(*fill));
+	c->roles = calloc(json_array_size(c->topos) * c->n + 1, 1);
+	if (!c->adj_off || !c->adj || !fill || !c->roles) {
+		free(fill);
+		return -ENOMEM;
+	}
+	for (size_t k = 0; k < c->ntuns; k++) {
+		c->adj_off[c->tuns[k].a + 1]++;
+		c->adj_off[c->tuns[k].b + 1]++;
+	}
+	for (size_t i = 0; i < c->n; i++)
+		c->adj_off[i + 1] += c->adj_off[i];
+	for (size_t k = 0; k < c->ntuns; k++) {
+		c->adj[c->adj_off[c->tuns[k].a] + fill[c->tuns[k].a]++] = k;
+		c->adj[c->adj_off[c->tuns[k].b] + fill[c->tuns[k].b]++] = k;
+	}
+	free(fill);
+	for (size_t t = 0; t < json_array_size(c->topos); t++)
+		tunnel_roles(c->names, c->n, c->sites, json_array_get(c->topos, t),
+			     c->roles + t * c->n);
+	return 0;
+}
+
+int compile_ctx_new(struct store *s, struct compile_ctx **out)
+{
+	struct compile_ctx *c = calloc(1, sizeof(*c));
+	size_t i;
+	json_t *v;
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->pool = *store_overlay_pool(s);
+	r = store_all(s, &kind_site, &c->sites);
+	if (r == 0)
+		r = store_all(s, &kind_profile, &c->profiles);
+	if (r == 0)
+		r = store_all(s, &kind_topology, &c->topos);
+	if (r < 0)
+		goto out;
+	c->n = json_array_size(c->sites);
+	c->names = calloc(c->n + 1, sizeof(*c->names));
+	if (!c->names) {
+		r = -ENOMEM;
+		goto out;
+	}
+	json_array_foreach(c->sites, i, v)
+		c->names[i] = json_string_value(json_object_get(v, "name"));
+	r = compile_load_tunnels(c, store_db(s));
+	if (r == 0)
+		r = compile_index(c);
+out:
+	if (r < 0) {
+		compile_ctx_free(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+static int compile_strv(const json_t *arr, char ***out, size_t *n)
+{
+	size_t i;
+	json_t *v;
+
+	*n = 0;
+	*out = calloc(json_array_size(arr) + 1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	json_array_foreach(arr, i, v) {
+		(*out)[i] = strdup(json_string_value(v));
+		if (!(*out)[i])
+			return -ENOMEM;
+		(*n)++;
+	}
+	return 0;
+}
+
+static uint32_t compile_u32(const json_t *o, const char *key)
+{
+	return (uint32_t)json_integer_value(json_object_get(o, key));
+}
+
+static int compile_is(const json_t *o, const char *key, const char *value)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v && strcmp(v, value) == 0;
+}
+
+/* Who starts IKE: a site behind NAT (its peer cannot reach it), otherwise the site
+ * whose name sorts first, so both ends agree without talking to each other. */
+static void compile_security(const json_t *prof, const json_t *self, const json_t *peer,
+			     int self_first, int vti, struct intent_security *sec)
+{
+	int nat_self = json_is_true(json_object_get(self, "behind_nat"));
+	int nat_peer = json_is_true(json_object_get(peer, "behind_nat"));
+
+	/* A VTI carries plain IP packets: only tunnel-mode SAs can deliver them. */
+	sec->mode = vti || compile_is(prof, "mode", "tunnel") ? INTENT_MODE_TUNNEL
+							      : INTENT_MODE_TRANSPORT;
+	sec->protocol = compile_is(prof, "protocol", "ah") ? INTENT_PROTO_AH : INTENT_PROTO_ESP;
+	sec->ike_lifetime = compile_u32(prof, "ike_lifetime");
+	sec->child_lifetime = compile_u32(prof, "sa_lifetime");
+	sec->dpd_delay = compile_u32(prof, "dpd_interval");
+	sec->start = compile_is(prof, "start", "always") ? INTENT_START_ALWAYS
+							 : INTENT_START_ON_DEMAND;
+	sec->initiator = nat_self != nat_peer ? nat_self : self_first;
+	sec->udp_encap = nat_self || nat_peer;
+}
+
+/* Worst-case bytes each layer adds: ESP with a 16-byte IV, 16-byte ICV, up to 15 bytes
+ * of padding and its 2-byte trailer; AH with a 16-byte ICV (24 with IPv6 alignment);
+ * GRE with its key. The overlay MTU is what is left of the smaller underlay MTU. */
+static uint32_t compile_mtu(const json_t *self, const json_t *peer, int v6, int vti,
+			    const struct intent_security *sec)
+{
+	uint32_t mtu = compile_u32(self, "underlay_mtu"), pm = compile_u32(peer, "underlay_mtu");
+	uint32_t ip = v6 ? 40 : 20, over = ip;
+
+	if (pm < mtu)
+		mtu = pm;
+	if (!vti)
+		over += 8;
+	over += sec->protocol == INTENT_PROTO_ESP ? 8 + 16 + 15 + 2 + 16 : (v6 ? 24 : 28);
+	if (sec->mode == INTENT_MODE_TUNNEL && !vti)
+		over += ip;
+	return mtu > over + 576 ? mtu - over : 576;
+}
+
+static int compile_underlay(const json_t *site, struct addr *a)
+{
+	return addr_parse(json_string_value(json_object_get(site, "underlay")), a);
+}
+
+static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct compile_tun *k,
+			  struct intent_tunnel *t, struct verr *errs)
+{
+	size_t peer = k->a == self ? k->b : k->a;
+	const json_t *sj = json_array_get(c->sites, self), *pj = json_array_get(c->sites, peer);
+	struct addr_prefix oa, ob;
+	char path[128];
+	int r;
+
+	tunnel_ifname(k->id, t->ifname, sizeof(t->ifname));
+	t->id = strdup(t->ifname);
+	t->psk = strdup(k->psk);
+	if (!t->id || !t->psk)
+		return -ENOMEM;
+	t->kind = k->vti ? INTENT_KIND_VTI : INTENT_KIND_GRE;
+	if (compile_underlay(sj, &t->local) < 0 || compile_underlay(pj, &t->remote) < 0)
+		return -EINVAL;
+	if (t->local.family != t->remote.family) {
+		snprintf(path, sizeof(path), "sites/%s.underlay", c->names[self]);
+		verr_add(errs, path, "cannot be joined to site '%s' (tunnel gs%lld): one underlay "
+			 "is IPv4, the other IPv6", c->names[peer], k->id);
+		return -EINVAL;
+	}
+	t->key = (uint32_t)k->id;
+	t->ttl = COMPILE_TTL;
+	t->reqid = (uint32_t)(COMPILE_REQID_BASE + k->id);
+	r = tunnel_overlay_addrs(&c->pool, k->overlay, &oa, &ob);
+	if (r < 0)
+		return r;
+	t->overlay_local = (struct intent_ifaddr){ (k->a == self ? oa : ob).addr, oa.len };
+	t->overlay_peer = (struct intent_ifaddr){ (k->a == self ? ob : oa).addr, oa.len };
+	compile_security(k->profile, sj, pj, k->a == self, k->vti, &t->sec);
+	t->mtu = compile_mtu(sj, pj, t->local.family == AF_INET6, k->vti, &t->sec);
+	r = compile_strv(json_object_get(k->profile, "ike_proposals"), &t->sec.ike_proposals,
+			 &t->sec.n_ike_proposals);
+	if (r == 0)
+		r = compile_strv(json_object_get(k->profile, t->sec.protocol == INTENT_PROTO_AH ?
+				 "ah_proposals" : "esp_proposals"),
+				 &t->sec.child_proposals, &t->sec.n_child_proposals);
+	return r;
+}
+
+static int compile_spd(struct intent *in, const struct intent_tunnel *t)
+{
+	int vti = t->kind == INTENT_KIND_VTI;
+
+	for (int dir = 0; dir < 2; dir++) {
+		struct intent_spd *s = &in->spd[in->n_spd];
+
+		s->tunnel = strdup(t->id);
+		if (!s->tunnel)
+			return -ENOMEM;
+		s->dir = dir ? INTENT_DIR_OUT : INTENT_DIR_IN;
+		s->src.addr = dir ? t->local : t->remote;
+		s->dst.addr = dir ? t->remote : t->local;
+		s->src.len = s->dst.len = t->local.family == AF_INET6 ? 128 : 32;
+		if (vti) {
+			/* The VTI's key marks its packets; the policy matches everything so
+			 * marked. */
+			memset(s->src.addr.bytes, 0, sizeof(s->src.addr.bytes));
+			memset(s->dst.addr.bytes, 0, sizeof(s->dst.addr.bytes));
+			s->src.len = s->dst.len = 0;
+			s->has_mark = true;
+			s->mark = t->key;
+			s->mark_mask = 0xffffffffu;
+		}
+		s->proto = vti ? 0 : 47;
+		s->tmpl_mode = t->sec.mode;
+		s->tmpl_proto = t->sec.protocol;
+		s->tmpl_reqid = t->reqid;
+		s->priority = vti ? COMPILE_PRIO_VTI : COMPILE_PRIO_GRE;
+		in->n_spd++;
+	}
+	return 0;
+}
+
+struct compile_routes {
+	struct intent_route *v;
+	size_t n, cap;
+};
+
+static int compile_route_add(struct compile_routes *rs, const char *prefix, const char *via,
+			     uint32_t metric)
+{
+	struct intent_route *r;
+
+	if (rs->n == rs->cap) {
+		size_t cap = rs->cap ? rs->cap * 2 : 64;
+
+		r = realloc(rs->v, cap * sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		rs->v = r;
+		rs->cap = cap;
+	}
+	r = &rs->v[rs->n];
+	if (addr_prefix_parse(prefix, &r->prefix) < 0)
+		return -EINVAL;
+	r->via = strdup(via);
+	r->metric = metric;
+	if (!r->via)
+		return -ENOMEM;
+	rs->n++;
+	return 0;
+}
+
+static int compile_prefixes(struct compile_routes *rs, const json_t *site, const char *via,
+			    uint32_t metric)
+{
+	size_t i;
+	json_t *p;
+	int r = 0;
+
+	json_array_foreach(json_object_get(site, "prefixes"), i, p)
+		if (r == 0)
+			r = compile_route_add(rs, json_string_value(p), via, metric);
+	return r;
+}
+
+/* A spoke reaches the other members of its hub-spoke topologies through each hub, the
+ * first hub by name preferred; with summary prefixes, through one route per summary. */
+static int compile_hub_routes(const struct compile_ctx *c, size_t self, const long *via_peer,
+			      const struct intent *in, struct compile_routes *rs)
+{
+	int r = 0;
+
+	for (size_t t = 0; t < json_array_size(c->topos) && r == 0; t++) {
+		const json_t *topo = json_array_get(c->topos, t);
+		const json_t *sums = json_object_get(topo, "summary_prefixes");
+		const unsigned char *role = c->roles + t * c->n;
+		uint32_t rank = 0;
+
+		if (role[self] != TUNNEL_MEMBER || !compile_is(topo, "kind", "hub-spoke"))
+			continue;
+		for (size_t h = 0; h < c->n && r == 0; h++) {
+			const char *via;
+			size_t i;
+			json_t *p;
+
+			if (role[h] != TUNNEL_HUB || via_peer[h] < 0)
+				continue;
+			via = in->tunnels[via_peer[h]].id;
+			json_array_foreach(sums, i, p)
+				if (r == 0)
+					r = compile_route_add(rs, json_string_value(p), via,
+							      COMPILE_METRIC_HUB + rank);
+			for (size_t x = 0; x < c->n && r == 0 && json_array_size(sums) == 0; x++)
+				if (role[x] == TUNNEL_MEMBER && x != self)
+					r = compile_prefixes(rs, json_array_get(c->sites, x), via,
+							     COMPILE_METRIC_HUB + rank);
+			rank++;
+		}
+	}
+	return r;
+}
+
+static int compile_route_cmp(const void *x, const void *y)
+{
+	const struct intent_route *a = x, *b = y;
+	int c = addr_prefix_cmp(&a->prefix, &b->prefix);
+
+	if (c)
+		return c;
+	if (a->metric != b->metric)
+		return a->metric < b->metric ? -1 : 1;
+	return strcmp(a->via, b->via);
+}
+
+/* Sorted by prefix then metric; a direct route hides every path through a hub, and of
+ * routes with equal prefix and metric the first survives. */
+static void compile_routes_settle(struct compile_routes *rs)
+{
+	size_t out = 0;
+
+	qsort(rs->v, rs->n, sizeof(*rs->v), compile_route_cmp);
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct intent_route *prev = out ? &rs->v[out - 1] : NULL;
+		int same = prev && addr_prefix_cmp(&prev->prefix, &rs->v[i].prefix) == 0;
+
+		if (same && (prev->metric == rs->v[i].metric ||
+			     prev->metric == COMPILE_METRIC_DIRECT)) {
+			free(rs->v[i].via);
+			continue;
+		}
+		rs->v[out++] = rs->v[i];
+	}
+	rs->n = out;
+}
+
+static int compile_body(const struct compile_ctx *c, size_t self, struct intent *in,
+			long *via_peer, struct verr *errs)
+{
+	struct compile_routes rs = { 0 };
+	size_t deg = c->adj_off[self + 1] - c->adj_off[self];
+	int r = 0;
+
+	in->tunnels = calloc(deg + 1, sizeof(*in->tunnels));
+	in->spd = calloc(2 * deg + 1, sizeof(*in->spd));
+	if (!in->tunnels || !in->spd)
+		return -ENOMEM;
+	for (size_t j = 0; j < deg && r == 0; j++) {
+		const struct compile_tun *k = &c->tuns[c->adj[c->adj_off[self] + j]];
+		size_t peer = k->a == self ? k->b : k->a;
+
+		r = compile_tunnel(c, self, k, &in->tunnels[j], errs);
+		in->n_tunnels++;
+		if (r == 0)
+			r = compile_spd(in, &in->tunnels[j]);
+		if (r == 0)
+			r = compile_prefixes(&rs, json_array_get(c->sites, peer), in->tunnels[j].id,
+					     COMPILE_METRIC_DIRECT);
+		via_peer[peer] = (long)j;
+	}
+	if (r == 0)
+		r = compile_hub_routes(c, self, via_peer, in, &rs);
+	if (r == 0)
+		compile_routes_settle(&rs);
+	in->routes = rs.v;
+	in->n_routes = rs.n;
+	return r;
+}
+
+int compile_site(const struct compile_ctx *c, size_t i, uint64_t revision, struct intent **out,
+		 struct verr *errs)
+{
+	struct intent *in = intent_new();
+	long *via_peer = malloc((c->n + 1) * sizeof(*via_peer));
+	char err[256];
+	int r = -ENOMEM;
+
+	if (!in || !via_peer)
+		goto out;
+	for (size_t k = 0; k < c->n; k++)
+		via_peer[k] = -1;
+	in->site = strdup(c->names[i]);
+	in->revision = revision;
+	if (!in->site)
+		goto out;
+	r = compile_body(c, i, in, via_peer, errs);
+	/* The agent will check the same rules: an intent it would refuse is our bug. */
+	if (r == 0 && intent_validate(in, err, sizeof(err)) < 0) {
+		verr_add(errs, "", "site %s: compiled intent is invalid: %s", c->names[i], err);
+		r = -EINVAL;
+	}
+out:
+	free(via_peer);
+	if (r < 0) {
+		intent_free(in);
+		return r;
+	}
+	*out = in;
+	return 0;
+}
+
+static char *compile_text(const struct intent *in)
+{
+	json_t *j = intent_to_json(in);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	return text;
+}
+
+static void compile_hash(const char *text, char out[33])
+{
+	unsigned char d[32];
+
+	gnutls_hash_fast(GNUTLS_DIG_SHA256, text, strlen(text), d);
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+int compile_revision(struct store *s, const char *site, uint64_t *revision)
+{
+	sqlite3_stmt *st = db_stmt(store_db(s), "SELECT revision FROM intent WHERE site = ?");
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, site, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	*revision = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+/* Bumps the site's revision when the hash of its intent (compiled at revision 0, so
+ * the revision itself does not feed the hash) differs from the stored one. */
+static int compile_bump(struct db *db, const char *site, const char *hash, int *bumped)
+{
+	sqlite3_stmt *st = db_stmt(db, "INSERT INTO intent (site, revision, hash) VALUES (?1, 1, ?2) "
+		"ON CONFLICT (site) DO UPDATE SET revision = revision + 1, hash = ?2, "
+		"updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE hash <> ?2");
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, site, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	*bumped = sqlite3_changes(db_handle(db)) > 0;
+	return db_errno(rc);
+}
+
+static int compile_refresh_site(struct store *s, const struct compile_ctx *c, size_t i,
+				struct verr *errs, json_t *changed)
+{
+	struct intent *in = NULL;
+	char *text = NULL, hash[33];
+	int bumped = 0, r;
+
+	r = compile_site(c, i, 0, &in, errs);
+	if (r < 0)
+		return r;
+	text = compile_text(in);
+	if (!text) {
+		r = -ENOMEM;
+		goto out;
+	}
+	compile_hash(text, hash);
+	r = compile_bump(store_db(s), c->names[i], hash, &bumped);
+	if (r == 0 && bumped && changed)
+		r = json_array_append_new(changed, json_string(c->names[i])) ? -ENOMEM : 0;
+out:
+	if (text)
+		memset(text, 0, strlen(text));	/* it holds the tunnels' keys */
+	free(text);
+	intent_free(in);
+	return r;
+}
+
+int compile_refresh(struct store *s, struct verr *errs, json_t **changed,
+		    struct compile_ctx **ctx)
+{
+	struct compile_ctx *c = NULL;
+	json_t *names = json_array();
+	int r = names ? compile_ctx_new(s, &c) : -ENOMEM;
+	int failed = 0;
+
+	for (size_t i = 0; r == 0 && c && i < c->n; i++) {
+		r = compile_refresh_site(s, c, i, errs, names);
+		/* Keep going on a site's own error, so every broken site is reported. */
+		if (r == -EINVAL) {
+			failed = 1;
+			r = 0;
+		}
+	}
+	if (r == 0 && failed)
+		r = -EINVAL;
+	if (r < 0) {
+		compile_ctx_free(c);
+		json_decref(names);
+		return r;
+	}
+	*ctx = c;
+	if (changed)
+		*changed = names;
+	else
+		json_decref(names);
+	return 0;
+}
+
+int compile_current(struct store *s, const char *site, uint64_t *revision, char **text)
+{
+	struct compile_ctx *c = store_compiled(s);
+	struct intent *in = NULL;
+	struct verr *errs = NULL;
+	long i;
+	int r;
+
+	if (!c) {
+		r = compile_ctx_new(s, &c);
+		if (r < 0)
+			return r;
+		store_set_compiled(s, c);
+	}
+	i = compile_site_index(c, site);
+	if (i < 0)
+		return -ENOENT;
+	r = compile_revision(s, site, revision);
+	errs = verr_new();
+	if (r == 0 && !errs)
+		r = -ENOMEM;
+	if (r == 0)
+		r = compile_site(c, (size_t)i, *revision, &in, errs);
+	if (r == 0 && !(*text = compile_text(in)))
+		r = -ENOMEM;
+	intent_free(in);
+	verr_free(errs);
+	return r;
+}

@@ -1,0 +1,309 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "status.h"
+#include "tunnel.h"
+
+static const char *const status_if_states[] = { "up", "down", "missing", "failed", NULL };
+static const char *const status_ike_states[] = { "none", "connecting", "established", "down", NULL };
+static const char *const status_child_states[] = { "none", "installing", "installed", "rekeying",
+						   "down", NULL };
+static const char *const status_counters[] = { "bytes_in", "bytes_out", "packets_in",
+					       "packets_out", NULL };
+
+static int status_in_list(const char *v, const char *const *list)
+{
+	for (; v && *list; list++)
+		if (strcmp(v, *list) == 0)
+			return 1;
+	return 0;
+}
+
+static void status_enum(const json_t *e, const char *key, const char *const *allowed,
+			const char *path, struct verr *errs, json_t *out)
+{
+	const char *v = json_string_value(json_object_get(e, key));
+	char p[128];
+
+	if (!status_in_list(v, allowed)) {
+		verr_add(errs, verr_path_key(p, sizeof(p), path, key), "must be one of %s%s%s%s%s",
+			 allowed[0], allowed[1] ? ", " : "", allowed[1] ? allowed[1] : "",
+			 allowed[2] ? ", ..." : "", "");
+		return;
+	}
+	json_object_set_new(out, key, json_string(v));
+}
+
+static void status_last_error(const json_t *e, const char *path, struct verr *errs, json_t *out)
+{
+	const json_t *le = json_object_get(e, "last_error");
+	const char *msg = json_string_value(json_object_get(le, "message"));
+	const char *when = json_string_value(json_object_get(le, "time"));
+	char p[128];
+
+	verr_path_key(p, sizeof(p), path, "last_error");
+	if (!le || json_is_null(le)) {
+		json_object_set_new(out, "last_error", json_null());
+		return;
+	}
+	if (!msg || strlen(msg) > 512 || !when || strlen(when) > 64 || json_object_size(le) != 2) {
+		verr_add(errs, p, "must be null or {\"message\": string ≤ 512, \"time\": string}");
+		return;
+	}
+	json_object_set_new(out, "last_error", json_pack("{s:s, s:s}", "message", msg, "time", when));
+}
+
+static json_t *status_entry(const json_t *e, const char *path, struct verr *errs)
+{
+	static const char *const keys[] = { "id", "interface", "ike", "child", "bytes_in",
+		"bytes_out", "packets_in", "packets_out", "last_error", NULL };
+	json_t *out = json_object();
+	const char *id = json_string_value(json_object_get(e, "id")), *k;
+	json_t *v;
+	char p[128];
+
+	if (!json_is_object(e)) {
+		verr_add(errs, path, "must be an object");
+		return out;
+	}
+	json_object_foreach((json_t *)e, k, v)
+		if (!status_in_list(k, keys))
+			verr_add(errs, verr_path_key(p, sizeof(p), path, k), "unknown field");
+	if (!id || !*id || strlen(id) > 63)
+		verr_add(errs, verr_path_key(p, sizeof(p), path, "id"), "required: a tunnel id");
+	else
+		json_object_set_new(out, "id", json_string(id));
+	status_enum(e, "interface", status_if_states, path, errs, out);
+	status_enum(e, "ike", status_ike_states, path, errs, out);
+	status_enum(e, "child", status_child_states, path, errs, out);
+	for (int i = 0; status_counters[i]; i++) {
+		v = json_object_get(e, status_counters[i]);
+		if (v && (!json_is_integer(v) || json_integer_value(v) < 0))
+			verr_add(errs, verr_path_key(p, sizeof(p), path, status_counters[i]),
+				 "must be a non-negative integer");
+		json_object_set_new(out, status_counters[i], json_integer(v ? json_integer_value(v) : 0));
+	}
+	status_last_error(e, path, errs, out);
+	return out;
+}
+
+int status_normalize(const json_t *in, struct verr *errs, json_t **out)
+{
+	const json_t *rev = json_object_get(in, "revision"), *tuns = json_object_get(in, "tunnels");
+	size_t before = verr_count(errs), i;
+	json_t *list = json_array(), *e;
+	const char *k;
+	char p[64];
+
+	if (!json_is_object(in)) {
+		verr_add(errs, "", "must be an object");
+		json_decref(list);
+		return -EINVAL;
+	}
+	json_object_foreach((json_t *)in, k, e)
+		if (strcmp(k, "revision") && strcmp(k, "tunnels"))
+			verr_add(errs, k, "unknown field");
+	if (!json_is_integer(rev) || json_integer_value(rev) < 0)
+		verr_add(errs, "revision", "required: the intent revision the agent applied");
+	if (!json_is_array(tuns))
+		verr_add(errs, "tunnels", "required: an array of tunnel states");
+	json_array_foreach(tuns, i, e)
+		json_array_append_new(list, status_entry(e, verr_path_idx(p, sizeof(p), "tunnels", i),
+							 errs));
+	if (verr_count(errs) > before) {
+		json_decref(list);
+		return -EINVAL;
+	}
+	*out = json_pack("{s:I, s:o}", "revision", json_integer_value(rev), "tunnels", list);
+	return *out ? 0 : -ENOMEM;
+}
+
+int status_save(struct store *s, const char *site, const json_t *report)
+{
+	sqlite3_stmt *st = db_stmt(store_db(s),
+		"INSERT INTO site_status (site, reported_at, reported_epoch, applied_revision, body) "
+		"VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?2, ?3, ?4) "
+		"ON CONFLICT (site) DO UPDATE SET reported_at = excluded.reported_at, "
+		"reported_epoch = excluded.reported_epoch, "
+		"applied_revision = excluded.applied_revision, body = excluded.body");
+	char *text = json_dumps(report, JSON_COMPACT);
+	int rc;
+
+	if (!st || !text) {
+		free(text);
+		return st ? -ENOMEM : -EIO;
+	}
+	sqlite3_bind_text(st, 1, site, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(st, 3, json_integer_value(json_object_get(report, "revision")));
+	sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	free(text);
+	return db_errno(rc);
+}
+
+/* A report re-keyed by tunnel id, for lookups while decorating views. */
+static json_t *status_row(sqlite3_stmt *st, unsigned stale_after, time_t now)
+{
+	json_t *body = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
+	json_t *by_id = json_object(), *e;
+	long long age = (long long)now - sqlite3_column_int64(st, 2);
+	size_t i;
+
+	json_array_foreach(json_object_get(body, "tunnels"), i, e)
+		json_object_set(by_id, json_string_value(json_object_get(e, "id")), e);
+	json_decref(body);
+	return json_pack("{s:s, s:I, s:b, s:I, s:o}", "reported_at", sqlite3_column_text(st, 1),
+			 "age", (json_int_t)age, "stale", age > (long long)stale_after,
+			 "applied_revision", (json_int_t)sqlite3_column_int64(st, 3),
+			 "tunnels", by_id);
+}
+
+int status_load(struct store *s, unsigned stale_after, json_t **out)
+{
+	sqlite3_stmt *st = db_stmt(store_db(s), "SELECT site, reported_at, reported_epoch, "
+				   "applied_revision, body FROM site_status");
+	json_t *all = json_object();
+	time_t now = time(NULL);
+	int rc;
+
+	if (!st || !all) {
+		json_decref(all);
+		return st ? -ENOMEM : -EIO;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_object_set_new(all, (const char *)sqlite3_column_text(st, 0),
+				    status_row(st, stale_after, now));
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(all);
+		return db_errno(rc);
+	}
+	*out = all;
+	return 0;
+}
+
+json_t *status_site_view(const json_t *loaded, const char *site)
+{
+	const json_t *row = json_object_get(loaded, site);
+
+	if (!row)
+		return json_null();
+	return json_pack("{s:O, s:O, s:O, s:O}", "reported_at", json_object_get(row, "reported_at"),
+			 "age", json_object_get(row, "age"), "stale", json_object_get(row, "stale"),
+			 "applied_revision", json_object_get(row, "applied_revision"));
+}
+
+/* up: a fresh report from either end has the interface up and the CHILD_SA installed;
+ * down: fresh reports exist but none says so; pending: no fresh report yet. */
+static const char *status_tunnel_overall(const json_t *a, const json_t *b, int fresh_a, int fresh_b)
+{
+	const json_t *ends[2] = { fresh_a ? a : NULL, fresh_b ? b : NULL };
+	int seen = 0;
+
+	for (int i = 0; i < 2; i++) {
+		const char *iface = json_string_value(json_object_get(ends[i], "interface"));
+		const char *child = json_string_value(json_object_get(ends[i], "child"));
+
+		if (!ends[i])
+			continue;
+		seen = 1;
+		if (iface && child && !strcmp(iface, "up") &&
+		    (!strcmp(child, "installed") || !strcmp(child, "rekeying")))
+			return "up";
+	}
+	return seen ? "down" : "pending";
+}
+
+static json_t *status_tunnel_state(const json_t *loaded, const char *a, const char *b,
+				   const char *id)
+{
+	const json_t *ra = json_object_get(loaded, a), *rb = json_object_get(loaded, b);
+	const json_t *ea = json_object_get(json_object_get(ra, "tunnels"), id);
+	const json_t *eb = json_object_get(json_object_get(rb, "tunnels"), id);
+	int fa = ea && !json_is_true(json_object_get(ra, "stale"));
+	int fb = eb && !json_is_true(json_object_get(rb, "stale"));
+
+	return json_pack("{s:s, s:O, s:O}", "overall", status_tunnel_overall(ea, eb, fa, fb),
+			 a, ea ? ea : json_null(), b, eb ? eb : json_null());
+}
+
+void status_decorate_tunnels(const json_t *loaded, json_t *items)
+{
+	char id[TUNNEL_IFNAME_LEN];
+	size_t i;
+	json_t *t;
+
+	json_array_foreach(items, i, t) {
+		tunnel_ifname(json_integer_value(json_object_get(t, "id")), id, sizeof(id));
+		json_object_set_new(t, "state", status_tunnel_state(loaded,
+				    json_string_value(json_object_get(t, "a")),
+				    json_string_value(json_object_get(t, "b")), id));
+	}
+}
+
+static int status_count_tunnels(struct store *s, const json_t *loaded, json_t *counts)
+{
+	sqlite3_stmt *st = db_stmt(store_db(s), "SELECT id, site_a, site_b FROM tunnel");
+	char id[TUNNEL_IFNAME_LEN];
+	int rc;
+
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *state;
+		const char *overall;
+
+		tunnel_ifname(sqlite3_column_int64(st, 0), id, sizeof(id));
+		state = status_tunnel_state(loaded, (const char *)sqlite3_column_text(st, 1),
+					    (const char *)sqlite3_column_text(st, 2), id);
+		overall = json_string_value(json_object_get(state, "overall"));
+		json_object_set_new(counts, overall,
+				    json_integer(json_integer_value(json_object_get(counts, overall)) + 1));
+		json_object_set_new(counts, "total",
+				    json_integer(json_integer_value(json_object_get(counts, "total")) + 1));
+		json_decref(state);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+int status_summary(struct store *s, unsigned stale_after, json_t **out)
+{
+	json_t *loaded = NULL, *names = NULL, *tunnels, *v;
+	long long seen = 0, stale = 0, never = 0;
+	size_t i;
+	int r;
+
+	tunnels = json_pack("{s:i, s:i, s:i, s:i}", "total", 0, "up", 0, "down", 0, "pending", 0);
+	r = tunnels ? status_load(s, stale_after, &loaded) : -ENOMEM;
+	if (r == 0)
+		r = store_names(s, &kind_site, &names);
+	if (r == 0)
+		r = status_count_tunnels(s, loaded, tunnels);
+	json_array_foreach(names, i, v) {
+		const json_t *row = json_object_get(loaded, json_string_value(v));
+
+		if (!row)
+			never++;
+		else if (json_is_true(json_object_get(row, "stale")))
+			stale++;
+		else
+			seen++;
+	}
+	if (r == 0)
+		*out = json_pack("{s:{s:I, s:I, s:I, s:I, s:I}, s:O}", "sites",
+				 "total", (json_int_t)json_array_size(names), "seen", (json_int_t)seen,
+				 "stale", (json_int_t)stale, "never", (json_int_t)never,
+				 "stale_after", (json_int_t)stale_after, "tunnels", tunnels);
+	if (r == 0 && !*out)
+		r = -ENOMEM;
+	json_decref(loaded);
+	json_decref(names);
+	json_decref(tunnels);
+	return r;
+}

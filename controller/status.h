@@ -1,0 +1,25 @@
+/* Agents' status reports: validated, stored per site, and folded into the views the
+ * NOC reads (GET /v1/status, tunnels and sites with their live state). */
+#ifndef GRESEC_STATUS_H
+#define GRESEC_STATUS_H
+
+#include <jansson.h>
+#include "store.h"
+#include "verr.h"
+
+/* Validates a report; *out is its canonical form. -EINVAL with errs. */
+int status_normalize(const json_t *in, struct verr *errs, json_t **out);
+int status_save(struct store *s, const char *site, const json_t *report);
+
+/* Every stored report, for decorating views: {site: {"reported_at", "age", "stale",
+ * "applied_revision", "tunnels": {id: entry}}}. */
+int status_load(struct store *s, unsigned stale_after, json_t **out);
+/* {"reported_at","applied_revision","stale",...} of one site, or null. */
+json_t *status_site_view(const json_t *loaded, const char *site);
+/* Adds "state" to each materialised tunnel of a tunnel_list page: per end, the
+ * entry its agent last reported, and an overall "up" / "down" / "pending". */
+void status_decorate_tunnels(const json_t *loaded, json_t *items);
+/* The GET /v1/status summary. */
+int status_summary(struct store *s, unsigned stale_after, json_t **out);
+
+#endif

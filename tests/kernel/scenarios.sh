@@ -1,0 +1,298 @@
+#!/bin/sh
+# Scenarios of issue 4, run inside user-mode Linux by uml-init.sh. Each scenario runs in
+# a subshell with fresh namespaces; its verdict goes to $GRESEC_KT/results.
+KT=$GRESEC_KT
+ROOT=$GRESEC_ROOT
+AGENT=$GRESEC_AGENT
+GOLD=$ROOT/tests/kernel/golden
+W=$KT/work
+mkdir -p "$W"
+# A test key, not a secret: 16 bytes of AES key + 4 bytes of salt.
+KEY=0x0102030405060708090a0b0c0d0e0f1011121314
+
+fail() { echo "FAIL: $*"; exit 1; }
+check() { "$@" || fail "check failed: $*"; }
+
+netns_reset() {
+	for ns in $(ip netns list | cut -d' ' -f1); do ip netns del "$ns"; done
+}
+
+# ns_pair A B IFA IFB: two namespaces joined by a veth pair, both up.
+ns_pair() {
+	ip netns add "$1" 2>/dev/null; ip netns add "$2" 2>/dev/null
+	ip link add "$3" netns "$1" type veth peer name "$4" netns "$2"
+	ip -n "$1" link set "$3" up; ip -n "$2" link set "$4" up
+	ip -n "$1" link set lo up; ip -n "$2" link set lo up
+}
+
+# lan NS PREFIX...: a dummy "LAN" interface holding the site's prefixes' first address.
+lan() {
+	ns=$1; shift
+	ip -n "$ns" link add lan0 type dummy
+	for a in "$@"; do ip -n "$ns" addr add "$a" dev lan0; done
+	ip -n "$ns" link set lan0 up
+}
+
+# sa NS SRC DST SPI REQID MODE: one ESP SA (the test stands in for IKE here).
+sa() {
+	ip -n "$1" xfrm state add src "$2" dst "$3" proto esp spi "$4" reqid "$5" mode "$6" \
+		aead 'rfc4106(gcm(aes))' $KEY 128
+}
+
+# sa_pair NSA NSB A B SPI REQID MODE: both directions, installed at both ends.
+sa_pair() {
+	for ns in "$1" "$2"; do
+		sa "$ns" "$3" "$4" "$5" "$6" "$7"
+		sa "$ns" "$4" "$3" $(($5 + 1)) "$6" "$7"
+	done
+}
+
+# packets NS SPI: packets the SA with this SPI has processed.
+packets() {
+	ip -n "$1" -s xfrm state list spi "$2" | awk '/lifetime current:/ {getline; sub(/\(.*/, "", $2); print $2; exit}'
+}
+
+agent() {	# agent NS ARGS...: run the agent in NS, its stderr in $W/agent.err
+	ns=$1; shift
+	ip netns exec "$ns" "$AGENT" "$@" 2> "$W/agent.err"
+}
+
+summary() { grep '^gresec-agent: actions=' "$W/agent.err"; }
+
+owned_links() { ip -n "$1" -d link show | grep -c 'alias gresec:'; }
+owned_routes() { ip -n "$1" route show proto 201 | wc -l; ip -n "$1" -6 route show proto 201 | wc -l; }
+owned_policies() { ip -n "$1" xfrm policy | grep -c 'priority 100[0-9][0-9] '; }
+
+run() {	# run NAME: one scenario, isolated
+	name=$1
+	[ -n "$GRESEC_ONLY" ] && ! echo " $GRESEC_ONLY " | grep -q " $name " && return 0
+	echo "=== $name"
+	t0=$(date +%s%N)
+	( set -e; "sc_$name" )
+	rc=$?
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	if [ $rc -eq 0 ]; then echo "PASS $name (${ms}ms)" >> "$KT/results"
+	else echo "FAIL $name" >> "$KT/results"; fi
+	pkill -9 -P $$ 2>/dev/null
+	netns_reset
+}
+
+setup_pair() {
+	python3 "$ROOT/tests/kernel/mkintent.py" pair "$W/pair"
+	ns_pair a b va vb
+	ip -n a addr add 192.0.2.1/24 dev va; ip -n a addr add 198.51.100.1/24 dev va
+	ip -n b addr add 192.0.2.2/24 dev vb; ip -n b addr add 198.51.100.2/24 dev vb
+	lan a 10.1.0.1/24 10.1.1.1/24
+	lan b 10.2.0.1/24 10.2.1.1/24
+	sa_pair a b 192.0.2.1 192.0.2.2 0x1000 65537 transport
+	sa_pair a b 198.51.100.1 198.51.100.2 0x2000 65538 tunnel
+}
+
+# Two sites over GRE (ESP transport) and over VTI (ESP tunnel); traffic crosses both.
+sc_pair() {
+	setup_pair
+	agent a --intent "$W/pair/a.json" --once || fail "agent a: $(cat $W/agent.err)"
+	agent b --intent "$W/pair/b.json" --once || fail "agent b: $(cat $W/agent.err)"
+	l=$(ip -n a -d link show gs-b)
+	echo "$l" | grep -q 'mtu 1400' || fail "gs-b mtu: $l"
+	echo "$l" | grep -q 'gre remote 192.0.2.2 local 192.0.2.1 ttl 64 ikey 0.0.3.233 okey 0.0.3.233' || fail "gs-b: $l"
+	echo "$l" | grep -q 'alias gresec:ab-gre' || fail "gs-b alias: $l"
+	l=$(ip -n a -d link show gs-bv)
+	echo "$l" | grep -q 'vti remote 198.51.100.2 local 198.51.100.1 ikey 0.0.3.234 okey 0.0.3.234' || fail "gs-bv: $l"
+	check ip -n a addr show gs-b | grep -q 'inet 169.254.1.0/31'
+	check test "$(ip netns exec a sysctl -n net.ipv4.conf.gs-bv.disable_policy)" = 1
+	check test "$(ip netns exec a sysctl -n net.ipv4.conf.gs-b.rp_filter)" = 2
+	r=$(ip -n a route show proto 201)
+	echo "$r" | grep -q '^10.2.0.0/24 dev gs-b scope link metric 100' || fail "routes: $r"
+	echo "$r" | grep -q '^10.2.1.0/24 dev gs-bv scope link metric 100' || fail "routes: $r"
+	check test "$(owned_policies a)" = 4
+	p=$(ip -n a xfrm policy list dir out proto gre)
+	echo "$p" | grep -q 'proto esp reqid 65537 mode transport' || fail "policy: $p"
+	# GRE: site prefixes reach each other, inside ESP.
+	before=$(packets b 0x1000)
+	ip netns exec a ping -c 3 -i 0.2 -W 2 -I 10.1.0.1 10.2.0.1 > /dev/null || fail "GRE ping"
+	after=$(packets b 0x1000)
+	[ "$after" -gt "$before" ] || fail "GRE traffic not in ESP ($before -> $after)"
+	ip -n b -s link show gs-a | awk '/RX:/ {getline; exit ($2 > 0) ? 0 : 1}' || fail "gs-a received nothing"
+	# VTI
+	before=$(packets b 0x2000)
+	ip netns exec a ping -c 3 -i 0.2 -W 2 -I 10.1.1.1 10.2.1.1 > /dev/null || fail "VTI ping"
+	after=$(packets b 0x2000)
+	[ "$after" -gt "$before" ] || fail "VTI traffic not in ESP ($before -> $after)"
+	# Without the SA the GRE policy must block: traffic never leaves in clear.
+	ip -n a xfrm state del src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000
+	ip netns exec a ping -c 1 -W 1 -I 10.1.0.1 10.2.0.1 > /dev/null 2>&1 && fail "GRE crossed without ESP"
+	true
+}
+
+# Restart with the same intent: zero changing messages, no event, same ifindexes.
+sc_restart() {
+	setup_pair
+	agent a --intent "$W/pair/a.json" --once || fail "first apply: $(cat $W/agent.err)"
+	idx=$(ip -n a -o link show | grep 'gs-' | cut -d: -f1,2 | tr '\n' ' ')
+	ip -n a monitor link address route > "$W/mon" 2>&1 &
+	m1=$!
+	ip -n a xfrm monitor > "$W/xmon" 2>&1 &
+	m2=$!
+	sleep 0.3
+	agent a --intent "$W/pair/a.json" --once || fail "second apply: $(cat $W/agent.err)"
+	summary | grep -q 'actions=0 messages=0 failed=0 converged=yes' || fail "restart: $(summary)"
+	sleep 0.3
+	kill $m1 $m2
+	[ ! -s "$W/mon" ] || fail "kernel events on restart: $(cat $W/mon)"
+	[ ! -s "$W/xmon" ] || fail "xfrm events on restart: $(cat $W/xmon)"
+	check test "$idx" = "$(ip -n a -o link show | grep 'gs-' | cut -d: -f1,2 | tr '\n' ' ')"
+}
+
+# Drift: an owned route, SPD entry and link deleted behind the agent's back come back
+# within one resync period (2 s here), and SIGTERM leaves the tunnels up.
+sc_drift() {
+	setup_pair
+	ip netns exec a "$AGENT" --intent "$W/pair/a.json" --resync 2 --state-dir "$W" 2> "$W/daemon.err" &
+	pid=$!
+	i=0
+	until [ "$(owned_policies a)" = 4 ] && ip -n a link show gs-bv > /dev/null 2>&1; do
+		i=$((i + 1)); [ $i -lt 50 ] || fail "daemon never converged: $(cat $W/daemon.err)"; sleep 0.1
+	done
+	ip -n a route del 10.2.0.0/24 proto 201
+	ip -n a xfrm policy del src 192.0.2.1/32 dst 192.0.2.2/32 proto gre dir out
+	ip -n a link del gs-bv
+	t0=$(date +%s%N)
+	i=0
+	until ip -n a route show proto 201 | grep -q '^10.2.0.0/24 dev gs-b' &&
+	      ip -n a route show proto 201 | grep -q '^10.2.1.0/24 dev gs-bv' &&
+	      [ "$(owned_policies a)" = 4 ]; do
+		i=$((i + 1)); [ $i -lt 30 ] || fail "not repaired within 3s: $(cat $W/daemon.err)"; sleep 0.1
+	done
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	echo "repaired in ${ms}ms"
+	[ $ms -le 2000 ] || fail "repair took ${ms}ms > one resync period"
+	grep -q '"converged": true' "$W/status.json" || fail "status: $(cat $W/status.json)"
+	kill -TERM $pid
+	wait $pid || fail "daemon exit status $?"
+	check ip -n a link show gs-b > /dev/null
+	check test "$(owned_policies a)" = 4
+}
+
+# A foreign interface with our name: untouched, its tunnel failed, the others fine. A
+# foreign route in the way of another tunnel's route: the kernel's EEXIST is mapped back
+# to that tunnel through the sequence number of the message that caused it.
+sc_clash() {
+	python3 "$ROOT/tests/kernel/mkintent.py" many "$W/m3" 3
+	ip netns add c
+	ip -n c link set lo up
+	ip -n c link add gs-m0 type dummy
+	ip -n c link set gs-m0 up
+	ip -n c route add 10.100.2.0/24 dev lo metric 100 proto static
+	before=$(ip -n c -d link show gs-m0)
+	rc=0
+	agent c --intent "$W/m3/a.json" --once --state-dir "$W" || rc=$?
+	[ $rc -eq 2 ] || fail "exit $rc, want 2: $(cat $W/agent.err)"
+	grep -q 'tunnel t0000: plan: interface gs-m0 exists and is not ours' "$W/agent.err" || fail "$(cat $W/agent.err)"
+	grep -q 'tunnel t0002: add route 10.100.2.0/24 dev gs-m2 metric 100 table 254: File exists' "$W/agent.err" || fail "$(cat $W/agent.err)"
+	check test "$before" = "$(ip -n c -d link show gs-m0)"
+	ip -n c -d link show gs-m1 | grep -q 'alias gresec:t0001' || fail "t0001 not applied"
+	check ip -n c route show proto 201 | grep -q '^10.100.1.0/24 dev gs-m1'
+	python3 - "$W/status.json" <<'PY' || fail "status.json: $(cat $W/status.json)"
+import json, sys
+st = {t["id"]: t for t in json.load(open(sys.argv[1]))["tunnels"]}
+assert st["t0000"]["interface"] == "failed" and "not ours" in st["t0000"]["error"]
+assert st["t0001"]["interface"] == "up" and "error" not in st["t0001"]
+assert st["t0002"]["interface"] == "failed"
+PY
+	agent c --purge || fail "purge: $(cat $W/agent.err)"
+	check test "$before" = "$(ip -n c -d link show gs-m0)"
+	check ip -n c route show proto static | grep -q '^10.100.2.0/24 dev lo'
+	check test "$(owned_links c)" = 0
+}
+
+# kill -9 in the middle of applying 200 tunnels, then restart: converges, nothing
+# owned leaked or doubled; a further restart sends nothing; purge removes everything.
+sc_kill9() {
+	python3 "$ROOT/tests/kernel/mkintent.py" many "$W/m200" 200
+	ip netns add k
+	ip netns exec k "$AGENT" --intent "$W/m200/a.json" --once 2> "$W/k1.err" &
+	pid=$!
+	i=0
+	until [ "$(ip -n k -o link show 2>/dev/null | grep -c ' gs-m')" -gt 0 ]; do
+		i=$((i + 1)); [ $i -lt 500 ] || fail "no link ever appeared"; sleep 0.01
+	done
+	kill -9 $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	partial="links=$(ip -n k -o link show | grep -c ' gs-m') policies=$(owned_policies k)"
+	echo "after kill -9: $partial"
+	agent k --intent "$W/m200/a.json" --once || fail "restart: $(cat $W/agent.err)"
+	check test "$(ip -n k -o link show | grep -c ' gs-m')" = 200
+	check test "$(owned_links k)" = 200
+	check test "$(ip -n k route show proto 201 | wc -l)" = 200
+	check test "$(ip -n k -4 addr show | grep -c 'inet 172.16.')" = 200
+	check test "$(owned_policies k)" = 400
+	agent k --intent "$W/m200/a.json" --once || fail "third run: $(cat $W/agent.err)"
+	summary | grep -q 'messages=0 ' || fail "third run changed things: $(summary)"
+	agent k --purge || fail "purge: $(cat $W/agent.err)"
+	check test "$(ip -n k -o link show | grep -c ' gs-')" = 0
+	check test "$(owned_routes k | tr '\n' ' ')" = "0 0 "
+	check test "$(ip -n k xfrm policy | grep -c .)" = 0
+}
+
+# Hub and two spokes: spoke-to-spoke traffic goes through the hub.
+sc_hub() {
+	python3 "$ROOT/tests/kernel/mkintent.py" hub "$W/hub"
+	ns_pair h s1 v1 vh1
+	ip link add v2 netns h type veth peer name vh2 netns s2
+	ip -n h link set v2 up; ip -n s2 link set vh2 up; ip -n s2 link set lo up
+	ip -n h addr add 192.0.2.10/24 dev v1; ip -n s1 addr add 192.0.2.11/24 dev vh1
+	ip -n h addr add 198.51.100.10/24 dev v2; ip -n s2 addr add 198.51.100.12/24 dev vh2
+	ip netns exec h sysctl -qw net.ipv4.ip_forward=1
+	lan h 10.10.0.1/24; lan s1 10.11.0.1/24; lan s2 10.12.0.1/24
+	sa_pair h s1 192.0.2.10 192.0.2.11 0x3000 65550 transport
+	sa_pair h s2 198.51.100.10 198.51.100.12 0x4000 65551 transport
+	for s in h s1 s2; do
+		agent $s --intent "$W/hub/$s.json" --once || fail "agent $s: $(cat $W/agent.err)"
+	done
+	check ip -n s1 route show proto 201 | grep -q '^10.12.0.0/24 dev gs-h'
+	fwd() { ip -n h -s link show gs-s2 | awk '/TX:/ {getline; print $2; exit}'; }
+	b=$(fwd)
+	ip netns exec s1 ping -c 3 -i 0.2 -W 2 -I 10.11.0.1 10.12.0.1 > /dev/null || fail "spoke to spoke"
+	a=$(fwd)
+	[ $((a - b)) -ge 3 ] || fail "hub did not forward ($b -> $a)"
+	[ "$(packets s2 0x4000)" -ge 3 ] || fail "hub to s2 not in ESP"
+}
+
+# --dry-run plans, pinned by golden files: from empty, converged, and after drift.
+sc_dryrun() {
+	setup_pair
+	agent a --intent "$W/pair/a.json" --dry-run > "$W/d1" || fail "dry-run: $(cat $W/agent.err)"
+	diff -u "$GOLD/pair-a-empty.plan" "$W/d1" || fail "plan from empty differs"
+	check test "$(ip -n a -o link show | grep -c ' gs-')" = 0
+	check test "$(owned_policies a)" = 0
+	agent a --intent "$W/pair/a.json" --once || fail "apply"
+	agent a --intent "$W/pair/a.json" --dry-run > "$W/d2"
+	check test ! -s "$W/d2"
+	ip -n a link set gs-b mtu 1500
+	ip -n a route del 10.2.1.0/24 proto 201
+	ip -n a xfrm policy del src 192.0.2.2/32 dst 192.0.2.1/32 proto gre dir in
+	agent a --intent "$W/pair/a.json" --dry-run > "$W/d3"
+	diff -u "$GOLD/pair-a-drift.plan" "$W/d3" || fail "drift plan differs"
+	agent a --purge --dry-run > "$W/d4"
+	diff -u "$GOLD/pair-a-purge.plan" "$W/d4" || fail "purge plan differs"
+	check ip -n a link show gs-b | grep -q 'mtu 1500'
+}
+
+# --purge and teardown leave zero owned links, routes and policies; foreign intact.
+sc_purge() {
+	setup_pair
+	agent a --intent "$W/pair/a.json" --once || fail "apply"
+	ip -n a xfrm policy add src 10.9.0.0/16 dst 10.8.0.0/16 dir out priority 50
+	agent a --purge || fail "purge: $(cat $W/agent.err)"
+	check test "$(ip -n a -o link show | grep -c ' gs-')" = 0
+	check test "$(owned_routes a | tr '\n' ' ')" = "0 0 "
+	check test "$(owned_policies a)" = 0
+	check test "$(ip -n a xfrm policy | grep -c 'priority 50 ')" = 1
+	check ip -n a addr show va | grep -q 192.0.2.1/24
+	agent a --purge || fail "second purge"
+	summary | grep -q 'actions=0 messages=0' || fail "second purge did something: $(summary)"
+}
+
+ALL="pair restart drift clash kill9 hub dryrun purge"
+for s in $ALL; do run $s; done

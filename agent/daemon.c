@@ -52,10 +52,15 @@ json_t *daemon_status_json(const struct intent *in, const struct reconcile_resul
 	for (size_t i = 0; arr && in && i < in->n_tunnels && i < res->n_tunnels; i++) {
 		const struct reconcile_tunnel *t = &res->tunnels[i];
 
-		if (json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s?}",
-				"id", in->tunnels[i].id, "ifname", in->tunnels[i].ifname,
-				"interface", t->failed ? "failed" : "up",
-				"error", t->failed ? t->error : NULL))) {
+		json_t *o = json_pack("{s:s, s:s, s:s}", "id", in->tunnels[i].id,
+				      "ifname", in->tunnels[i].ifname,
+				      "interface", t->failed ? "failed" : "up");
+
+		if (o && t->failed && json_object_set_new(o, "error", json_string(t->error))) {
+			json_decref(o);
+			o = NULL;
+		}
+		if (json_array_append_new(arr, o)) {
 			json_decref(st);
 			return NULL;
 		}

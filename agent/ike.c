@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <gnutls/crypto.h>
 
 #include "ike.h"
@@ -229,6 +230,8 @@ static bool ike_child_is_ours(const char *conn, const char *child)
 {
 	size_t n = strlen(conn);
 
+	if (n == 0 || n > INTENT_ID_MAX)
+		return false;
 	if (strncmp(child, conn, n) || child[n] != '-' || strlen(child + n + 1) != IKE_HASH_HEX)
 		return false;
 	for (const char *p = child + n + 1; *p; p++)

@@ -28,7 +28,7 @@ struct ike_events;
 #define IKE_CHILD_MAX (INTENT_ID_MAX + 1 + IKE_HASH_HEX)
 #define IKE_SHARED_PREFIX "gresec-"
 #define IKE_SHARED_MAX (sizeof(IKE_SHARED_PREFIX) - 1 + INTENT_ID_MAX)
-#define IKE_LINE_MAX 256
+#define IKE_LINE_MAX 384
 
 /* Retries of always-on tunnels: first retry after IKE_RETRY_MIN_MS, doubling. */
 #define IKE_RETRY_MIN_MS 2000
@@ -40,7 +40,7 @@ struct ike_events;
 struct ike_cur_conn {
 	char name[VICI_NAME_MAX + 1];
 	char child[VICI_NAME_MAX + 1];	/* the agent's child, "" for a foreign conn */
-	bool owned;
+	bool owned;			/* name fits an intent id and child is ours */
 	bool sa_up;			/* an ESTABLISHED IKE_SA with an INSTALLED child */
 	bool sa_connecting;		/* an IKE_SA or CHILD_SA on its way up */
 };
@@ -66,8 +66,8 @@ enum ike_op {
 struct ike_action {
 	enum ike_op op;
 	int tunnel;			/* intent index; -1 for removals */
-	char name[VICI_NAME_MAX + 1];	/* conn or shared key id */
-	char child[VICI_NAME_MAX + 1];
+	char name[IKE_SHARED_MAX + 1];	/* conn or shared key id */
+	char child[IKE_CHILD_MAX + 1];
 	int err;			/* after ike_plan_apply: 0 or negative errno */
 	char line[IKE_LINE_MAX];	/* the --dry-run text; also the sort key */
 };
@@ -149,6 +149,8 @@ int64_t ike_next_timeout_ms(const struct ike *ike, int64_t now_ms);
 /* Async initiate of tunnel i's child (charon answers at once; the outcome arrives as
  * events). 0 or negative errno. */
 int ike_initiate(struct ike *ike, size_t i, int64_t now_ms);
+/* Forgets tunnel i's backoff (a new or changed conn starts at once). */
+void ike_retry_reset(struct ike *ike, size_t i);
 int64_t ike_now_ms(void);
 
 #endif

@@ -149,6 +149,41 @@ static int initial_intent(const struct opts *o, struct intent **in)
 	return 0;
 }
 
+/* --once with a controller: take the newest intent (if newer than the persisted one),
+ * persist it, converge once, report status, exit. */
+static int run_controller_once(const struct opts *o, struct reconcile *r, struct client *c,
+			       struct intent *in)
+{
+	struct intent *fresh = NULL;
+	char err[256] = "";
+	json_t *st = NULL;
+	int rc = client_fetch(c, in ? in->revision : 0, &fresh, err, sizeof(err));
+
+	if (rc < 0)
+		log_warn("site %s: controller: %s; using the persisted intent", o->site, err);
+	if (fresh) {
+		intent_free(in);
+		in = fresh;
+		if (!o->dry_run && o->state_dir && (rc = state_save_intent(o->state_dir, in)))
+			log_err("site %s: cannot persist intent: %s", o->site, strerror(-rc));
+	}
+	if (!in) {
+		log_err("site %s: no intent from the controller and none persisted", o->site);
+		return 1;
+	}
+	rc = run_once(o, r, in);
+	if (o->dry_run)
+		goto out;
+	st = json_pack("{s:s, s:I, s:b}", "site", in->site, "revision",
+		       (json_int_t)in->revision, "converged", rc == 0);
+	if (st && client_post_status(c, st, err, sizeof(err)))
+		log_warn("site %s: posting status: %s", o->site, err);
+out:
+	json_decref(st);
+	intent_free(in);
+	return rc;
+}
+
 static int run_controller(const struct opts *o, struct reconcile *r, struct intent *in)
 {
 	struct client_cfg cc = { .url = o->controller, .site = o->site,
@@ -159,6 +194,11 @@ static int run_controller(const struct opts *o, struct reconcile *r, struct inte
 
 	if (!c)
 		goto out;
+	if (o->once || o->dry_run) {
+		rc = run_controller_once(o, r, c, in);
+		client_free(c);
+		return rc;
+	}
 	if ((rc = client_start(c, in ? in->revision : 0))) {
 		log_err("site %s: cannot start the controller client: %s", o->site, strerror(-rc));
 		goto out;
@@ -191,7 +231,9 @@ int main(int argc, char **argv)
 		log_err("cannot open netlink sockets: %s", strerror(errno));
 		goto out;
 	}
-	if (o.purge || o.dry_run || (o.once && o.intent)) {
+	if (getenv("GRESEC_TEST_CRASH_AFTER"))
+		reconcile_set_crash_after(r, strtoull(getenv("GRESEC_TEST_CRASH_AFTER"), NULL, 10));
+	if (o.purge || (o.intent && (o.dry_run || o.once))) {
 		rc = run_once(&o, r, in);
 	} else if (o.intent) {
 		struct daemon_cfg dc = { .state_dir = o.state_dir, .resync = o.resync };

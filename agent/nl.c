@@ -1,5 +1,6 @@
 /* Netlink batches and dumps over libmnl. */
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +214,8 @@ static int nl_batch_chunk(struct nl *nl, struct nl_batch *b, size_t first, size_
 	if (mnl_socket_sendto(nl->sk, start, len) < 0)
 		return -errno;
 	nl->n_sent += count;
+	if (nl->crash_after && nl->n_sent >= nl->crash_after)
+		raise(SIGKILL);
 	while (acked < count) {
 		ssize_t n = mnl_socket_recvfrom(nl->sk, buf, sizeof(buf));
 		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;

@@ -25,7 +25,10 @@ int nl_link_put_new(struct nl_batch *b, const struct klink *l, bool create, int 
 	ifi->ifi_index = create ? 0 : l->ifindex;
 	ifi->ifi_flags = l->up ? IFF_UP : 0;
 	ifi->ifi_change = IFF_UP;
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, l->ifname);
+	/* By index on change: the kernel refuses any IFLA_IFNAME on an up link, even
+	 * its current name (EBUSY). */
+	if (create)
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, l->ifname);
 	mnl_attr_put_u32(nlh, IFLA_MTU, l->mtu);
 	mnl_attr_put_u32(nlh, IFLA_GROUP, KSTATE_LINK_GROUP);
 	if (!create)

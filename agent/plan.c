@@ -491,7 +491,8 @@ int plan_compute(const struct intent *in, const struct kstate *cur, struct plan 
 		goto out;
 	for (size_t i = 0; i < p->n; i++)
 		plan_fmt_action(&p->acts[i], p->acts[i].line, sizeof(p->acts[i].line));
-	qsort(p->acts, p->n, sizeof(*p->acts), plan_cmp);
+	if (p->n)
+		qsort(p->acts, p->n, sizeof(*p->acts), plan_cmp);
 out:
 	free(c.doomed);
 	kstate_free(des);

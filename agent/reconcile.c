@@ -32,6 +32,11 @@ struct reconcile *reconcile_new(void)
 	return r;
 }
 
+void reconcile_set_crash_after(struct reconcile *r, uint64_t n)
+{
+	r->rt->crash_after = n;
+}
+
 void reconcile_free(struct reconcile *r)
 {
 	if (!r)

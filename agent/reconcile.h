@@ -30,6 +30,8 @@ struct reconcile {
 };
 
 struct reconcile *reconcile_new(void);
+/* Crash tests: die after n changing rtnetlink messages (see struct nl). */
+void reconcile_set_crash_after(struct reconcile *r, uint64_t n);
 void reconcile_free(struct reconcile *r);
 void reconcile_result_clear(struct reconcile_result *res);
 

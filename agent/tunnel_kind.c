@@ -117,16 +117,17 @@ static int tunnel_kind_vti_parse(const struct nlattr *data, struct klink *l)
  * the tunnel its route does not prefer; the kernel uses max(all, dev), and 2 (loose)
  * wins over a strict 1 in conf/all.
  * VTI: the decapsulated packet must not be checked against the SPD a second time
- * (disable_policy), and packets routed into the VTI are transformed by the VTI's own
- * marked lookup, not by a global policy (disable_xfrm). */
+ * (disable_policy=1): it carries a tunnel-mode secpath that no unmarked policy
+ * matches. disable_xfrm must stay 0: it marks routes through the VTI DST_NOXFRM,
+ * and the VTI's own marked policy lookup then finds nothing and drops every packet. */
 static const struct tunnel_kind tunnel_kinds[] = {
 	{ "gre", INTENT_KIND_GRE, AF_INET, true, { 2, -1, -1 },
 	  tunnel_kind_gre_fill, tunnel_kind_gre_parse },
 	{ "ip6gre", INTENT_KIND_GRE, AF_INET6, true, { 2, -1, -1 },
 	  tunnel_kind_gre_fill, tunnel_kind_gre_parse },
-	{ "vti", INTENT_KIND_VTI, AF_INET, false, { 2, 1, 1 },
+	{ "vti", INTENT_KIND_VTI, AF_INET, false, { 2, 1, 0 },
 	  tunnel_kind_vti_fill, tunnel_kind_vti_parse },
-	{ "vti6", INTENT_KIND_VTI, AF_INET6, false, { 2, 1, 1 },
+	{ "vti6", INTENT_KIND_VTI, AF_INET6, false, { 2, 1, 0 },
 	  tunnel_kind_vti_fill, tunnel_kind_vti_parse },
 };
 

@@ -189,16 +189,25 @@ void vici_msg_kvf(struct vici_msg *m, const char *name, const char *fmt, ...)
 	vici_msg_kvb(m, name, buf, (size_t)n);
 }
 
-void vici_msg_item(struct vici_msg *m, const char *value)
+void vici_msg_itemb(struct vici_msg *m, const void *value, size_t len)
 {
 	if (m->err)
 		return;
-	if (!vici_msg_in_list(m) || !value) {
+	if (!vici_msg_in_list(m)) {
 		vici_msg_fail(m, -EINVAL);
 		return;
 	}
 	vici_msg_byte(m, VICI_LIST_ITEM);
-	vici_msg_value(m, value, strlen(value));
+	vici_msg_value(m, value, len);
+}
+
+void vici_msg_item(struct vici_msg *m, const char *value)
+{
+	if (!value) {
+		vici_msg_fail(m, -EINVAL);
+		return;
+	}
+	vici_msg_itemb(m, value, strlen(value));
 }
 
 int vici_msg_finish(const struct vici_msg *m)

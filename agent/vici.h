@@ -64,6 +64,7 @@ void vici_msg_kvf(struct vici_msg *m, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void vici_msg_list(struct vici_msg *m, const char *name);
 void vici_msg_item(struct vici_msg *m, const char *value);
+void vici_msg_itemb(struct vici_msg *m, const void *value, size_t len);
 void vici_msg_list_end(struct vici_msg *m);
 /* 0 when every section and list is closed and no call failed; else negative errno. */
 int vici_msg_finish(const struct vici_msg *m);

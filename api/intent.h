@@ -122,6 +122,10 @@ int intent_validate(const struct intent *in, char *err, size_t errlen);
 /* Parse + validate a file. 0, or negative errno with a message in err. */
 int intent_load_file(const char *path, struct intent **out, char *err, size_t errlen);
 
+/* SHA-256 over every field intent_to_json emits except the revision (intent_hash.c):
+ * equal digests, equal JSON. 0 or negative errno. */
+int intent_hash(const struct intent *in, unsigned char out[32]);
+
 const struct intent_tunnel *intent_tunnel_by_id(const struct intent *in, const char *id);
 
 const char *intent_kind_name(enum intent_kind k);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -93,48 +94,54 @@ static int intent_check_tunnel(const struct intent *in, size_t i, char *err, siz
 		return vfail(err, errlen, "tunnels[%zu].key: a VTI needs a non-zero key (its XFRM mark)", i);
 	if (t->kind == INTENT_KIND_VTI && t->sec.mode != INTENT_MODE_TUNNEL)
 		return vfail(err, errlen, "tunnels[%zu].security.mode: a VTI carries tunnel-mode SAs only", i);
-	for (size_t k = 0; k < i; k++) {
-		const struct intent_tunnel *o = &in->tunnels[k];
-
-		if (!strcmp(o->id, t->id))
-			return vfail(err, errlen, "tunnels[%zu].id: duplicate of tunnels[%zu]", i, k);
-		if (!strcmp(o->ifname, t->ifname))
-			return vfail(err, errlen, "tunnels[%zu].ifname: duplicate of tunnels[%zu]", i, k);
-		if (o->reqid == t->reqid)
-			return vfail(err, errlen, "tunnels[%zu].reqid: duplicate of tunnels[%zu]", i, k);
-		/* The kernel demultiplexes received GRE/VTI by (local, remote, key). */
-		if (!addr_cmp(&o->local, &t->local) && !addr_cmp(&o->remote, &t->remote) &&
-		    o->key == t->key)
-			return vfail(err, errlen, "tunnels[%zu].key: same endpoints and key as tunnels[%zu]", i, k);
-	}
 	return intent_check_overlay(t, i, err, errlen);
 }
 
-static int intent_check_route(const struct intent *in, size_t i, char *err, size_t errlen)
-{
-	const struct intent_route *r = &in->routes[i];
+static int intent_cmp_id(const void *x, const void *y, void *ctx);
 
-	if (!intent_tunnel_by_id(in, r->via))
+/* Tunnel indices sorted by id, so references resolve in log time. */
+struct intent_ids {
+	const struct intent *in;
+	size_t *idx;
+};
+
+static int intent_ids_cmp(const void *key, const void *elem, void *ctx)
+{
+	return strcmp(key, ((const struct intent *)ctx)->tunnels[*(const size_t *)elem].id);
+}
+
+static const struct intent_tunnel *intent_ids_find(const struct intent_ids *ids, const char *id)
+{
+	size_t lo = 0, hi = ids->in->n_tunnels;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = intent_ids_cmp(id, &ids->idx[mid], (void *)ids->in);
+
+		if (!c)
+			return &ids->in->tunnels[ids->idx[mid]];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+static int intent_check_route(const struct intent_ids *ids, size_t i, char *err, size_t errlen)
+{
+	const struct intent_route *r = &ids->in->routes[i];
+
+	if (!intent_ids_find(ids, r->via))
 		return vfail(err, errlen, "routes[%zu].via: no tunnel \"%s\"", i, r->via);
-	for (size_t k = 0; k < i; k++)
-		if (!addr_prefix_cmp(&in->routes[k].prefix, &r->prefix) &&
-		    in->routes[k].metric == r->metric)
-			return vfail(err, errlen, "routes[%zu]: same prefix and metric as routes[%zu]", i, k);
 	return 0;
 }
 
-static bool intent_spd_same_key(const struct intent_spd *a, const struct intent_spd *b)
-{
-	return a->dir == b->dir && a->proto == b->proto &&
-	       !addr_prefix_cmp(&a->src, &b->src) && !addr_prefix_cmp(&a->dst, &b->dst) &&
-	       a->has_mark == b->has_mark &&
-	       (!a->has_mark || (a->mark == b->mark && a->mark_mask == b->mark_mask));
-}
 
-static int intent_check_spd(const struct intent *in, size_t i, char *err, size_t errlen)
+static int intent_check_spd(const struct intent_ids *ids, size_t i, char *err, size_t errlen)
 {
-	const struct intent_spd *s = &in->spd[i];
-	const struct intent_tunnel *t = intent_tunnel_by_id(in, s->tunnel);
+	const struct intent_spd *s = &ids->in->spd[i];
+	const struct intent_tunnel *t = intent_ids_find(ids, s->tunnel);
 
 	if (!t)
 		return vfail(err, errlen, "spd[%zu].tunnel: no tunnel \"%s\"", i, s->tunnel);
@@ -154,26 +161,154 @@ static int intent_check_spd(const struct intent *in, size_t i, char *err, size_t
 		return vfail(err, errlen, "spd[%zu].mark: a VTI's policies must carry its key as mark", i);
 	if (t->kind == INTENT_KIND_GRE && s->has_mark)
 		return vfail(err, errlen, "spd[%zu].mark: only VTI policies carry a mark", i);
-	for (size_t k = 0; k < i; k++)
-		if (intent_spd_same_key(&in->spd[k], s))
-			return vfail(err, errlen, "spd[%zu]: same selector, dir and mark as spd[%zu]", i, k);
 	return 0;
+}
+
+/* Uniqueness rules, checked by sorting indices rather than comparing every pair: a
+ * hub's intent has a thousand tunnels and spokes thousands of routes. */
+#define CMP(a, b) ((a) < (b) ? -1 : (a) > (b))
+
+static int intent_cmp_id(const void *x, const void *y, void *ctx)
+{
+	const struct intent *in = ctx;
+
+	return strcmp(in->tunnels[*(const size_t *)x].id, in->tunnels[*(const size_t *)y].id);
+}
+
+static int intent_cmp_ifname(const void *x, const void *y, void *ctx)
+{
+	const struct intent *in = ctx;
+
+	return strcmp(in->tunnels[*(const size_t *)x].ifname, in->tunnels[*(const size_t *)y].ifname);
+}
+
+static int intent_cmp_reqid(const void *x, const void *y, void *ctx)
+{
+	const struct intent *in = ctx;
+
+	return CMP(in->tunnels[*(const size_t *)x].reqid, in->tunnels[*(const size_t *)y].reqid);
+}
+
+/* The kernel demultiplexes received GRE/VTI by (local, remote, key). */
+static int intent_cmp_demux(const void *x, const void *y, void *ctx)
+{
+	const struct intent_tunnel *a = &((const struct intent *)ctx)->tunnels[*(const size_t *)x];
+	const struct intent_tunnel *b = &((const struct intent *)ctx)->tunnels[*(const size_t *)y];
+	int c = addr_cmp(&a->local, &b->local);
+
+	if (!c)
+		c = addr_cmp(&a->remote, &b->remote);
+	return c ? c : CMP(a->key, b->key);
+}
+
+static int intent_cmp_route(const void *x, const void *y, void *ctx)
+{
+	const struct intent_route *a = &((const struct intent *)ctx)->routes[*(const size_t *)x];
+	const struct intent_route *b = &((const struct intent *)ctx)->routes[*(const size_t *)y];
+	int c = addr_prefix_cmp(&a->prefix, &b->prefix);
+
+	return c ? c : CMP(a->metric, b->metric);
+}
+
+static int intent_cmp_spd(const void *x, const void *y, void *ctx)
+{
+	const struct intent_spd *a = &((const struct intent *)ctx)->spd[*(const size_t *)x];
+	const struct intent_spd *b = &((const struct intent *)ctx)->spd[*(const size_t *)y];
+	int c = CMP(a->dir, b->dir);
+
+	if (!c)
+		c = CMP(a->proto, b->proto);
+	if (!c)
+		c = addr_prefix_cmp(&a->src, &b->src);
+	if (!c)
+		c = addr_prefix_cmp(&a->dst, &b->dst);
+	if (!c)
+		c = CMP(a->has_mark, b->has_mark);
+	if (!c && a->has_mark)
+		c = a->mark != b->mark ? CMP(a->mark, b->mark) : CMP(a->mark_mask, b->mark_mask);
+	return c;
+}
+
+/* Sorts idx[0..n) by cmp, ties by index, and reports the first equal neighbours as
+ * (earlier, later). 1 when a duplicate exists. */
+static int intent_find_dup(size_t *idx, size_t n, int (*cmp)(const void *, const void *, void *),
+			   const struct intent *in, size_t *first, size_t *second)
+{
+	int found = 0;
+
+	for (size_t i = 0; i < n; i++)
+		idx[i] = i;
+	qsort_r(idx, n, sizeof(*idx), cmp, (void *)in);
+	for (size_t i = 1; i < n; i++) {
+		if (cmp(&idx[i - 1], &idx[i], (void *)in) != 0)
+			continue;
+		size_t a = idx[i - 1] < idx[i] ? idx[i - 1] : idx[i];
+		size_t b = idx[i - 1] < idx[i] ? idx[i] : idx[i - 1];
+
+		if (!found || b < *second || (b == *second && a < *first)) {
+			*first = a;
+			*second = b;
+		}
+		found = 1;
+	}
+	return found;
+}
+
+static int intent_check_unique(const struct intent *in, char *err, size_t errlen)
+{
+	static const struct {
+		int (*cmp)(const void *, const void *, void *);
+		int what;	/* 0 tunnels, 1 routes, 2 spd */
+		const char *fmt;
+	} rules[] = {
+		{ intent_cmp_id, 0, "tunnels[%zu].id: duplicate of tunnels[%zu]" },
+		{ intent_cmp_ifname, 0, "tunnels[%zu].ifname: duplicate of tunnels[%zu]" },
+		{ intent_cmp_reqid, 0, "tunnels[%zu].reqid: duplicate of tunnels[%zu]" },
+		{ intent_cmp_demux, 0, "tunnels[%zu].key: same endpoints and key as tunnels[%zu]" },
+		{ intent_cmp_route, 1, "routes[%zu]: same prefix and metric as routes[%zu]" },
+		{ intent_cmp_spd, 2, "spd[%zu]: same selector, dir and mark as spd[%zu]" },
+	};
+	size_t max = in->n_tunnels, a = 0, b = 0, *idx;
+	int rc = 0;
+
+	if (in->n_routes > max)
+		max = in->n_routes;
+	if (in->n_spd > max)
+		max = in->n_spd;
+	idx = malloc((max + 1) * sizeof(*idx));
+	if (!idx)
+		return vfail(err, errlen, "out of memory");
+	for (size_t r = 0; r < sizeof(rules) / sizeof(rules[0]) && !rc; r++) {
+		size_t n = rules[r].what == 0 ? in->n_tunnels :
+			   rules[r].what == 1 ? in->n_routes : in->n_spd;
+
+		if (intent_find_dup(idx, n, rules[r].cmp, in, &a, &b))
+			rc = vfail(err, errlen, rules[r].fmt, b, a);
+	}
+	free(idx);
+	return rc;
 }
 
 int intent_validate(const struct intent *in, char *err, size_t errlen)
 {
-	int rc;
+	struct intent_ids ids = { in, malloc((in->n_tunnels + 1) * sizeof(size_t)) };
+	int rc = 0;
 
-	if (!intent_label_ok(in->site))
-		return vfail(err, errlen, "site: 1-63 of a-z 0-9 -, not starting or ending with -");
+	if (!ids.idx)
+		return vfail(err, errlen, "out of memory");
 	for (size_t i = 0; i < in->n_tunnels; i++)
-		if ((rc = intent_check_tunnel(in, i, err, errlen)))
-			return rc;
-	for (size_t i = 0; i < in->n_routes; i++)
-		if ((rc = intent_check_route(in, i, err, errlen)))
-			return rc;
-	for (size_t i = 0; i < in->n_spd; i++)
-		if ((rc = intent_check_spd(in, i, err, errlen)))
-			return rc;
-	return 0;
+		ids.idx[i] = i;
+	qsort_r(ids.idx, in->n_tunnels, sizeof(*ids.idx), intent_cmp_id, (void *)in);
+	if (!intent_label_ok(in->site))
+		rc = vfail(err, errlen, "site: 1-63 of a-z 0-9 -, not starting or ending with -");
+	for (size_t i = 0; !rc && i < in->n_tunnels; i++)
+		rc = intent_check_tunnel(in, i, err, errlen);
+	for (size_t i = 0; !rc && i < in->n_routes; i++)
+		rc = intent_check_route(&ids, i, err, errlen);
+	for (size_t i = 0; !rc && i < in->n_spd; i++)
+		rc = intent_check_spd(&ids, i, err, errlen);
+	if (!rc)
+		rc = intent_check_unique(in, err, errlen);
+	free(ids.idx);
+	return rc;
 }

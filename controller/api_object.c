@@ -80,8 +80,10 @@ static json_t *api_merge_patch(json_t *target, const json_t *patch)
 	const char *k;
 	json_t *v;
 
-	if (!json_is_object(patch))
+	if (!json_is_object(patch)) {
+		json_decref(target);
 		return json_deep_copy(patch);
+	}
 	if (!json_is_object(target)) {
 		json_decref(target);
 		target = json_object();

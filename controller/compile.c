@@ -447,7 +447,8 @@ static void compile_routes_settle(struct compile_routes *rs)
 {
 	size_t out = 0;
 
-	qsort(rs->v, rs->n, sizeof(*rs->v), compile_route_cmp);
+	if (rs->n)
+		qsort(rs->v, rs->n, sizeof(*rs->v), compile_route_cmp);
 	for (size_t i = 0; i < rs->n; i++) {
 		const struct intent_route *prev = out ? &rs->v[out - 1] : NULL;
 		int same = prev && addr_prefix_cmp(&prev->prefix, &rs->v[i].prefix) == 0;
@@ -536,13 +537,14 @@ static char *compile_text(const struct intent *in)
 	return text;
 }
 
-static void compile_hash(const char *text, char out[33])
+static int compile_hash(const struct intent *in, char out[33])
 {
 	unsigned char d[32];
+	int r = intent_hash(in, d);
 
-	gnutls_hash_fast(GNUTLS_DIG_SHA256, text, strlen(text), d);
-	for (int i = 0; i < 16; i++)
+	for (int i = 0; r == 0 && i < 16; i++)
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	return r;
 }
 
 int compile_revision(struct store *s, const char *site, uint64_t *revision)
@@ -582,38 +584,132 @@ static int compile_refresh_site(struct store *s, const struct compile_ctx *c, si
 				struct verr *errs, json_t *changed)
 {
 	struct intent *in = NULL;
-	char *text = NULL, hash[33];
+	char hash[33];
 	int bumped = 0, r;
 
 	r = compile_site(c, i, 0, &in, errs);
-	if (r < 0)
-		return r;
-	text = compile_text(in);
-	if (!text) {
-		r = -ENOMEM;
-		goto out;
-	}
-	compile_hash(text, hash);
-	r = compile_bump(store_db(s), c->names[i], hash, &bumped);
+	if (r == 0)
+		r = compile_hash(in, hash);
+	if (r == 0)
+		r = compile_bump(store_db(s), c->names[i], hash, &bumped);
 	if (r == 0 && bumped && changed)
 		r = json_array_append_new(changed, json_string(c->names[i])) ? -ENOMEM : 0;
-out:
-	if (text)
-		memset(text, 0, strlen(text));	/* it holds the tunnels' keys */
-	free(text);
 	intent_free(in);
 	return r;
 }
 
-int compile_refresh(struct store *s, struct verr *errs, json_t **changed,
-		    struct compile_ctx **ctx)
+/* A description is for people: no intent carries it. */
+static int compile_only_description(const json_t *old, const json_t *new)
+{
+	json_t *a, *b;
+	int same;
+
+	if (!old || !new)
+		return 0;
+	a = json_deep_copy(old);
+	b = json_deep_copy(new);
+	json_object_del(a, "description");
+	json_object_del(b, "description");
+	same = json_equal(a, b);
+	json_decref(a);
+	json_decref(b);
+	return same;
+}
+
+/* Does site (a canonical body) belong to topology t, by name or by its tags? */
+static int compile_in_topology(const json_t *topo, const json_t *site)
+{
+	const char *name = json_string_value(json_object_get(site, "name"));
+	const json_t *want = json_object_get(topo, "match_tags"), *v;
+	const char *k;
+	size_t i;
+
+	json_array_foreach(json_object_get(topo, "members"), i, v)
+		if (!strcmp(json_string_value(v), name))
+			return 1;
+	json_array_foreach(json_object_get(topo, "hubs"), i, v)
+		if (!strcmp(json_string_value(v), name))
+			return 1;
+	if (json_object_size(want) == 0)
+		return 0;
+	json_object_foreach((json_t *)want, k, v)
+		if (!json_equal(json_object_get(json_object_get(site, "tags"), k), v))
+			return 0;
+	return 1;
+}
+
+static void compile_mark_site(const struct compile_ctx *c, unsigned char *mark, const json_t *old,
+			      const json_t *new)
+{
+	const json_t *body = new ? new : old;
+	long x = compile_site_index(c, json_string_value(json_object_get(body, "name")));
+
+	if (x >= 0) {
+		mark[x] = 1;
+		for (size_t j = c->adj_off[x]; j < c->adj_off[x + 1]; j++)
+			mark[c->tuns[c->adj[j]].a] = mark[c->tuns[c->adj[j]].b] = 1;
+	}
+	/* Spokes route each other's prefixes through their hubs: all members feel it. */
+	for (size_t t = 0; t < json_array_size(c->topos); t++) {
+		const json_t *topo = json_array_get(c->topos, t);
+
+		if (!(old && compile_in_topology(topo, old)) && !(new && compile_in_topology(topo, new)))
+			continue;
+		for (size_t i = 0; i < c->n; i++)
+			if (c->roles[t * c->n + i])
+				mark[i] = 1;
+	}
+}
+
+/* Which sites a write log can affect; 0 when it can affect every site. */
+static int compile_mark(const struct compile_ctx *c, const json_t *changes, const json_t *dirty,
+			unsigned char *mark)
+{
+	const char *k;
+	size_t i;
+	json_t *v;
+
+	if (!changes)
+		return 0;
+	json_object_foreach((json_t *)dirty, k, v) {
+		long x = compile_site_index(c, k);
+
+		if (x >= 0)
+			mark[x] = 1;
+	}
+	json_array_foreach(changes, i, v) {
+		const char *kind = json_string_value(json_object_get(v, "kind"));
+		const char *name = json_string_value(json_object_get(v, "name"));
+		json_t *old = json_object_get(v, "old"), *new = json_object_get(v, "new");
+
+		if (!strcmp(kind, "topology"))
+			return 0;
+		if (!strcmp(kind, "profile")) {
+			for (size_t j = 0; j < c->ntuns; j++)
+				if (!strcmp(json_string_value(json_object_get(c->tuns[j].profile, "name")), name))
+					mark[c->tuns[j].a] = mark[c->tuns[j].b] = 1;
+		} else if (!strcmp(kind, "site") && !compile_only_description(old, new)) {
+			compile_mark_site(c, mark, old, new);
+		}
+	}
+	return 1;
+}
+
+int compile_refresh(struct store *s, struct verr *errs, const json_t *changes,
+		    const json_t *dirty, json_t **changed, struct compile_ctx **ctx)
 {
 	struct compile_ctx *c = NULL;
 	json_t *names = json_array();
+	unsigned char *mark = NULL;
 	int r = names ? compile_ctx_new(s, &c) : -ENOMEM;
-	int failed = 0;
+	int failed = 0, some;
 
+	if (r == 0 && !(mark = calloc(c->n + 1, 1)))
+		r = -ENOMEM;
+	some = r == 0 && compile_mark(c, changes, dirty, mark);
 	for (size_t i = 0; r == 0 && c && i < c->n; i++) {
+		if (some && !mark[i])
+			continue;
 		r = compile_refresh_site(s, c, i, errs, names);
 		/* Keep going on a site's own error, so every broken site is reported. */
 		if (r == -EINVAL) {
@@ -621,6 +717,7 @@ int compile_refresh(struct store *s, struct verr *errs, json_t **changed,
 			r = 0;
 		}
 	}
+	free(mark);
 	if (r == 0 && failed)
 		r = -EINVAL;
 	if (r < 0) {

@@ -153,7 +153,8 @@ static int site_collect(struct site_check *c)
 		json_array_foreach(json_object_get(s, "prefixes"), j, pfx)
 			site_ent_add(c, cap, i, j, json_string_value(pfx), false);
 	}
-	qsort(c->ent, c->n, sizeof(*c->ent), site_ent_cmp);
+	if (c->n)
+		qsort(c->ent, c->n, sizeof(*c->ent), site_ent_cmp);
 	return 0;
 }
 

@@ -12,6 +12,7 @@ struct store {
 	struct db *db;
 	struct addr_prefix pool;
 	struct compile_ctx *compiled;
+	json_t *changes;	/* this transaction's writes: [{"kind","name","old","new"}] */
 	store_notify_fn notify;
 	void *notify_ctx;
 };
@@ -52,8 +53,10 @@ int store_open(const char *path, struct store **out)
 	if (!s)
 		return -ENOMEM;
 	addr_prefix_parse("100.64.0.0/10", &s->pool);
-	r = db_open(path, &s->db);
+	s->changes = json_array();
+	r = s->changes ? db_open(path, &s->db) : -ENOMEM;
 	if (r < 0) {
+		json_decref(s->changes);
 		free(s);
 		return r;
 	}
@@ -66,6 +69,7 @@ void store_free(struct store *s)
 	if (!s)
 		return;
 	compile_ctx_free(s->compiled);
+	json_decref(s->changes);
 	db_free(s->db);
 	free(s);
 }
@@ -77,17 +81,27 @@ struct db *store_db(struct store *s)
 
 int store_begin(struct store *s)
 {
+	json_array_clear(s->changes);
 	return db_begin(s->db);
 }
 
 int store_commit(struct store *s)
 {
+	json_array_clear(s->changes);
 	return db_commit(s->db);
 }
 
 int store_rollback(struct store *s)
 {
+	json_array_clear(s->changes);
 	return db_rollback(s->db);
+}
+
+static void store_note(struct store *s, const struct kind_ops *k, const char *name,
+		       const json_t *old, const json_t *new)
+{
+	json_array_append_new(s->changes, json_pack("{s:s, s:s, s:O*, s:O*}", "kind", k->name,
+						    "name", name, "old", old, "new", new));
 }
 
 static char *store_dump(const json_t *body)
@@ -294,8 +308,10 @@ int store_put(struct store *s, const struct kind_ops *k, const char *name, const
 	r = db_errno(rc);
 	if (r == 0)
 		r = store_write_refs(s, k, name, body);
-	if (r == 0)
+	if (r == 0) {
 		*change = old ? STORE_UPDATED : STORE_CREATED;
+		store_note(s, k, name, old, body);
+	}
 out:
 	if (r == 0 && before) {
 		*before = old;
@@ -326,6 +342,8 @@ int store_delete(struct store *s, const struct kind_ops *k, const char *name, js
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	r = db_errno(rc);
+	if (r == 0)
+		store_note(s, k, name, old, NULL);
 out:
 	if (r == 0 && before) {
 		*before = old;
@@ -434,18 +452,41 @@ int store_referrers(struct store *s, const struct kind_ops *k, const char *name,
 	return 0;
 }
 
+/* Whether the writes can change which pairs are joined: not when only profiles, or
+ * sites' addresses and prefixes changed, which is most day-to-day work. */
+static int store_joins_changed(const json_t *changes)
+{
+	size_t i;
+	json_t *c;
+
+	if (!changes)
+		return 1;
+	json_array_foreach(changes, i, c) {
+		const char *kind = json_string_value(json_object_get(c, "kind"));
+		const json_t *old = json_object_get(c, "old"), *new = json_object_get(c, "new");
+
+		if (strcmp(kind, "profile") == 0)
+			continue;
+		if (strcmp(kind, "site") != 0 || !old || !new ||
+		    !json_equal(json_object_get(old, "tags"), json_object_get(new, "tags")))
+			return 1;
+	}
+	return 0;
+}
+
 int store_finish(struct store *s, struct verr *errs,
 		 const char *(*path_of)(void *ctx, const char *kind, const char *name),
 		 void *ctx, bool dry_run)
 {
 	struct compile_ctx *compiled = NULL;
-	json_t *changed = NULL;
-	int r = store_validate(s, errs, path_of, ctx);
+	json_t *changed = NULL, *dirty = json_object();
+	int r = dirty ? store_validate(s, errs, path_of, ctx) : -ENOMEM;
 
+	if (r == 0 && store_joins_changed(s->changes))
+		r = tunnel_materialize(s, errs, dirty);
 	if (r == 0)
-		r = tunnel_materialize(s, errs);
-	if (r == 0)
-		r = compile_refresh(s, errs, &changed, &compiled);
+		r = compile_refresh(s, errs, s->changes, dirty, &changed, &compiled);
+	json_decref(dirty);
 	if (r == 0 && !dry_run)
 		r = store_commit(s);
 	if (r < 0 || dry_run) {
@@ -465,8 +506,14 @@ int store_refresh(struct store *s)
 	struct verr *errs = verr_new();
 	int r = errs ? store_begin(s) : -ENOMEM;
 
+	/* No change log: store_finish then treats everything as changed. */
+	json_decref(s->changes);
+	s->changes = NULL;
 	if (r == 0)
 		r = store_finish(s, errs, NULL, NULL, false);
+	s->changes = json_array();
+	if (r == 0 && !s->changes)
+		r = -ENOMEM;
 	verr_free(errs);
 	return r;
 }

@@ -203,7 +203,7 @@ static int tunnel_plan_build(struct tunnel_plan *p, const json_t *sites, const j
 		if (r == 0)
 			r = tunnel_topology_defs(p, sites, v, (unsigned)p->nsrcs - 1, role);
 	}
-	if (r == 0)
+	if (r == 0 && p->ndefs)
 		qsort(p->defs, p->ndefs, sizeof(*p->defs), tunnel_def_cmp);
 out:
 	free(role);
@@ -381,9 +381,11 @@ static int tunnel_update(struct db *db, const struct tunnel_row *row, const stru
 	sqlite3_stmt *st;
 	int rc;
 
-	if (!strcmp(row->origin, w->origin) && !strcmp(row->source, w->source) &&
-	    !strcmp(row->sources, w->sources) && !strcmp(row->type, w->type) &&
-	    !strcmp(row->profile, w->profile) && row->overlay == w->overlay)
+	int felt = strcmp(row->type, w->type) || strcmp(row->profile, w->profile) ||
+		   row->overlay != w->overlay;
+
+	if (!felt && !strcmp(row->origin, w->origin) && !strcmp(row->source, w->source) &&
+	    !strcmp(row->sources, w->sources))
 		return 0;
 	st = db_stmt(db, "UPDATE tunnel SET origin = ?, source = ?, sources = ?, tunnel_type = ?, "
 		     "profile = ?, overlay = ? WHERE id = ?");
@@ -398,7 +400,9 @@ static int tunnel_update(struct db *db, const struct tunnel_row *row, const stru
 	sqlite3_bind_int64(st, 7, row->id);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	return db_errno(rc);
+	/* 1: the change shows in the two sites' intents (which topology defines the
+	 * tunnel does not). */
+	return rc == SQLITE_DONE ? felt : db_errno(rc);
 }
 
 static int tunnel_delete(struct db *db, long long id)
@@ -423,8 +427,16 @@ static int tunnel_row_cmp(const struct tunnel_row *row, const struct tunnel_plan
 }
 
 /* Walks existing rows and desired pairs, both sorted by (site_a, site_b), in step. */
+static void tunnel_dirty(json_t *dirty, const char *a, const char *b)
+{
+	if (!dirty)
+		return;
+	json_object_set_new(dirty, a, json_true());
+	json_object_set_new(dirty, b, json_true());
+}
+
 static int tunnel_apply(struct db *db, const struct tunnel_plan *p, const struct tunnel_row *rows,
-			size_t nrows, struct tunnel_alloc *al, struct verr *errs)
+			size_t nrows, struct tunnel_alloc *al, struct verr *errs, json_t *dirty)
 {
 	size_t i = 0, d = 0;
 	int r = 0;
@@ -439,6 +451,7 @@ static int tunnel_apply(struct db *db, const struct tunnel_plan *p, const struct
 			end++;
 		c = i >= nrows ? 1 : d >= p->ndefs ? -1 : tunnel_row_cmp(&rows[i], p, &p->defs[d]);
 		if (c < 0) {
+			tunnel_dirty(dirty, rows[i].a, rows[i].b);
 			r = tunnel_delete(db, rows[i++].id);
 			continue;
 		}
@@ -448,13 +461,19 @@ static int tunnel_apply(struct db *db, const struct tunnel_plan *p, const struct
 			r = tunnel_alloc_take(al, errs, &w.overlay);
 		if (r == 0)
 			r = c > 0 ? tunnel_insert(db, &w) : tunnel_update(db, &rows[i++], &w);
+		if (r == 0 && c > 0)
+			r = 1;
+		if (r == 1) {
+			tunnel_dirty(dirty, w.a, w.b);
+			r = 0;
+		}
 		free(w.sources);
 		d = end;
 	}
 	return r;
 }
 
-int tunnel_materialize(struct store *s, struct verr *errs)
+int tunnel_materialize(struct store *s, struct verr *errs, json_t *dirty)
 {
 	struct tunnel_plan p = { 0 };
 	struct tunnel_alloc al = { 0 };
@@ -475,7 +494,7 @@ int tunnel_materialize(struct store *s, struct verr *errs)
 	if (r == 0)
 		r = tunnel_alloc_init(&al, store_overlay_pool(s), rows, nrows, p.ndefs);
 	if (r == 0)
-		r = tunnel_apply(store_db(s), &p, rows, nrows, &al, errs);
+		r = tunnel_apply(store_db(s), &p, rows, nrows, &al, errs, dirty);
 	free(al.used);
 	tunnel_rows_free(rows, nrows);
 	tunnel_plan_free(&p);

@@ -10,8 +10,10 @@
 #include "verr.h"
 
 /* Recomputes the set of joined pairs from the store as the transaction sees it and
- * brings the tunnel table to it with the fewest row changes. Called by store_finish. */
-int tunnel_materialize(struct store *s, struct verr *errs);
+ * brings the tunnel table to it with the fewest row changes. Called by store_finish.
+ * dirty (a JSON object used as a set, may be NULL) gets both sites of every tunnel
+ * whose change shows in intents. */
+int tunnel_materialize(struct store *s, struct verr *errs, json_t *dirty);
 /* Tunnels with id > after_id, touching site when non-NULL, by id, at most limit:
  * {"items":[...],"next":id|null}. Secrets are never part of it. */
 int tunnel_list(struct store *s, const char *site, long long after_id, unsigned limit,

@@ -119,18 +119,20 @@ mkdir -p "$tmp/www/v1/sites"
 res=$(call GET "/v1/sites/$site" "$tmp/www/v1/sites/$site") || die "GET /v1/sites/$site failed"
 [ "${res%% *}" = 200 ] || die "GET /v1/sites/$site answered ${res%% *}"
 
-# wrk_rps URL NAME: requests/s, or dies when any answer was not 2xx.
+# wrk_rps URL NAME: sets rps to requests/s; dies when any answer was not 2xx.
+# (Not called in $(...): a die there would only leave a subshell, and nginx running.)
 wrk_rps() {
 	wrk -t2 -c"$conns" -d"${duration}s" -H "Authorization: Bearer $token" "$1" >"$tmp/$2.wrk" 2>&1 ||
 		die "wrk against $1 failed: $(cat "$tmp/$2.wrk")"
 	grep -q 'Non-2xx' "$tmp/$2.wrk" && die "$2: non-2xx answers under load: $(cat "$tmp/$2.wrk")"
-	awk '/^Requests\/sec:/ { print $2 }' "$tmp/$2.wrk"
+	rps=$(awk '/^Requests\/sec:/ { print $2 }' "$tmp/$2.wrk")
+	[ -n "$rps" ] || die "$2: no requests/s in the output of wrk: $(cat "$tmp/$2.wrk")"
 }
 
 # nginx_rps WORKERS: nginx with a throwaway config serving $tmp/www, loaded like the
-# controller, then stopped; prints its requests/s.
+# controller, then stopped; sets rps.
 nginx_rps() {
-	local nport conf=$tmp/nginx-$1 rps
+	local nport conf=$tmp/nginx-$1
 	nport=$(free_port)
 	mkdir -p "$conf"
 	cat >"$conf/nginx.conf" <<EOF
@@ -165,15 +167,17 @@ EOF
 	done
 	cmp -s "$tmp/www/v1/sites/$site" <(curl -fsS "http://127.0.0.1:$nport/v1/sites/$site") ||
 		die "nginx does not serve the site's JSON"
-	rps=$(wrk_rps "http://127.0.0.1:$nport/v1/sites/$site" "nginx-$1")
+	wrk_rps "http://127.0.0.1:$nport/v1/sites/$site" "nginx-$1"
 	kill "$nginx_pid" && wait "$nginx_pid" 2>/dev/null || true
 	nginx_pid=""
-	echo "$rps"
 }
 
-rps_ctl=$(wrk_rps "$base/v1/sites/$site" controller)
-rps_nginx=$(nginx_rps "$nginx_workers")
-rps_nginx1=$(nginx_rps 1)
+wrk_rps "$base/v1/sites/$site" controller
+rps_ctl=$rps
+nginx_rps "$nginx_workers"
+rps_nginx=$rps
+nginx_rps 1
+rps_nginx1=$rps
 
 kill -0 "$ctl_pid" 2>/dev/null || die "the controller died under load"
 rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$ctl_pid/status")

@@ -14,11 +14,14 @@ FUZZ_ADDR_SRC    = tests/fuzz/fuzz_addr.c api/addr.c
 FUZZ_KINDS_SRC   = tests/fuzz/fuzz_kinds.c api/addr.c controller/verr.c controller/valid.c \
 	controller/kind.c controller/kind_site.c controller/kind_profile.c \
 	controller/kind_topology.c controller/kind_tunnel.c
+FUZZ_CSV_SRC     = tests/fuzz/fuzz_csv.c controller/csv.c
+FUZZ_INTENT_SRC  = tests/fuzz/fuzz_intent.c api/intent.c api/intent_validate.c api/addr.c
+FUZZ_VICI_SRC    = tests/fuzz/fuzz_vici.c agent/vici.c
 FUZZ_HDRS        = $(wildcard api/*.h controller/*.h)
 # Per target: extra options. Inputs stay small: these are short JSON documents and addresses.
 FUZZ_OPTS_addr   = -max_len=128
 FUZZ_OPTS_kinds  = -max_len=4096 -dict=tests/fuzz/kinds.dict
-FUZZ_TARGETS     = addr kinds
+FUZZ_TARGETS     = addr kinds csv intent vici
 
 .PHONY: fuzz fuzz-smoke fuzz-build
 
@@ -30,6 +33,19 @@ $(FUZZ_DIR)/fuzz_kinds: $(FUZZ_KINDS_SRC) $(FUZZ_HDRS) tests/fuzz/rules.mk
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(call pkgcflags,jansson) -o $@ $(FUZZ_KINDS_SRC) \
 		$(call pkglibs,jansson)
+
+$(FUZZ_DIR)/fuzz_csv: $(FUZZ_CSV_SRC) $(FUZZ_HDRS) tests/fuzz/rules.mk
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_CSV_SRC)
+
+$(FUZZ_DIR)/fuzz_intent: $(FUZZ_INTENT_SRC) $(FUZZ_HDRS) tests/fuzz/rules.mk
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(call pkgcflags,jansson) -o $@ $(FUZZ_INTENT_SRC) \
+		$(call pkglibs,jansson)
+
+$(FUZZ_DIR)/fuzz_vici: $(FUZZ_VICI_SRC) agent/vici.h tests/fuzz/rules.mk
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Iagent -o $@ $(FUZZ_VICI_SRC)
 
 fuzz-build: $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
 

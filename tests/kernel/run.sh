@@ -3,6 +3,7 @@
 # host's root through hostfs, runs tests/kernel/scenarios.sh inside as init, and fails
 # loudly when UML cannot boot or a scenario fails. Never skips.
 #   tests/kernel/run.sh [SCENARIO...]      (default: all)
+#   GRESEC_UPDATE_GOLDEN=1 tests/kernel/run.sh dryrun   rewrites the golden plans
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 UML=${GRESEC_UML:-/usr/bin/linux.uml}
@@ -31,12 +32,13 @@ set +e
 timeout "$LIMIT" "$UML" mem=768M rootfstype=hostfs rootflags=/ rw \
 	init="$ROOT/tests/kernel/uml-init.sh" con=null con0=fd:0,fd:1 \
 	GRESEC_KT="$KT" GRESEC_ROOT="$ROOT" GRESEC_AGENT="$AGENT" \
-	GRESEC_ONLY="$*" </dev/null > "$KT/console" 2>&1
+	GRESEC_UPDATE_GOLDEN="${GRESEC_UPDATE_GOLDEN:-}" GRESEC_ONLY="$(echo "$*" | tr ' ' ,)" </dev/null > "$KT/console" 2>&1
 rc=$?
 set -e
 end=$(date +%s)
 
 cat "$KT/results"
+[ -n "${GRESEC_KT_KEEP:-}" ] && cp "$KT/log" "$KT/console" "$GRESEC_KT_KEEP/" 2>/dev/null
 if ! grep -q '^DONE$' "$KT/results"; then
 	echo "---- UML console (tail) ----" >&2
 	tail -n 60 "$KT/console" >&2

@@ -57,15 +57,23 @@ agent() {	# agent NS ARGS...: run the agent in NS, its stderr in $W/agent.err
 	ip netns exec "$ns" "$AGENT" "$@" 2> "$W/agent.err"
 }
 
+# golden NAME FILE: FILE must equal tests/kernel/golden/NAME.
+golden() {
+	[ -z "$GRESEC_UPDATE_GOLDEN" ] || cp "$2" "$GOLD/$1"
+	diff -u "$GOLD/$1" "$2"
+}
+
 summary() { grep '^gresec-agent: actions=' "$W/agent.err"; }
 
-owned_links() { ip -n "$1" -d link show | grep -c 'alias gresec:'; }
+# grep -c exits 1 on a zero count, which set -e would take for a failure.
+count() { grep -c "$@" || true; }
+owned_links() { ip -n "$1" -d link show | count 'alias gresec:'; }
 owned_routes() { ip -n "$1" route show proto 201 | wc -l; ip -n "$1" -6 route show proto 201 | wc -l; }
-owned_policies() { ip -n "$1" xfrm policy | grep -c 'priority 100[0-9][0-9] '; }
+owned_policies() { ip -n "$1" xfrm policy | count 'priority 100[0-9][0-9] '; }
 
 run() {	# run NAME: one scenario, isolated
 	name=$1
-	[ -n "$GRESEC_ONLY" ] && ! echo " $GRESEC_ONLY " | grep -q " $name " && return 0
+	[ -n "$GRESEC_ONLY" ] && ! echo ",$GRESEC_ONLY," | grep -q ",$name," && return 0
 	echo "=== $name"
 	t0=$(date +%s%N)
 	( set -e; "sc_$name" )
@@ -214,31 +222,43 @@ sc_kill9() {
 	ip netns exec k "$AGENT" --intent "$W/m200/a.json" --once 2> "$W/k1.err" &
 	pid=$!
 	i=0
-	until [ "$(ip -n k -o link show 2>/dev/null | grep -c ' gs-m')" -gt 0 ]; do
+	until [ "$(ip -n k -o link show 2>/dev/null | count ' gs-m')" -gt 0 ]; do
 		i=$((i + 1)); [ $i -lt 500 ] || fail "no link ever appeared"; sleep 0.01
 	done
-	kill -9 $pid 2>/dev/null
-	wait $pid 2>/dev/null
-	partial="links=$(ip -n k -o link show | grep -c ' gs-m') policies=$(owned_policies k)"
-	echo "after kill -9: $partial"
+	kill -9 $pid 2>/dev/null || true
+	wait $pid 2>/dev/null || true
+	echo "after kill -9: links=$(ip -n k -o link show | count ' gs-m') policies=$(owned_policies k)"
+	# Deterministic crashes between a batch and its acks: after the first chunk of
+	# link creations (links without alias yet), then in the middle of the rest.
 	agent k --intent "$W/m200/a.json" --once || fail "restart: $(cat $W/agent.err)"
-	check test "$(ip -n k -o link show | grep -c ' gs-m')" = 200
+	agent k --purge || fail "purge: $(cat $W/agent.err)"
+	rc=0
+	GRESEC_TEST_CRASH_AFTER=1 ip netns exec k "$AGENT" --intent "$W/m200/a.json" --once 2>/dev/null || rc=$?
+	[ $rc -eq 137 ] || fail "crash hook: exit $rc"
+	n=$(ip -n k -o link show | count ' gs-m'); a=$(owned_links k)
+	echo "after crash 1: links=$n with alias=$a"
+	[ "$n" -gt 0 ] && [ "$a" -lt "$n" ] || fail "crash 1 did not leave alias-less links"
+	GRESEC_TEST_CRASH_AFTER=450 ip netns exec k "$AGENT" --intent "$W/m200/a.json" --once 2>/dev/null || true
+	echo "after crash 2: links=$(ip -n k -o link show | count ' gs-m') alias=$(owned_links k) routes=$(ip -n k route show proto 201 | wc -l) policies=$(owned_policies k)"
+	agent k --intent "$W/m200/a.json" --once || fail "restart: $(cat $W/agent.err)"
+	check test "$(ip -n k -o link show | count ' gs-m')" = 200
 	check test "$(owned_links k)" = 200
 	check test "$(ip -n k route show proto 201 | wc -l)" = 200
-	check test "$(ip -n k -4 addr show | grep -c 'inet 172.16.')" = 200
+	check test "$(ip -n k -4 addr show | count 'inet 172.16.')" = 200
 	check test "$(owned_policies k)" = 400
 	agent k --intent "$W/m200/a.json" --once || fail "third run: $(cat $W/agent.err)"
 	summary | grep -q 'messages=0 ' || fail "third run changed things: $(summary)"
 	agent k --purge || fail "purge: $(cat $W/agent.err)"
-	check test "$(ip -n k -o link show | grep -c ' gs-')" = 0
+	check test "$(ip -n k -o link show | count ' gs-')" = 0
 	check test "$(owned_routes k | tr '\n' ' ')" = "0 0 "
-	check test "$(ip -n k xfrm policy | grep -c .)" = 0
+	check test "$(ip -n k xfrm policy | count .)" = 0
 }
 
 # Hub and two spokes: spoke-to-spoke traffic goes through the hub.
 sc_hub() {
 	python3 "$ROOT/tests/kernel/mkintent.py" hub "$W/hub"
 	ns_pair h s1 v1 vh1
+	ip netns add s2
 	ip link add v2 netns h type veth peer name vh2 netns s2
 	ip -n h link set v2 up; ip -n s2 link set vh2 up; ip -n s2 link set lo up
 	ip -n h addr add 192.0.2.10/24 dev v1; ip -n s1 addr add 192.0.2.11/24 dev vh1
@@ -263,8 +283,8 @@ sc_hub() {
 sc_dryrun() {
 	setup_pair
 	agent a --intent "$W/pair/a.json" --dry-run > "$W/d1" || fail "dry-run: $(cat $W/agent.err)"
-	diff -u "$GOLD/pair-a-empty.plan" "$W/d1" || fail "plan from empty differs"
-	check test "$(ip -n a -o link show | grep -c ' gs-')" = 0
+	golden pair-a-empty.plan "$W/d1" || fail "plan from empty differs"
+	check test "$(ip -n a -o link show | count ' gs-')" = 0
 	check test "$(owned_policies a)" = 0
 	agent a --intent "$W/pair/a.json" --once || fail "apply"
 	agent a --intent "$W/pair/a.json" --dry-run > "$W/d2"
@@ -273,9 +293,9 @@ sc_dryrun() {
 	ip -n a route del 10.2.1.0/24 proto 201
 	ip -n a xfrm policy del src 192.0.2.2/32 dst 192.0.2.1/32 proto gre dir in
 	agent a --intent "$W/pair/a.json" --dry-run > "$W/d3"
-	diff -u "$GOLD/pair-a-drift.plan" "$W/d3" || fail "drift plan differs"
+	golden pair-a-drift.plan "$W/d3" || fail "drift plan differs"
 	agent a --purge --dry-run > "$W/d4"
-	diff -u "$GOLD/pair-a-purge.plan" "$W/d4" || fail "purge plan differs"
+	golden pair-a-purge.plan "$W/d4" || fail "purge plan differs"
 	check ip -n a link show gs-b | grep -q 'mtu 1500'
 }
 
@@ -285,10 +305,10 @@ sc_purge() {
 	agent a --intent "$W/pair/a.json" --once || fail "apply"
 	ip -n a xfrm policy add src 10.9.0.0/16 dst 10.8.0.0/16 dir out priority 50
 	agent a --purge || fail "purge: $(cat $W/agent.err)"
-	check test "$(ip -n a -o link show | grep -c ' gs-')" = 0
+	check test "$(ip -n a -o link show | count ' gs-')" = 0
 	check test "$(owned_routes a | tr '\n' ' ')" = "0 0 "
 	check test "$(owned_policies a)" = 0
-	check test "$(ip -n a xfrm policy | grep -c 'priority 50 ')" = 1
+	check test "$(ip -n a xfrm policy | count 'priority 50 ')" = 1
 	check ip -n a addr show va | grep -q 192.0.2.1/24
 	agent a --purge || fail "second purge"
 	summary | grep -q 'actions=0 messages=0' || fail "second purge did something: $(summary)"

@@ -95,7 +95,7 @@ static void test_from_empty(void **state)
 		"add link gs-g kind gre local 192.0.2.1 remote 192.0.2.2 key 7 ttl 64 mtu 1400 alias gresec:g",
 		"add link gs-v kind vti local 198.51.100.1 remote 198.51.100.2 key 9 ttl 0 mtu 1400 alias gresec:v",
 		"set conf gs-g rp_filter=2",
-		"set conf gs-v rp_filter=2 disable_policy=1 disable_xfrm=1",
+		"set conf gs-v rp_filter=2 disable_policy=1 disable_xfrm=0",
 		"add addr 169.254.0.0/31 dev gs-g",
 		"add addr 169.254.1.0/31 dev gs-v",
 		"add route 10.2.0.0/24 dev gs-g metric 100 table 254",
@@ -282,7 +282,7 @@ static void test_messages_roundtrip(void **state)
 	(void)state;
 	assert_int_equal(plan_desired(in, des), 0);
 	des->links[0].ifindex = 12;
-	assert_int_equal(nl_link_put_new(b, &des->links[0], false, 0), 0);
+	assert_int_equal(nl_link_put_new(b, &des->links[0], true, 0), 0);
 	assert_int_equal(nl_addr_put(b, &des->addrs[0], 12, true, 1), 0);
 	assert_int_equal(nl_route_put(b, &des->routes[0], 12, PLAN_ADD, 2), 0);
 	assert_int_equal(xfrm_policy_put(b, &des->policies[2], PLAN_ADD, 3), 0);
@@ -291,12 +291,14 @@ static void test_messages_roundtrip(void **state)
 	assert_true(nlh->nlmsg_flags & NLM_F_ACK);
 	assert_int_equal(nl_link_parse(nlh, &l), 0);
 	assert_string_equal(l.ifname, "gs-g");
-	assert_int_equal(l.ifindex, 12);
+	assert_int_equal(l.ifindex, 0);		/* created by name */
+	assert_true(nlh->nlmsg_flags & NLM_F_CREATE);
 	assert_ptr_equal(l.kind, des->links[0].kind);
 	assert_int_equal(addr_cmp(&l.remote, &des->links[0].remote), 0);
 	assert_int_equal(l.key, 7);
 	assert_int_equal(l.mtu, 1400);
-	assert_true(l.owned);
+	assert_int_equal(l.group, KSTATE_LINK_GROUP);
+	assert_true(l.owned);		/* by name prefix and group until the alias is set */
 	off += MNL_ALIGN(nlh->nlmsg_len);
 	nlh = (const void *)(b->buf + off);
 	assert_int_equal(nl_addr_parse(nlh, &a), 0);

@@ -1,0 +1,481 @@
+/* The IKE plane without charon: load-conn / load-shared content for a GRE transport
+ * tunnel, a VTI tunnel, NAT encapsulation and AH; the child-name hash; the diff
+ * against what charon reports (new, unchanged, changed, removed, foreign); list-sa
+ * bodies into the status table. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ike.h"
+#include "ike_events.h"
+#include "intent.h"
+#include "vici.h"
+
+#define SEC(start, init, encap, mode, proto) \
+	"\"security\": {\"mode\": \"" mode "\", \"protocol\": \"" proto "\"," \
+	"\"ike_proposals\": [\"aes256gcm16-prfsha384-ecp384\", \"aes128-sha256-modp2048\"]," \
+	"\"child_proposals\": [\"aes256gcm16\"], \"ike_lifetime\": 14400," \
+	"\"child_lifetime\": 3600, \"dpd_delay\": 10, \"start\": \"" start "\"," \
+	"\"initiator\": " init ", \"udp_encap\": " encap
+
+static const char *const intent_text =
+	"{\"format\": 1, \"site\": \"hub1\", \"revision\": 3, \"routes\": [], \"spd\": [],"
+	" \"tunnels\": ["
+	"{\"id\": \"gre-1\", \"ifname\": \"gs1\", \"kind\": \"gre\", \"local\": \"192.0.2.1\","
+	" \"remote\": \"198.51.100.1\", \"key\": 1, \"ttl\": 64, \"mtu\": 1400,"
+	" \"overlay\": {\"local\": \"10.255.0.0/31\", \"peer\": \"10.255.0.1/31\"},"
+	" \"reqid\": 65537, " SEC("on-demand", "true", "false", "transport", "esp") "},"
+	" \"psk\": \"0123456789abcdef-gre-1\"},"
+	"{\"id\": \"vti-2\", \"ifname\": \"gs2\", \"kind\": \"vti\", \"local\": \"192.0.2.1\","
+	" \"remote\": \"198.51.100.2\", \"key\": 2, \"ttl\": 0, \"mtu\": 1400,"
+	" \"overlay\": {\"local\": \"10.255.0.2/31\", \"peer\": \"10.255.0.3/31\"},"
+	" \"reqid\": 65538, " SEC("always", "true", "true", "tunnel", "esp")
+	", \"local_id\": \"hub1.example\", \"remote_id\": \"spoke2.example\"},"
+	" \"psk\": \"0123456789abcdef-vti-2\"},"
+	"{\"id\": \"ah-3\", \"ifname\": \"gs3\", \"kind\": \"gre\", \"local\": \"192.0.2.1\","
+	" \"remote\": \"198.51.100.3\", \"key\": 3, \"ttl\": 0, \"mtu\": 1400,"
+	" \"overlay\": {\"local\": \"10.255.0.4/31\", \"peer\": \"10.255.0.5/31\"},"
+	" \"reqid\": 65539, " SEC("always", "false", "false", "transport", "ah") "},"
+	" \"psk\": \"0123456789abcdef-ah-3\"}"
+	"]}";
+
+static struct intent *load_intent(void)
+{
+	json_error_t je;
+	json_t *j = json_loads(intent_text, 0, &je);
+	struct intent *in = NULL;
+	char err[256] = "";
+
+	if (!j)
+		fail_msg("test intent: %s", je.text);
+	if (intent_from_json(j, &in, err, sizeof(err)) || intent_validate(in, err, sizeof(err)))
+		fail_msg("test intent: %s", err);
+	json_decref(j);
+	return in;
+}
+
+static struct vici_node *decode(struct vici_msg *m)
+{
+	struct vici_node *n = NULL;
+
+	assert_non_null(m);
+	assert_int_equal(vici_parse(m->buf, m->len, &n), 0);
+	vici_msg_free(m);
+	return n;
+}
+
+static const char *item(const struct vici_node *n, const char *list, size_t i)
+{
+	const struct vici_node *l = vici_node_get(n, list);
+
+	if (!l || l->type != VICI_NODE_LIST || i >= l->n_kids)
+		return NULL;
+	return l->kids[i].value;
+}
+
+static const struct vici_node *child_of(const struct vici_node *conn, const char *child)
+{
+	return vici_node_get(vici_node_get(conn, "children"), child);
+}
+
+static void test_conn_gre_transport(void **state)
+{
+	struct intent *in = load_intent();
+	struct vici_node *root = decode(ike_conn_msg(&in->tunnels[0], "gre-1-x"));
+	const struct vici_node *c = vici_node_get(root, "gre-1"), *ch;
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(root->n_kids, 1);
+	assert_string_equal(vici_node_str(c, "version"), "2");
+	assert_string_equal(item(c, "local_addrs", 0), "192.0.2.1");
+	assert_string_equal(item(c, "remote_addrs", 0), "198.51.100.1");
+	assert_string_equal(item(c, "proposals", 0), "aes256gcm16-prfsha384-ecp384");
+	assert_string_equal(item(c, "proposals", 1), "aes128-sha256-modp2048");
+	assert_string_equal(vici_node_str(c, "rekey_time"), "14400");
+	assert_string_equal(vici_node_str(c, "dpd_delay"), "10");
+	assert_string_equal(vici_node_str(c, "encap"), "no");
+	assert_string_equal(vici_node_str(vici_node_get(c, "local"), "auth"), "psk");
+	/* no ids in the intent: the underlay addresses are the identities */
+	assert_string_equal(vici_node_str(vici_node_get(c, "local"), "id"), "192.0.2.1");
+	assert_string_equal(vici_node_str(vici_node_get(c, "remote"), "id"), "198.51.100.1");
+	ch = child_of(c, "gre-1-x");
+	assert_non_null(ch);
+	assert_string_equal(vici_node_str(ch, "mode"), "transport");
+	assert_string_equal(vici_node_str(ch, "policies"), "no");
+	assert_string_equal(vici_node_str(ch, "reqid"), "65537");
+	assert_string_equal(item(ch, "esp_proposals", 0), "aes256gcm16");
+	assert_null(vici_node_get(ch, "ah_proposals"));
+	assert_string_equal(item(ch, "local_ts", 0), "dynamic[gre]");
+	assert_string_equal(item(ch, "remote_ts", 0), "dynamic[gre]");
+	assert_string_equal(vici_node_str(ch, "rekey_time"), "3600");
+	assert_string_equal(vici_node_str(ch, "start_action"), "none");
+	assert_string_equal(vici_node_str(ch, "dpd_action"), "clear");
+	vici_node_free(root);
+	intent_free(in);
+}
+
+static void test_conn_vti_tunnel_nat(void **state)
+{
+	struct intent *in = load_intent();
+	struct vici_node *root = decode(ike_conn_msg(&in->tunnels[1], "c"));
+	const struct vici_node *c = vici_node_get(root, "vti-2"), *ch = child_of(c, "c");
+
+	(void)state;
+	assert_string_equal(vici_node_str(c, "encap"), "yes");
+	assert_string_equal(vici_node_str(vici_node_get(c, "local"), "id"), "hub1.example");
+	assert_string_equal(vici_node_str(vici_node_get(c, "remote"), "id"), "spoke2.example");
+	assert_string_equal(vici_node_str(ch, "mode"), "tunnel");
+	assert_string_equal(vici_node_str(ch, "reqid"), "65538");
+	assert_string_equal(item(ch, "local_ts", 0), "0.0.0.0/0");
+	assert_string_equal(item(ch, "remote_ts", 0), "0.0.0.0/0");
+	/* the initiator of an always-on tunnel restarts it when DPD finds the peer dead */
+	assert_string_equal(vici_node_str(ch, "dpd_action"), "restart");
+	vici_node_free(root);
+	intent_free(in);
+}
+
+static void test_conn_ah(void **state)
+{
+	struct intent *in = load_intent();
+	struct vici_node *root = decode(ike_conn_msg(&in->tunnels[2], "c"));
+	const struct vici_node *ch = child_of(vici_node_get(root, "ah-3"), "c");
+
+	(void)state;
+	assert_string_equal(item(ch, "ah_proposals", 0), "aes256gcm16");
+	assert_null(vici_node_get(ch, "esp_proposals"));
+	/* always-on, but the peer initiates: no restart from this side */
+	assert_string_equal(vici_node_str(ch, "dpd_action"), "clear");
+	vici_node_free(root);
+	intent_free(in);
+}
+
+static void test_shared(void **state)
+{
+	struct intent *in = load_intent();
+	struct vici_node *n = decode(ike_shared_msg(&in->tunnels[1]));
+	char name[IKE_SHARED_MAX + 1];
+
+	(void)state;
+	assert_string_equal(vici_node_str(n, "id"), "gresec-vti-2");
+	assert_string_equal(vici_node_str(n, "type"), "IKE");
+	assert_string_equal(vici_node_str(n, "data"), "0123456789abcdef-vti-2");
+	assert_string_equal(item(n, "owners", 0), "hub1.example");
+	assert_string_equal(item(n, "owners", 1), "spoke2.example");
+	ike_shared_name(&in->tunnels[0], name, sizeof(name));
+	assert_string_equal(name, "gresec-gre-1");
+	vici_node_free(n);
+	intent_free(in);
+}
+
+static void test_child_name_hash(void **state)
+{
+	struct intent *in = load_intent();
+	struct intent_tunnel *t = &in->tunnels[0];
+	char a[IKE_CHILD_MAX + 1], b[IKE_CHILD_MAX + 1];
+	char *old_psk;
+
+	(void)state;
+	assert_int_equal(ike_child_name(t, a, sizeof(a)), 0);
+	assert_int_equal(strlen(a), strlen("gre-1-") + IKE_HASH_HEX);
+	assert_memory_equal(a, "gre-1-", 6);
+	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
+	assert_string_equal(a, b);
+	/* routing-only fields do not touch charon */
+	t->mtu = 1300;
+	t->key = 77;
+	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
+	assert_string_equal(a, b);
+	/* every IKE parameter does, and so does the PSK */
+	t->sec.child_lifetime = 1800;
+	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
+	assert_string_not_equal(a, b);
+	t->sec.child_lifetime = 3600;
+	t->reqid = 65600;
+	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
+	assert_string_not_equal(a, b);
+	t->reqid = 65537;
+	old_psk = t->psk;
+	t->psk = strdup("another-psk-0123456789");
+	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
+	assert_string_not_equal(a, b);
+	free(t->psk);
+	t->psk = old_psk;
+	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
+	assert_string_equal(a, b);
+	assert_int_equal(ike_child_name(t, b, 10), -ENAMETOOLONG);
+	intent_free(in);
+}
+
+/* Plan lines as one string, for compact assertions. */
+static char *plan_text(const struct intent *in, const struct ike_cur *cur, int want_rc)
+{
+	struct ike_plan *p = ike_plan_new();
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_int_equal(ike_plan_compute(in, cur, p), want_rc);
+	ike_plan_print(p, in, f);
+	fclose(f);
+	ike_plan_free(p);
+	return buf;
+}
+
+/* charon holding exactly what in wants, with SAs up where up is true. */
+static struct ike_cur *cur_matching(const struct intent *in, bool up)
+{
+	struct ike_cur *cur = ike_cur_new();
+
+	for (size_t i = 0; i < in->n_tunnels; i++) {
+		char child[IKE_CHILD_MAX + 1], shared[IKE_SHARED_MAX + 1];
+		struct ike_cur_conn *c;
+
+		assert_int_equal(ike_child_name(&in->tunnels[i], child, sizeof(child)), 0);
+		c = ike_cur_add_conn(cur, in->tunnels[i].id, child);
+		assert_true(c->owned);
+		c->sa_up = up;
+		ike_shared_name(&in->tunnels[i], shared, sizeof(shared));
+		assert_int_equal(ike_cur_add_shared(cur, shared), 0);
+	}
+	return cur;
+}
+
+static void test_plan_from_empty(void **state)
+{
+	struct intent *in = load_intent();
+	struct ike_cur *cur = ike_cur_new();
+	char *t = plan_text(in, cur, 0);
+	char child[IKE_CHILD_MAX + 1], want[1024];
+
+	(void)state;
+	assert_int_equal(ike_child_name(&in->tunnels[1], child, sizeof(child)), 0);
+	snprintf(want, sizeof(want), "ike initiate vti-2 child %s\n", child);
+	/* shared keys before conns, sorted; only the always-on initiator is started */
+	assert_non_null(strstr(t,
+		"ike load-shared gresec-ah-3 owners 192.0.2.1 198.51.100.3\n"
+		"ike load-shared gresec-gre-1 owners 192.0.2.1 198.51.100.1\n"
+		"ike load-shared gresec-vti-2 owners hub1.example spoke2.example\n"
+		"ike load-conn ah-3 child ah-3-"));
+	assert_non_null(strstr(t, " 192.0.2.1->198.51.100.1 transport esp reqid 65537 start on-demand initiator\n"));
+	assert_non_null(strstr(t, " tunnel esp reqid 65538 start always initiator encap\n"));
+	assert_non_null(strstr(t, " transport ah reqid 65539 start always\n"));
+	assert_non_null(strstr(t, want));
+	assert_null(strstr(t, "initiate gre-1"));
+	assert_null(strstr(t, "initiate ah-3"));
+	assert_null(strstr(t, "0123456789abcdef"));	/* never a PSK */
+	free(t);
+	ike_cur_free(cur);
+	intent_free(in);
+}
+
+static void test_plan_restart_is_empty(void **state)
+{
+	struct intent *in = load_intent();
+	struct ike_cur *cur = cur_matching(in, true);
+	char *t = plan_text(in, cur, 0);
+
+	(void)state;
+	assert_string_equal(t, "");
+	free(t);
+	ike_cur_free(cur);
+	/* the same, with the always-on tunnel down: only its start */
+	cur = cur_matching(in, false);
+	t = plan_text(in, cur, 0);
+	assert_non_null(strstr(t, "ike initiate vti-2 child vti-2-"));
+	assert_int_equal(strchr(t, '\n') - t + 1, (long)strlen(t));	/* one line */
+	free(t);
+	/* connecting counts as on its way: nothing */
+	cur->conns[1].sa_connecting = true;
+	t = plan_text(in, cur, 0);
+	assert_string_equal(t, "");
+	free(t);
+	ike_cur_free(cur);
+	intent_free(in);
+}
+
+static void test_plan_changed_and_missing_key(void **state)
+{
+	struct intent *in = load_intent();
+	struct ike_cur *cur = cur_matching(in, true);
+	char *t;
+
+	(void)state;
+	/* charon's gre-1 was loaded from other parameters */
+	strcpy(cur->conns[0].child, "gre-1-0000000000000000");
+	/* vti-2's key went missing (charon restarted its credentials) */
+	free(cur->shared[1]);
+	cur->shared[1] = strdup("unrelated-key");
+	t = plan_text(in, cur, 0);
+	assert_non_null(strstr(t, "ike terminate gre-1\n"));
+	assert_non_null(strstr(t, "ike load-shared gresec-gre-1 "));
+	assert_non_null(strstr(t, "ike load-conn gre-1 child gre-1-"));
+	assert_null(strstr(t, "initiate gre-1"));	/* on-demand: the next packet */
+	assert_non_null(strstr(t, "ike load-shared gresec-vti-2 "));
+	assert_null(strstr(t, "load-conn vti-2"));
+	assert_null(strstr(t, "ah-3"));
+	/* terminate comes first */
+	assert_true(strstr(t, "ike terminate gre-1") == t);
+	free(t);
+	ike_cur_free(cur);
+	intent_free(in);
+}
+
+static void test_plan_removed_and_foreign(void **state)
+{
+	struct intent *in = load_intent();
+	struct ike_cur *cur = cur_matching(in, true);
+	struct ike_cur_conn *gone, *foreign;
+	char *t;
+
+	(void)state;
+	gone = ike_cur_add_conn(cur, "old-9", "old-9-0123456789abcdef");
+	assert_true(gone->owned);
+	gone->sa_up = true;
+	assert_non_null(ike_cur_add_conn(cur, "old-10", "old-10-0123456789abcdef"));
+	foreign = ike_cur_add_conn(cur, "admin-conn", "admin-child");
+	assert_false(foreign->owned);
+	assert_false(ike_cur_add_conn(cur, "x", "x-0123456789ABCDEF")->owned);
+	assert_int_equal(ike_cur_add_shared(cur, "gresec-old-9"), 0);
+	assert_int_equal(ike_cur_add_shared(cur, "admin-key"), 0);
+	t = plan_text(in, cur, 0);
+	assert_string_equal(t,
+		"ike terminate old-9\n"
+		"ike unload-conn old-10\n"
+		"ike unload-conn old-9\n"
+		"ike unload-shared gresec-old-9\n");
+	free(t);
+	/* purge: everything owned goes, nothing foreign */
+	t = plan_text(NULL, cur, 0);
+	assert_non_null(strstr(t, "ike unload-conn gre-1\n"));
+	assert_non_null(strstr(t, "ike unload-shared gresec-vti-2\n"));
+	assert_null(strstr(t, "admin"));
+	assert_null(strstr(t, "unload-conn x\n"));
+	free(t);
+	ike_cur_free(cur);
+	intent_free(in);
+}
+
+static void test_plan_foreign_name_clash(void **state)
+{
+	struct intent *in = load_intent();
+	struct ike_cur *cur = ike_cur_new();
+	char *t;
+
+	(void)state;
+	assert_non_null(ike_cur_add_conn(cur, "gre-1", "someone-elses"));
+	t = plan_text(in, cur, 0);
+	assert_non_null(strstr(t, "fail tunnel gre-1: charon has a connection named gre-1"));
+	assert_null(strstr(t, "load-conn gre-1"));
+	assert_null(strstr(t, "gresec-gre-1"));
+	assert_non_null(strstr(t, "load-conn vti-2"));
+	free(t);
+	ike_cur_free(cur);
+	intent_free(in);
+}
+
+static struct vici_node *list_sa(const char *ike, const char *state, const char *cstate,
+				 const char *bytes_in)
+{
+	struct vici_msg *m = vici_msg_new();
+
+	vici_msg_section(m, ike);
+	vici_msg_kv(m, "state", state);
+	vici_msg_section(m, "child-sas");
+	vici_msg_section(m, "c-1");
+	vici_msg_kv(m, "state", cstate);
+	vici_msg_kv(m, "reqid", "65537");
+	vici_msg_kv(m, "bytes-in", bytes_in);
+	vici_msg_kv(m, "bytes-out", "20");
+	vici_msg_kv(m, "packets-in", "3");
+	vici_msg_kv(m, "packets-out", "4");
+	vici_msg_end(m);
+	vici_msg_end(m);
+	vici_msg_end(m);
+	return decode(m);
+}
+
+static void test_events_table(void **state)
+{
+	struct intent *in = load_intent();
+	struct ike_events *ev = ike_events_new("unix:///nonexistent");
+	struct vici_node *a = list_sa("gre-1", "ESTABLISHED", "INSTALLED", "100");
+	struct vici_node *b = list_sa("gre-1", "CONNECTING", "CREATED", "5");
+	struct vici_node *x = list_sa("not-ours", "ESTABLISHED", "INSTALLED", "1");
+	const struct ike_status *st;
+	json_t *j;
+
+	(void)state;
+	assert_int_equal(ike_events_track(ev, in), 0);
+	assert_true(ike_events_take_dirty(ev));
+	assert_false(ike_events_take_dirty(ev));
+	st = ike_events_get(ev, "gre-1");
+	assert_string_equal(st->ike_state, "DOWN");
+	assert_false(ike_events_up(ev, "gre-1"));
+	ike_events_apply_sa(ev, b);
+	assert_true(ike_events_connecting(ev, "gre-1"));
+	ike_events_apply_sa(ev, a);	/* a second IKE_SA of the tunnel: the best wins */
+	ike_events_apply_sa(ev, x);
+	assert_string_equal(st->ike_state, "ESTABLISHED");
+	assert_string_equal(st->child_state, "INSTALLED");
+	assert_true(ike_events_up(ev, "gre-1"));
+	assert_false(ike_events_connecting(ev, "gre-1"));
+	assert_int_equal(st->bytes_in, 100);	/* only installed children count */
+	assert_int_equal(st->packets_out, 4);
+	assert_int_equal(st->reqid, 65537);
+	assert_null(ike_events_get(ev, "not-ours"));
+	ike_events_set_error(ev, "gre-1", "initiate: %s", "establishing CHILD_SA failed");
+	j = ike_events_status_json(ev, "gre-1");
+	assert_string_equal(json_string_value(json_object_get(j, "ike_state")), "ESTABLISHED");
+	assert_int_equal(json_integer_value(json_object_get(j, "bytes_in")), 100);
+	assert_string_equal(json_string_value(json_object_get(j, "last_error")),
+			    "initiate: establishing CHILD_SA failed");
+	json_decref(j);
+	assert_null(ike_events_status_json(ev, "nope"));
+	/* a closed events connection cannot refresh */
+	assert_int_equal(ike_events_refresh_one(ev, "gre-1"), -ENOTCONN);
+	vici_node_free(a);
+	vici_node_free(b);
+	vici_node_free(x);
+	ike_events_free(ev);
+	intent_free(in);
+}
+
+static void test_acquire_without_intent(void **state)
+{
+	struct ike *ike = ike_new("unix:///nonexistent/charon.vici");
+
+	(void)state;
+	assert_int_equal(ike_acquire(ike, 65537, 1000), -ENOENT);
+	assert_int_equal(ike_tick(ike, 1000), 0);
+	assert_int_equal(ike_next_timeout_ms(ike, 1000), -1);
+	assert_int_equal(ike_apply(ike, NULL, NULL), -ENOENT);	/* no charon there */
+	ike_free(ike);
+	ike_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_conn_gre_transport),
+		cmocka_unit_test(test_conn_vti_tunnel_nat),
+		cmocka_unit_test(test_conn_ah),
+		cmocka_unit_test(test_shared),
+		cmocka_unit_test(test_child_name_hash),
+		cmocka_unit_test(test_plan_from_empty),
+		cmocka_unit_test(test_plan_restart_is_empty),
+		cmocka_unit_test(test_plan_changed_and_missing_key),
+		cmocka_unit_test(test_plan_removed_and_foreign),
+		cmocka_unit_test(test_plan_foreign_name_clash),
+		cmocka_unit_test(test_events_table),
+		cmocka_unit_test(test_acquire_without_intent),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

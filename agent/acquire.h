@@ -6,9 +6,9 @@
  * Packets waiting for the SA: with net.core.xfrm_larval_drop = 1 (the kernel default)
  * they are dropped until the SA is installed, so the first packets of a flow are lost
  * (a ping loses its first echo or two). With 0 the kernel keeps them in a per-policy
- * hold queue (at most 100 packets; the queue is re-checked with backoff and dropped
- * when no SA came after a few seconds) and sends them once the SA is installed: a
- * negotiation that completes in well under a second loses nothing. The sysctl is per
+ * hold queue (at most 100 packets; re-checked at doubling intervals from 0.1 s, purged
+ * when no SA came within about a minute) and sends them once the SA is installed: a
+ * negotiation that completes in time loses nothing (tests/ike: 8 of 8 pings). The sysctl is per
  * network namespace; acquire_set_larval_drop sets it for the agent's. */
 #ifndef GRESEC_ACQUIRE_H
 #define GRESEC_ACQUIRE_H

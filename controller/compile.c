@@ -296,6 +296,14 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 			 "is IPv4, the other IPv6", c->names[peer], k->id);
 		return -EINVAL;
 	}
+	if (json_is_true(json_object_get(sj, "behind_nat")) &&
+	    json_is_true(json_object_get(pj, "behind_nat"))) {
+		/* Neither can reach the other: there is no one to answer IKE. */
+		snprintf(path, sizeof(path), "sites/%s.behind_nat", c->names[self]);
+		verr_add(errs, path, "cannot be joined to site '%s' (tunnel gs%lld): both sites "
+			 "are behind NAT, so neither can reach the other", c->names[peer], k->id);
+		return -EINVAL;
+	}
 	t->key = (uint32_t)k->id;
 	t->ttl = COMPILE_TTL;
 	t->reqid = (uint32_t)(COMPILE_REQID_BASE + k->id);

@@ -1,0 +1,386 @@
+/* The intent compiler against a real temporary store: every topology kind, dual hubs,
+ * path preference, summaries, overlay allocation and its exhaustion, NAT rules,
+ * identifier stability, revisions that follow content, determinism. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "compile.h"
+#include "import.h"
+#include "store.h"
+
+struct fx {
+	char dir[64];
+	char path[96];
+	struct store *s;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/gresec-test-compile.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+	assert_int_equal(store_open(f->path, &f->s), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char p[128];
+
+	store_free(f->s);
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/t.db%s", f->dir, (const char *[]){ "", "-wal", "-shm" }[i]);
+		unlink(p);
+	}
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Imports doc (merge); returns the import's result code, errors in *errs_out if asked. */
+static int import(struct fx *f, const char *doc, json_t **errs_out)
+{
+	struct import_opts o = { .actor = "test" };
+	struct verr *errs = verr_new();
+	json_t *d = json_loads(doc, 0, NULL), *res = NULL;
+	int r;
+
+	assert_non_null(d);
+	r = import_json(f->s, d, &o, errs, &res);
+	if (errs_out)
+		*errs_out = verr_json(errs);
+	json_decref(res);
+	json_decref(d);
+	verr_free(errs);
+	return r;
+}
+
+static json_t *intent_of(struct fx *f, const char *site, uint64_t *rev)
+{
+	char *text = NULL;
+	uint64_t r = 0;
+	json_t *j;
+
+	assert_int_equal(compile_current(f->s, site, &r, &text), 0);
+	j = json_loads(text, 0, NULL);
+	assert_non_null(j);
+	free(text);
+	if (rev)
+		*rev = r;
+	return j;
+}
+
+/* The metrics of the routes to prefix, in order, via the tunnels to peer sites. */
+static int count_routes(const json_t *in, const char *prefix, const char *via, int metric)
+{
+	const json_t *r;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(json_object_get(in, "routes"), i, r) {
+		if (strcmp(json_string_value(json_object_get(r, "prefix")), prefix))
+			continue;
+		if (via && strcmp(json_string_value(json_object_get(r, "via")), via))
+			continue;
+		if (metric >= 0 && json_integer_value(json_object_get(r, "metric")) != metric)
+			continue;
+		n++;
+	}
+	return n;
+}
+
+/* The id of the tunnel from site to peer in site's intent (by remote underlay). */
+static const char *tunnel_to(const json_t *in, const char *remote)
+{
+	const json_t *t;
+	size_t i;
+
+	json_array_foreach(json_object_get(in, "tunnels"), i, t)
+		if (!strcmp(json_string_value(json_object_get(t, "remote")), remote))
+			return json_string_value(json_object_get(t, "id"));
+	return NULL;
+}
+
+static const json_t *tunnel_obj(const json_t *in, const char *remote)
+{
+	const json_t *t;
+	size_t i;
+
+	json_array_foreach(json_object_get(in, "tunnels"), i, t)
+		if (!strcmp(json_string_value(json_object_get(t, "remote")), remote))
+			return t;
+	return NULL;
+}
+
+#define SITES_4 \
+	"{\"name\":\"hub1\",\"underlay\":\"192.0.2.1\",\"prefixes\":[\"10.1.0.0/24\"]}," \
+	"{\"name\":\"hub2\",\"underlay\":\"192.0.2.2\",\"prefixes\":[\"10.2.0.0/24\"]}," \
+	"{\"name\":\"s1\",\"underlay\":\"192.0.2.11\",\"prefixes\":[\"10.11.0.0/24\"],\"tags\":{\"r\":\"x\"}}," \
+	"{\"name\":\"s2\",\"underlay\":\"192.0.2.12\",\"prefixes\":[\"10.12.0.0/24\"],\"tags\":{\"r\":\"x\"}}"
+
+static void test_full_mesh(void **state)
+{
+	struct fx *f = *state;
+	json_t *in;
+	size_t i;
+	const json_t *sp;
+
+	assert_int_equal(import(f, "{\"profiles\":[{\"name\":\"p\"}],\"sites\":[" SITES_4 "],"
+		"\"topologies\":[{\"name\":\"m\",\"kind\":\"full-mesh\",\"profile\":\"p\","
+		"\"members\":[\"hub1\",\"hub2\",\"s1\",\"s2\"]}]}", NULL), 0);
+	in = intent_of(f, "s1", NULL);
+	assert_int_equal(json_array_size(json_object_get(in, "tunnels")), 3);
+	assert_int_equal(json_array_size(json_object_get(in, "spd")), 6);
+	assert_int_equal(count_routes(in, "10.12.0.0/24", tunnel_to(in, "192.0.2.12"), 100), 1);
+	assert_int_equal(count_routes(in, "10.1.0.0/24", tunnel_to(in, "192.0.2.1"), 100), 1);
+	/* Its own prefix is not routed into a tunnel. */
+	assert_int_equal(count_routes(in, "10.11.0.0/24", NULL, -1), 0);
+	json_array_foreach(json_object_get(in, "spd"), i, sp) {
+		assert_int_equal(json_integer_value(json_object_get(sp, "proto")), 47);
+		assert_true(json_integer_value(json_object_get(json_object_get(sp, "template"),
+							       "reqid")) >= 0x10000);
+	}
+	json_decref(in);
+}
+
+static void test_dual_hubs_and_path_preference(void **state)
+{
+	struct fx *f = *state;
+	json_t *in;
+
+	assert_int_equal(import(f, "{\"profiles\":[{\"name\":\"p\"}],\"sites\":[" SITES_4 ","
+		"{\"name\":\"s3\",\"underlay\":\"192.0.2.13\",\"prefixes\":[\"10.13.0.0/24\"],\"tags\":{\"r\":\"x\"}}],"
+		"\"topologies\":[{\"name\":\"star\",\"kind\":\"hub-spoke\",\"profile\":\"p\","
+		"\"hubs\":[\"hub1\",\"hub2\"],\"match_tags\":{\"r\":\"x\"}}],"
+		"\"tunnels\":[{\"name\":\"direct\",\"a\":\"s1\",\"b\":\"s3\",\"profile\":\"p\"}]}", NULL), 0);
+	in = intent_of(f, "s1", NULL);
+	/* Through both hubs, the first by name preferred. */
+	assert_int_equal(count_routes(in, "10.12.0.0/24", tunnel_to(in, "192.0.2.1"), 200), 1);
+	assert_int_equal(count_routes(in, "10.12.0.0/24", tunnel_to(in, "192.0.2.2"), 201), 1);
+	assert_int_equal(count_routes(in, "10.12.0.0/24", NULL, -1), 2);
+	/* Direct beats the hubs. */
+	assert_int_equal(count_routes(in, "10.13.0.0/24", NULL, -1), 1);
+	assert_int_equal(count_routes(in, "10.13.0.0/24", tunnel_to(in, "192.0.2.13"), 100), 1);
+	json_decref(in);
+	/* A hub reaches each spoke directly, and the hubs are joined to each other. */
+	in = intent_of(f, "hub1", NULL);
+	assert_int_equal(json_array_size(json_object_get(in, "tunnels")), 4);
+	assert_int_equal(count_routes(in, "10.12.0.0/24", tunnel_to(in, "192.0.2.12"), 100), 1);
+	assert_int_equal(count_routes(in, "10.2.0.0/24", tunnel_to(in, "192.0.2.2"), 100), 1);
+	json_decref(in);
+	/* Spokes without a direct tunnel are not joined. */
+	in = intent_of(f, "s2", NULL);
+	assert_null(tunnel_to(in, "192.0.2.11"));
+	json_decref(in);
+}
+
+static void test_summaries(void **state)
+{
+	struct fx *f = *state;
+	json_t *in;
+
+	assert_int_equal(import(f, "{\"profiles\":[{\"name\":\"p\"}],\"sites\":[" SITES_4 "],"
+		"\"topologies\":[{\"name\":\"star\",\"kind\":\"hub-spoke\",\"profile\":\"p\","
+		"\"hubs\":[\"hub1\"],\"members\":[\"s1\",\"s2\"],"
+		"\"summary_prefixes\":[\"10.0.0.0/8\"]}]}", NULL), 0);
+	in = intent_of(f, "s1", NULL);
+	assert_int_equal(count_routes(in, "10.0.0.0/8", tunnel_to(in, "192.0.2.1"), 200), 1);
+	assert_int_equal(count_routes(in, "10.12.0.0/24", NULL, -1), 0);
+	assert_int_equal(json_array_size(json_object_get(in, "routes")), 2);	/* hub's /24 + summary */
+	json_decref(in);
+}
+
+static void test_overlay_allocation_and_exhaustion(void **state)
+{
+	struct fx *f = *state;
+	struct addr_prefix pool;
+	json_t *in, *errs = NULL;
+	const json_t *t;
+	char *text;
+
+	addr_prefix_parse("100.64.0.0/30", &pool);
+	store_set_overlay_pool(f->s, &pool);
+	assert_int_equal(import(f, "{\"profiles\":[{\"name\":\"p\"}],\"sites\":[" SITES_4 "],"
+		"\"tunnels\":[{\"name\":\"a\",\"a\":\"s1\",\"b\":\"s2\",\"profile\":\"p\"},"
+		"{\"name\":\"b\",\"a\":\"hub1\",\"b\":\"hub2\",\"profile\":\"p\"}]}", NULL), 0);
+	in = intent_of(f, "s2", NULL);
+	t = tunnel_obj(in, "192.0.2.11");
+	/* Pairs are allocated in name order (hub1-hub2 took the first /31); s1 < s2, so s1
+	 * takes the first address of the second /31. */
+	assert_string_equal(json_string_value(json_object_get(json_object_get(t, "overlay"), "local")),
+			    "100.64.0.3/31");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(t, "overlay"), "peer")),
+			    "100.64.0.2/31");
+	json_decref(in);
+	assert_int_equal(import(f, "{\"tunnels\":[{\"name\":\"c\",\"a\":\"s1\",\"b\":\"hub1\","
+				"\"profile\":\"p\"}]}", &errs), -EINVAL);
+	text = json_dumps(errs, 0);
+	assert_non_null(strstr(text, "exhausted"));
+	free(text);
+	json_decref(errs);
+}
+
+static void test_nat_rules(void **state)
+{
+	struct fx *f = *state;
+	json_t *in, *errs = NULL;
+	const json_t *sec;
+	char *text;
+
+	assert_int_equal(import(f, "{\"profiles\":[{\"name\":\"p\"}],\"sites\":["
+		"{\"name\":\"hub\",\"underlay\":\"192.0.2.1\"},"
+		"{\"name\":\"a-nat\",\"underlay\":\"192.168.1.2\",\"behind_nat\":true}],"
+		"\"tunnels\":[{\"name\":\"t\",\"a\":\"hub\",\"b\":\"a-nat\",\"profile\":\"p\"}]}", NULL), 0);
+	in = intent_of(f, "a-nat", NULL);
+	sec = json_object_get(json_array_get(json_object_get(in, "tunnels"), 0), "security");
+	/* The NAT'd site initiates (and the hub, whose peer is behind NAT, does not). */
+	assert_true(json_is_true(json_object_get(sec, "initiator")));
+	assert_true(json_is_true(json_object_get(sec, "udp_encap")));
+	json_decref(in);
+	in = intent_of(f, "hub", NULL);
+	sec = json_object_get(json_array_get(json_object_get(in, "tunnels"), 0), "security");
+	assert_false(json_is_true(json_object_get(sec, "initiator")));
+	assert_true(json_is_true(json_object_get(sec, "udp_encap")));
+	json_decref(in);
+	/* Two sites behind NAT cannot reach each other: refused. */
+	assert_int_equal(import(f, "{\"sites\":[{\"name\":\"z-nat\",\"underlay\":\"192.168.1.3\","
+		"\"behind_nat\":true}],\"tunnels\":[{\"name\":\"u\",\"a\":\"z-nat\",\"b\":\"a-nat\","
+		"\"profile\":\"p\"}]}", &errs), -EINVAL);
+	text = json_dumps(errs, 0);
+	assert_non_null(strstr(text, "both sites are behind NAT"));
+	free(text);
+	json_decref(errs);
+}
+
+static void test_initiator_without_nat(void **state)
+{
+	struct fx *f = *state;
+	json_t *a, *b;
+
+	assert_int_equal(import(f, "{\"profiles\":[{\"name\":\"p\",\"start\":\"always\"}],"
+		"\"sites\":[" SITES_4 "],\"tunnels\":[{\"name\":\"t\",\"a\":\"s2\",\"b\":\"s1\","
+		"\"profile\":\"p\"}]}", NULL), 0);
+	a = intent_of(f, "s1", NULL);
+	b = intent_of(f, "s2", NULL);
+	/* Exactly one side initiates, the same one every time: the first by name. */
+	assert_true(json_is_true(json_object_get(json_object_get(tunnel_obj(a, "192.0.2.12"),
+		"security"), "initiator")));
+	assert_false(json_is_true(json_object_get(json_object_get(tunnel_obj(b, "192.0.2.11"),
+		"security"), "initiator")));
+	json_decref(a);
+	json_decref(b);
+}
+
+static void test_vti_and_mtu(void **state)
+{
+	struct fx *f = *state;
+	json_t *in;
+	const json_t *t, *sp;
+	size_t i;
+
+	assert_int_equal(import(f, "{\"profiles\":[{\"name\":\"p\"}],\"sites\":[" SITES_4 "],"
+		"\"tunnels\":[{\"name\":\"v\",\"a\":\"s1\",\"b\":\"s2\",\"tunnel_type\":\"vti\",\"profile\":\"p\"},"
+		"{\"name\":\"g\",\"a\":\"s1\",\"b\":\"hub1\",\"profile\":\"p\"}]}", NULL), 0);
+	in = intent_of(f, "s1", NULL);
+	t = tunnel_obj(in, "192.0.2.12");
+	assert_string_equal(json_string_value(json_object_get(t, "kind")), "vti");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(t, "security"), "mode")),
+			    "tunnel");
+	/* 1500 - outer IPv4 20 - ESP worst case 57; GRE adds 8 more in transport mode. */
+	assert_int_equal(json_integer_value(json_object_get(t, "mtu")), 1423);
+	assert_int_equal(json_integer_value(json_object_get(tunnel_obj(in, "192.0.2.1"), "mtu")), 1415);
+	json_array_foreach(json_object_get(in, "spd"), i, sp) {
+		if (strcmp(json_string_value(json_object_get(sp, "tunnel")),
+			   json_string_value(json_object_get(t, "id"))))
+			continue;
+		assert_int_equal(json_integer_value(json_object_get(json_object_get(sp, "mark"), "value")),
+				 json_integer_value(json_object_get(t, "key")));
+	}
+	json_decref(in);
+}
+
+static void test_stability_and_revisions(void **state)
+{
+	struct fx *f = *state;
+	json_t *before, *after;
+	uint64_t r1, r2, r3, rh1, rh2;
+
+	assert_int_equal(import(f, "{\"profiles\":[{\"name\":\"p\"}],\"sites\":[" SITES_4 "],"
+		"\"topologies\":[{\"name\":\"m\",\"kind\":\"full-mesh\",\"profile\":\"p\","
+		"\"match_tags\":{\"r\":\"x\"}}]}", NULL), 0);
+	before = intent_of(f, "s1", &r1);
+	json_decref(intent_of(f, "hub1", &rh1));
+	/* A new mesh member: s1 gains a tunnel, the old one keeps id, key, overlay, psk. */
+	assert_int_equal(import(f, "{\"sites\":[{\"name\":\"s0\",\"underlay\":\"192.0.2.10\","
+				"\"tags\":{\"r\":\"x\"}}]}", NULL), 0);
+	after = intent_of(f, "s1", &r2);
+	assert_true(r2 > r1);
+	assert_true(json_equal(tunnel_obj(before, "192.0.2.12"), tunnel_obj(after, "192.0.2.12")));
+	json_decref(after);
+	/* An edit no intent carries bumps nobody. */
+	assert_int_equal(import(f, "{\"sites\":[{\"name\":\"s2\",\"underlay\":\"192.0.2.12\","
+		"\"prefixes\":[\"10.12.0.0/24\"],\"tags\":{\"r\":\"x\"},\"description\":\"new\"}]}", NULL), 0);
+	after = intent_of(f, "s1", &r3);
+	assert_int_equal(r3, r2);
+	json_decref(after);
+	/* hub1 is in no topology: none of this touched it. */
+	json_decref(intent_of(f, "hub1", &rh2));
+	assert_int_equal(rh1, rh2);
+	/* Taking the new site out of the mesh again: the old tunnel is still the same. */
+	assert_int_equal(import(f, "{\"sites\":[{\"name\":\"s0\",\"underlay\":\"192.0.2.10\"}]}",
+				NULL), 0);
+	after = intent_of(f, "s1", NULL);
+	assert_true(json_equal(tunnel_obj(before, "192.0.2.12"), tunnel_obj(after, "192.0.2.12")));
+	assert_null(tunnel_obj(after, "192.0.2.10"));
+	json_decref(after);
+	json_decref(before);
+}
+
+static void test_deterministic(void **state)
+{
+	struct fx *f = *state;
+	char *a = NULL, *b = NULL;
+	uint64_t r;
+
+	assert_int_equal(import(f, "{\"profiles\":[{\"name\":\"p\"}],\"sites\":[" SITES_4 "],"
+		"\"topologies\":[{\"name\":\"m\",\"kind\":\"full-mesh\",\"profile\":\"p\","
+		"\"match_tags\":{\"r\":\"x\"}}]}", NULL), 0);
+	assert_int_equal(compile_current(f->s, "s1", &r, &a), 0);
+	/* A fresh context (as after a restart) compiles the same bytes. */
+	store_set_compiled(f->s, NULL);
+	assert_int_equal(compile_current(f->s, "s1", &r, &b), 0);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	assert_int_equal(compile_current(f->s, "nosuch", &r, &a), -ENOENT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_full_mesh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dual_hubs_and_path_preference, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_summaries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_allocation_and_exhaustion, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nat_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_initiator_without_nat, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vti_and_mtu, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stability_and_revisions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deterministic, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

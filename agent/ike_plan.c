@@ -245,10 +245,8 @@ static int ike_plan_do(struct ike *ike, const struct intent *in, struct ike_acti
 	struct vici_msg *m = NULL;
 	int rc;
 
-	if (a->op == IKE_OP_INITIATE) {
-		ike_retry_reset(ike, (size_t)a->tunnel);
+	if (a->op == IKE_OP_INITIATE)
 		return ike_initiate(ike, (size_t)a->tunnel, ike_now_ms());
-	}
 	if (a->op == IKE_OP_TERMINATE)
 		m = ike_name_msg("ike", a->name, true);
 	else if (a->op == IKE_OP_UNLOAD_CONN)
@@ -268,6 +266,28 @@ static int ike_plan_do(struct ike *ike, const struct intent *in, struct ike_acti
 	    a->op != IKE_OP_LOAD_CONN)
 		rc = 0;
 	return rc;
+}
+
+static bool ike_plan_loads(const struct ike_plan *p, int tunnel)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->acts[i].tunnel == tunnel && p->acts[i].op == IKE_OP_LOAD_CONN)
+			return true;
+	return false;
+}
+
+/* A new or changed conn starts at once; a tunnel that merely is still down keeps
+ * its backoff, so a resync every few seconds does not hammer an unreachable peer. */
+static bool ike_plan_start_due(struct ike *ike, const struct ike_plan *p,
+			       const struct ike_action *a)
+{
+	size_t i = (size_t)a->tunnel;
+
+	if (ike_plan_loads(p, a->tunnel)) {
+		ike_retry_reset(ike, i);
+		return true;
+	}
+	return i >= ike->n_retry || ike->retry[i].next_ms <= ike_now_ms();
 }
 
 static bool ike_plan_tunnel_failed(const struct ike_plan *p, int tunnel, size_t upto)
@@ -298,6 +318,8 @@ int ike_plan_apply(struct ike *ike, const struct intent *in, struct ike_plan *p)
 			a->err = -ECANCELED;
 			continue;
 		}
+		if (a->op == IKE_OP_INITIATE && !ike_plan_start_due(ike, p, a))
+			continue;
 		log_debug("%s", a->line);
 		a->err = ike_plan_do(ike, in, a, err, sizeof(err));
 		if (!a->err)

@@ -113,26 +113,26 @@ static int site_ent_cmp(const void *a, const void *b)
 	return (x->site > y->site) - (x->site < y->site);
 }
 
-static int site_ent_add(struct site_check *c, size_t cap, size_t site, size_t idx,
-			const char *text, bool underlay)
+/* Text that does not parse is skipped: bodies are canonical, normalize saw to that. */
+static void site_ent_add(struct site_check *c, size_t cap, size_t site, size_t idx,
+			 const char *text, bool underlay)
 {
 	struct site_ent *e;
 
 	if (!text || c->n == cap)
-		return 0;
+		return;
 	e = &c->ent[c->n];
 	if (underlay) {
 		if (addr_parse(text, &e->p.addr))
-			return 0;
+			return;
 		e->p.len = e->p.addr.family == AF_INET ? 32 : 128;
 	} else if (addr_prefix_parse(text, &e->p)) {
-		return 0;	/* not canonical: normalize reports it */
+		return;
 	}
 	e->site = site;
 	e->idx = idx;
 	e->underlay = underlay;
 	c->n++;
-	return 0;
 }
 
 static int site_collect(struct site_check *c)

@@ -643,9 +643,12 @@ static int valid_rd_proposals(const struct valid_field *f, const json_t *v, cons
 	const char *s;
 	int r = 0;
 
-	if (!json_is_array(v) || !n || n > VALID_MAX_PROPOSALS) {
-		verr_add(errs, path, json_is_array(v) ? "must list 1 to %d proposals" :
-			 "must be an array of proposal strings", VALID_MAX_PROPOSALS);
+	if (!json_is_array(v)) {
+		verr_add(errs, path, "must be an array of proposal strings");
+		return -EINVAL;
+	}
+	if (!n || n > VALID_MAX_PROPOSALS) {
+		verr_add(errs, path, "must list 1 to %d proposals", VALID_MAX_PROPOSALS);
 		return -EINVAL;
 	}
 	for (i = 0; i < n; i++) {

@@ -5,7 +5,8 @@ Default shape (issue 2): 1,000 sites in ten regions of 100, one full mesh per re
 two hubs that together reach every site by hub-spoke. A tunnel needs both underlays in one
 address family (the controller refuses an IPv4-IPv6 pair), so three regions (r03, r06,
 r09) are IPv6-only and the rest IPv4: the IPv4 hub (r01-s001) is the hub of every IPv4
-site, the IPv6 hub (r06-s001) of every IPv6 site. Per-site LANs: an IPv4 /24, every
+site, the IPv6 hub (r06-s001) of every IPv6 site. Two sites behind NAT cannot be joined,
+so only the last site of each region is behind NAT. Per-site LANs: an IPv4 /24, every
 fourth site a voice /26, IPv6 sites also a /56. Two crypto profiles; a few explicit
 tunnels between regions. Deterministic: the same arguments always give the same
 document, so a re-import is a true no-op.
@@ -65,10 +66,15 @@ def make_sites(nsites, nregions):
     sites = []
     v6r = v6_regions(nregions)
     hubs = hub_regions(nregions)
+    last = {}
+    for n in range(nsites):
+        region, idx = region_of(n, nsites, nregions)
+        last[region] = idx
     for n in range(nsites):
         region, idx = region_of(n, nsites, nregions)
         v6 = region in v6r
-        nat = n % 7 == 3
+        # Two sites behind NAT cannot reach each other, so a full mesh holds one at most.
+        nat = idx == last[region] and idx >= 2
         tags = {"fleet": "bench", "region": "r%02d" % (region + 1),
                 "af": "ipv6" if v6 else "ipv4",
                 "tier": "hub" if idx == 0 and region in hubs else "branch"}

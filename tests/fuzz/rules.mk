@@ -5,7 +5,7 @@
 #   make fuzz-smoke  replay the seeds, then FUZZ_SMOKE_TIME seconds each (in check-extra)
 FUZZ_CC         ?= clang
 FUZZ_TIME       ?= 20
-FUZZ_SMOKE_TIME ?= 4
+FUZZ_SMOKE_TIME ?= 3
 FUZZ_DIR         = $(BUILD)/fuzz
 FUZZ_FLAGS       = -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Werror -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

@@ -98,6 +98,8 @@ SAMPLE = {"sites": "cov-a", "profiles": "cov-p", "topologies": "cov-t", "tunnels
 
 
 def concrete(path, token_id):
+    if path.startswith("/v1/agents/") or path.endswith("/agent-token"):
+        return re.sub(r"\{[^}]+\}", SAMPLE["sites"], path)
     m = re.match(r"^/v1/(\w+)/\{[^}]+\}$", path)
     if not m:
         return path

@@ -1,4 +1,4 @@
-/* The agent's main loop. */
+/* The agent's main loop: kernel plane, IKE plane (charon over VICI), status. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,8 +13,11 @@
 #include <linux/rtnetlink.h>
 #include <linux/xfrm.h>
 
+#include "acquire.h"
 #include "client.h"
 #include "daemon.h"
+#include "ike.h"
+#include "ike_events.h"
 #include "log.h"
 #include "state.h"
 
@@ -41,7 +44,27 @@ void daemon_notify(const char *msg)
 	close(fd);
 }
 
-json_t *daemon_status_json(const struct intent *in, const struct reconcile_result *res)
+/* ---- status ---- */
+
+static json_t *daemon_status_tunnel(const struct intent_tunnel *it, const struct reconcile_tunnel *t,
+				    struct ike_events *ev)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s}", "id", it->id, "ifname", it->ifname,
+			      "interface", t->failed ? "failed" : "up");
+
+	if (o && t->failed && json_object_set_new(o, "error", json_string(t->error)))
+		goto fail;
+	if (o && ev && ike_events_get(ev, it->id) &&
+	    json_object_set_new(o, "ike", ike_events_status_json(ev, it->id)))
+		goto fail;
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+json_t *daemon_status_json_ike(const struct intent *in, const struct reconcile_result *res,
+			       struct ike_events *ev)
 {
 	json_t *st = json_pack("{s:s?, s:I, s:b, s:I, s:[]}", "site", in ? in->site : NULL,
 			       "revision", (json_int_t)(in ? in->revision : 0),
@@ -50,23 +73,120 @@ json_t *daemon_status_json(const struct intent *in, const struct reconcile_resul
 	json_t *arr = st ? json_object_get(st, "tunnels") : NULL;
 
 	for (size_t i = 0; arr && in && i < in->n_tunnels && i < res->n_tunnels; i++) {
-		const struct reconcile_tunnel *t = &res->tunnels[i];
-
-		json_t *o = json_pack("{s:s, s:s, s:s}", "id", in->tunnels[i].id,
-				      "ifname", in->tunnels[i].ifname,
-				      "interface", t->failed ? "failed" : "up");
-
-		if (o && t->failed && json_object_set_new(o, "error", json_string(t->error))) {
-			json_decref(o);
-			o = NULL;
-		}
-		if (json_array_append_new(arr, o)) {
+		if (json_array_append_new(arr, daemon_status_tunnel(&in->tunnels[i],
+								   &res->tunnels[i], ev))) {
 			json_decref(st);
 			return NULL;
 		}
 	}
 	return st;
 }
+
+json_t *daemon_status_json(const struct intent *in, const struct reconcile_result *res)
+{
+	return daemon_status_json_ike(in, res, NULL);
+}
+
+static bool daemon_is(const char *s, const char *const *set)
+{
+	for (; s && *set; set++)
+		if (!strcmp(s, *set))
+			return true;
+	return false;
+}
+
+/* charon's IKE_SA state to the controller's words. No SA is "none" while charon is
+ * reachable (an idle on-demand tunnel) and "down" when it is not. */
+static const char *daemon_ike_word(const char *s, bool ike_ok)
+{
+	static const char *const est[] = { "ESTABLISHED", "REKEYING", "REKEYED", NULL };
+	static const char *const con[] = { "CREATED", "CONNECTING", "PASSIVE", NULL };
+
+	if (daemon_is(s, est))
+		return "established";
+	if (daemon_is(s, con))
+		return "connecting";
+	if (!ike_ok || (s && strcmp(s, "DOWN")))
+		return "down";
+	return "none";
+}
+
+static const char *daemon_child_word(const char *s, bool ike_ok)
+{
+	static const char *const rek[] = { "REKEYING", "REKEYED", NULL };
+	static const char *const ins[] = { "CREATED", "INSTALLING", "UPDATING", "RETRYING", NULL };
+
+	if (s && !strcmp(s, "INSTALLED"))
+		return "installed";
+	if (daemon_is(s, rek))
+		return "rekeying";
+	if (daemon_is(s, ins))
+		return "installing";
+	if (!ike_ok || (s && strcmp(s, "DOWN") && strcmp(s, "ROUTED")))
+		return "down";
+	return "none";
+}
+
+/* {"message", "time"} for msg, keeping the time at which this message first showed up;
+ * null without one. */
+static json_t *daemon_last_error(json_t *errs, const char *id, const char *msg)
+{
+	json_t *old = errs ? json_object_get(errs, id) : NULL;
+	char when[32];
+	struct tm tm;
+	time_t now = time(NULL);
+
+	if (!msg || !*msg) {
+		if (old)
+			json_object_del(errs, id);
+		return json_null();
+	}
+	if (old && !strcmp(json_string_value(json_object_get(old, "message")), msg))
+		return json_deep_copy(old);
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* The controller takes at most 512 bytes; ours are shorter (256 and 160). */
+	old = json_pack("{s:s, s:s}", "message", msg, "time", when);
+	if (old && errs)
+		json_object_set(errs, id, old);
+	return old;
+}
+
+static json_t *daemon_report_tunnel(const struct intent_tunnel *it, const struct reconcile_tunnel *t,
+				    struct ike_events *ev, bool ike_ok, json_t *errs)
+{
+	const struct ike_status *s = ev ? ike_events_get(ev, it->id) : NULL;
+	const char *err = t->failed ? t->error : s ? s->last_error : NULL;
+
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "id", it->id,
+			 "interface", t->failed ? "failed" : "up",
+			 "ike", daemon_ike_word(s ? s->ike_state : NULL, ike_ok && s),
+			 "child", daemon_child_word(s ? s->child_state : NULL, ike_ok && s),
+			 "bytes_in", (json_int_t)(s ? s->bytes_in : 0),
+			 "bytes_out", (json_int_t)(s ? s->bytes_out : 0),
+			 "packets_in", (json_int_t)(s ? s->packets_in : 0),
+			 "packets_out", (json_int_t)(s ? s->packets_out : 0),
+			 "last_error", daemon_last_error(errs, it->id, err));
+}
+
+json_t *daemon_report_json(const struct intent *in, const struct reconcile_result *res,
+			   struct ike_events *ev, bool ike_ok, json_t *errs)
+{
+	json_t *st = json_pack("{s:I, s:[]}", "revision", (json_int_t)(in ? in->revision : 0),
+			       "tunnels");
+	json_t *arr = st ? json_object_get(st, "tunnels") : NULL;
+
+	for (size_t i = 0; arr && in && i < in->n_tunnels && i < res->n_tunnels; i++) {
+		if (json_array_append_new(arr, daemon_report_tunnel(&in->tunnels[i],
+				&res->tunnels[i], ev, ike_ok, errs))) {
+			json_decref(st);
+			return NULL;
+		}
+	}
+	return st;
+}
+
+/* ---- the loop ---- */
 
 static int daemon_signalfd(void)
 {
@@ -84,14 +204,88 @@ struct daemon_ctx {
 	const struct daemon_cfg *cfg;
 	struct reconcile *r;
 	struct intent *in;
+	struct intent *ike_old;		/* an older intent the IKE plane still borrows */
 	struct nl *mon_rt, *mon_xf;
 	int sigfd;
 	struct reconcile_result res;
+	struct ike *ike;
+	struct ike_events *ev;
+	struct acquire *acq;
+	int ike_rc;			/* last ike_apply result: log changes only */
+	bool ev_was_up;
+	json_t *errs;			/* tunnel id -> {"message", "time"} */
+	char *posted;			/* the last report handed to the client */
+	int64_t posted_ms, next_resync_ms;
 };
+
+/* Writes status.json and hands the report to the client when it differs from the last
+ * one, or when the heartbeat is due. */
+static void daemon_report(struct daemon_ctx *c)
+{
+	bool ike_ok = c->ev && ike_events_fd(c->ev) >= 0;
+	int64_t now = ike_now_ms();
+	json_t *st = NULL, *rep = NULL;
+	char *text = NULL;
+
+	if (!c->in)
+		return;
+	st = daemon_status_json_ike(c->in, &c->res, c->ev);
+	if (st && c->cfg->state_dir)
+		state_write_json(c->cfg->state_dir, "status.json", st);
+	if (!c->cfg->client)
+		goto out;
+	rep = daemon_report_json(c->in, &c->res, c->ev, ike_ok, c->errs);
+	text = rep ? json_dumps(rep, JSON_COMPACT) : NULL;
+	if (!text)
+		goto out;
+	if (c->posted && !strcmp(c->posted, text) &&
+	    now - c->posted_ms < DAEMON_HEARTBEAT_S * 1000)
+		goto out;
+	client_set_status(c->cfg->client, rep);
+	free(c->posted);
+	c->posted = text;
+	c->posted_ms = now;
+	text = NULL;
+out:
+	free(text);
+	json_decref(rep);
+	json_decref(st);
+}
+
+/* The IKE plane follows the kernel plane: SPD first, then the SAs charon installs
+ * for it. The events connection comes back here too once charon is reachable. */
+static void daemon_ike_pass(struct daemon_ctx *c)
+{
+	int rc;
+
+	if (!c->ike)
+		return;
+	if (ike_events_fd(c->ev) < 0 && (rc = ike_events_open(c->ev)) && c->ev_was_up) {
+		log_warn("site %s: charon events at %s: %s; retrying every %us", c->in->site,
+			 c->cfg->vici, strerror(-rc), c->cfg->resync);
+		c->ev_was_up = false;
+	} else if (ike_events_fd(c->ev) >= 0 && !c->ev_was_up) {
+		log_info("site %s: connected to charon at %s", c->in->site, c->cfg->vici);
+		c->ev_was_up = true;
+	}
+	rc = ike_apply(c->ike, c->in, NULL);
+	if (rc && rc != c->ike_rc)
+		log_warn("site %s: IKE plane (charon at %s): %s", c->in->site, c->cfg->vici,
+			 strerror(-rc));
+	else if (!rc && c->ike_rc)
+		log_info("site %s: IKE plane converged", c->in->site);
+	c->ike_rc = rc;
+	/* Once the plane tracks the new intent, the old one may go. */
+	if (c->ike_old && c->ike->in != c->ike_old) {
+		intent_free(c->ike_old);
+		c->ike_old = NULL;
+	}
+	if (ike_events_fd(c->ev) >= 0)
+		ike_events_refresh(c->ev);
+}
 
 static void daemon_pass(struct daemon_ctx *c)
 {
-	json_t *st;
 	int rc;
 
 	if (!c->in)
@@ -106,30 +300,59 @@ static void daemon_pass(struct daemon_ctx *c)
 			 (unsigned long long)c->in->revision, c->res.n_actions,
 			 (unsigned long long)c->res.n_msgs,
 			 c->res.converged ? "converged" : "not converged");
-	st = daemon_status_json(c->in, &c->res);
-	if (st && c->cfg->state_dir)
-		state_write_json(c->cfg->state_dir, "status.json", st);
-	if (st && c->cfg->client)
-		client_set_status(c->cfg->client, st);
-	json_decref(st);
+	daemon_ike_pass(c);
+	daemon_report(c);
 }
 
 /* A new intent from the controller: persist it first, so a restart enforces it even
- * if the controller is then unreachable. */
-static void daemon_take_intent(struct daemon_ctx *c)
+ * if the controller is then unreachable. The IKE plane borrows the intent it last
+ * applied: that one stays alive until the plane has moved on. */
+static bool daemon_take_intent(struct daemon_ctx *c)
 {
 	struct intent *in = client_take(c->cfg->client);
 	int rc;
 
 	if (!in)
-		return;
+		return false;
 	if (c->cfg->state_dir && (rc = state_save_intent(c->cfg->state_dir, in)))
 		log_err("site %s: cannot persist intent revision %llu: %s", in->site,
 			(unsigned long long)in->revision, strerror(-rc));
 	log_info("site %s: intent revision %llu received", in->site,
 		 (unsigned long long)in->revision);
-	intent_free(c->in);
+	if (c->ike && c->in && c->ike->in == c->in) {
+		intent_free(c->ike_old);
+		c->ike_old = c->in;
+	} else {
+		intent_free(c->in);
+	}
 	c->in = in;
+	return true;
+}
+
+static int daemon_open_ike(struct daemon_ctx *c)
+{
+	int rc;
+
+	if (!c->cfg->vici)
+		return 0;
+	c->ike = ike_new(c->cfg->vici);
+	c->ev = ike_events_new(c->cfg->vici);
+	c->acq = acquire_new();
+	c->errs = json_object();
+	if (!c->ike || !c->ev || !c->acq || !c->errs)
+		return -ENOMEM;
+	ike_set_events(c->ike, c->ev);
+	if ((rc = acquire_open(c->acq)))
+		return rc;
+	if ((rc = acquire_set_larval_drop(false)))
+		log_warn("cannot set net.core.xfrm_larval_drop = 0 (first packets of an "
+			 "on-demand tunnel will be dropped): %s", strerror(-rc));
+	/* charon may start after the agent: the resync timer retries. */
+	if ((rc = ike_events_open(c->ev)))
+		log_warn("charon at %s not reachable yet: %s; retrying every %us", c->cfg->vici,
+			 strerror(-rc), c->cfg->resync);
+	c->ev_was_up = rc == 0;
+	return 0;
 }
 
 static int daemon_open(struct daemon_ctx *c)
@@ -143,32 +366,92 @@ static int daemon_open(struct daemon_ctx *c)
 		return -errno;
 	c->mon_rt = nl_new_monitor(NETLINK_ROUTE, rt_groups, 5);
 	c->mon_xf = c->mon_rt ? nl_new_monitor(NETLINK_XFRM, xf_groups, 1) : NULL;
-	return c->mon_xf ? 0 : -errno;
+	if (!c->mon_xf)
+		return -errno;
+	return daemon_open_ike(c);
 }
 
-/* Waits for the next reason to run a pass. Returns 1 to run one, 0 to stop. */
+static int daemon_timeout(const struct daemon_ctx *c, int64_t now)
+{
+	int64_t t = c->next_resync_ms - now, k;
+
+	if (c->ike && (k = ike_next_timeout_ms(c->ike, now)) >= 0 && k < t)
+		t = k;
+	return t < 0 ? 0 : (int)t;
+}
+
+/* charon's side: acquires, events, always-on retries; reports promptly on change. */
+static void daemon_ike_events(struct daemon_ctx *c, const struct pollfd *acq,
+			      const struct pollfd *ev)
+{
+	int rc;
+
+	if (!c->ike)
+		return;
+	if (acq->revents & POLLIN)
+		acquire_dispatch(c->acq, c->ike);
+	if (ev->fd >= 0 && (ev->revents & (POLLIN | POLLHUP | POLLERR)) &&
+	    (rc = ike_events_dispatch(c->ev)) && ike_events_fd(c->ev) < 0) {
+		log_warn("site %s: lost charon's events (%s); reconnecting on the next resync",
+			 c->in ? c->in->site : "-", strerror(-rc));
+		c->ev_was_up = false;
+	}
+	ike_tick(c->ike, ike_now_ms());
+	if (ike_events_take_dirty(c->ev))
+		daemon_report(c);
+}
+
+/* Waits for the next event and handles it. Returns 0 to stop, 1 to go on. */
 static int daemon_wait(struct daemon_ctx *c)
 {
-	struct pollfd fds[4] = {
+	struct pollfd fds[6] = {
 		{ .fd = c->sigfd, .events = POLLIN },
 		{ .fd = nl_fd(c->mon_rt), .events = POLLIN },
 		{ .fd = nl_fd(c->mon_xf), .events = POLLIN },
 		{ .fd = c->cfg->client ? client_fd(c->cfg->client) : -1, .events = POLLIN },
+		{ .fd = c->acq ? acquire_fd(c->acq) : -1, .events = POLLIN },
+		{ .fd = c->ev ? ike_events_fd(c->ev) : -1, .events = POLLIN },
 	};
-	int n = poll(fds, 4, (int)c->cfg->resync * 1000);
+	int n = poll(fds, 6, daemon_timeout(c, ike_now_ms()));
+	bool pass = false;
 
 	if (n < 0 && errno != EINTR)
 		return 0;
 	if (fds[0].revents)
 		return 0;
 	if (fds[3].revents)
-		daemon_take_intent(c);
+		pass = daemon_take_intent(c);
 	if (fds[1].revents || fds[2].revents) {
 		poll(NULL, 0, DAEMON_DEBOUNCE_MS);
 		nl_drain(c->mon_rt);
 		nl_drain(c->mon_xf);
+		pass = true;
 	}
+	if (ike_now_ms() >= c->next_resync_ms)
+		pass = true;
+	if (pass) {
+		c->next_resync_ms = ike_now_ms() + (int64_t)c->cfg->resync * 1000;
+		daemon_pass(c);
+	}
+	daemon_ike_events(c, &fds[4], &fds[5]);
 	return 1;
+}
+
+static void daemon_close(struct daemon_ctx *c)
+{
+	if (c->sigfd >= 0)
+		close(c->sigfd);
+	nl_free(c->mon_rt);
+	nl_free(c->mon_xf);
+	/* Nothing here tears SAs down: charon keeps them, the next agent adopts them. */
+	ike_free(c->ike);
+	ike_events_free(c->ev);
+	acquire_free(c->acq);
+	json_decref(c->errs);
+	free(c->posted);
+	reconcile_result_clear(&c->res);
+	intent_free(c->ike_old);
+	intent_free(c->in);
 }
 
 int daemon_run(const struct daemon_cfg *cfg, struct reconcile *r, struct intent *in)
@@ -178,19 +461,15 @@ int daemon_run(const struct daemon_cfg *cfg, struct reconcile *r, struct intent 
 
 	if (rc)
 		goto out;
+	c.next_resync_ms = ike_now_ms() + (int64_t)cfg->resync * 1000;
 	daemon_pass(&c);
 	daemon_notify("READY=1");
 	while (daemon_wait(&c))
-		daemon_pass(&c);
+		;
 	daemon_notify("STOPPING=1");
 	/* Tunnels stay up: stopping the agent must not interrupt traffic. */
-	log_info("stopping; kernel state left in place");
+	log_info("stopping; kernel and charon state left in place");
 out:
-	if (c.sigfd >= 0)
-		close(c.sigfd);
-	nl_free(c.mon_rt);
-	nl_free(c.mon_xf);
-	reconcile_result_clear(&c.res);
-	intent_free(c.in);
+	daemon_close(&c);
 	return rc;
 }

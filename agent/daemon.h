@@ -1,24 +1,40 @@
-/* The agent's long-running loop: enforce the current intent, react to kernel change
- * notifications, resync periodically, take new intents from the controller client,
- * stop on SIGTERM without tearing anything down. */
+/* The agent's long-running loop: enforce the current intent in the kernel and in
+ * charon, react to kernel change notifications, XFRM acquires and charon's events,
+ * resync periodically, take new intents from the controller client, report status
+ * (promptly on IKE/CHILD_SA changes), stop on SIGTERM without tearing anything down. */
 #ifndef GRESEC_DAEMON_H
 #define GRESEC_DAEMON_H
 
+#include <stdbool.h>
 #include <jansson.h>
 
 #include "intent.h"
 #include "reconcile.h"
 
 struct client;
+struct ike_events;
+
+/* Status is re-posted at least this often, so the controller never sees it go stale. */
+#define DAEMON_HEARTBEAT_S 30
 
 struct daemon_cfg {
 	const char *state_dir;		/* NULL: do not persist */
 	unsigned int resync;		/* seconds */
 	struct client *client;		/* NULL: local intent only */
+	const char *vici;		/* charon's VICI socket; NULL: the IKE plane is off */
 };
 
-/* Status document for a pass: applied revision and per-tunnel state. New reference. */
+/* Status document for state_dir/status.json: applied revision, convergence and
+ * per-tunnel state (with the IKE plane's view under "ike" when ev is given). */
 json_t *daemon_status_json(const struct intent *in, const struct reconcile_result *res);
+json_t *daemon_status_json_ike(const struct intent *in, const struct reconcile_result *res,
+			       struct ike_events *ev);
+/* The report for POST /v1/agents/{site}/status (the controller's strict shape):
+ * {"revision", "tunnels": [{"id", "interface", "ike", "child", bytes/packets,
+ * "last_error"}]}. errs (may be NULL) gives last-error times: one ISO-8601 string per
+ * tunnel, kept by the caller. ike_ok: charon is reachable. New reference. */
+json_t *daemon_report_json(const struct intent *in, const struct reconcile_result *res,
+			   struct ike_events *ev, bool ike_ok, json_t *errs);
 /* Runs until SIGTERM/SIGINT. in (may be NULL until the controller sends one) is
  * owned by the loop from here on. Returns 0 on a clean stop, negative errno else. */
 int daemon_run(const struct daemon_cfg *cfg, struct reconcile *r, struct intent *in);

@@ -5,19 +5,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "client.h"
 #include "daemon.h"
+#include "ike.h"
+#include "ike_events.h"
 #include "log.h"
 #include "reconcile.h"
 #include "state.h"
 
 /* Exit codes: 0 converged, 1 error, 2 applied but some tunnels failed or differ. */
 #define EXIT_PARTIAL 2
+#define DEFAULT_VICI "/var/run/charon.vici"
 
 struct opts {
 	const char *controller, *site, *token_file, *ca, *state_dir, *vici, *intent;
 	unsigned int resync;
-	bool once, dry_run, purge;
+	bool once, dry_run, purge, vici_given;
 	enum log_level level;
 };
 
@@ -52,7 +57,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	unsigned long v;
 	int c;
 
-	*o = (struct opts){ .resync = 5, .level = LOG_LVL_INFO };
+	*o = (struct opts){ .resync = 5, .level = LOG_LVL_INFO, .vici = DEFAULT_VICI };
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->controller = optarg; break;
@@ -60,7 +65,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 't': o->token_file = optarg; break;
 		case 'a': o->ca = optarg; break;
 		case 'd': o->state_dir = optarg; break;
-		case 'v': o->vici = optarg; break;
+		case 'v': o->vici = optarg; o->vici_given = true; break;
 		case 'i': o->intent = optarg; break;
 		case 'o': o->once = true; break;
 		case 'n': o->dry_run = true; break;
@@ -95,10 +100,44 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/* One-shot modes drive charon only when asked to (--vici) or when its default socket
+ * exists, so the kernel plane alone still works on a host without charon. 0, or
+ * negative errno when charon was wanted and did not converge. The PSKs travel in
+ * load-shared messages only; the plan printed for --dry-run never holds them. */
+static int run_once_ike(const struct opts *o, const struct intent *in, struct ike_events **evp)
+{
+	struct ike_events *ev = NULL;
+	struct ike *ike;
+	int rc;
+
+	if (!o->vici_given && access(o->vici, F_OK)) {
+		log_debug("no charon at %s: IKE plane skipped", o->vici);
+		return 0;
+	}
+	ike = ike_new(o->vici);
+	if (!ike)
+		return -ENOMEM;
+	rc = ike_apply(ike, o->purge ? NULL : in, o->dry_run ? stdout : NULL);
+	if (rc)
+		log_warn("site %s: IKE plane (charon at %s): %s", in ? in->site : "-", o->vici,
+			 strerror(-rc));
+	/* For the status report: charon's view of each tunnel right after the apply. */
+	if (!rc && evp && in && !o->dry_run && !o->purge && (ev = ike_events_new(o->vici)) &&
+	    !ike_events_open(ev) && !ike_events_track(ev, in) && !ike_events_refresh(ev)) {
+		*evp = ev;
+		ev = NULL;
+	}
+	ike_events_free(ev);
+	ike_free(ike);
+	return rc;
+}
+
 /* --purge, or --intent with --once/--dry-run: one pass, then exit. */
-static int run_once(const struct opts *o, struct reconcile *r, const struct intent *in)
+static int run_once(const struct opts *o, struct reconcile *r, const struct intent *in,
+		    json_t **report)
 {
 	struct reconcile_result res = { 0 };
+	struct ike_events *ev = NULL;
 	int rc = reconcile_pass(r, o->purge ? NULL : in, o->dry_run, stdout, &res);
 	json_t *st = NULL;
 	bool converged = false;
@@ -107,17 +146,22 @@ static int run_once(const struct opts *o, struct reconcile *r, const struct inte
 		log_err("site %s: reconcile failed: %s", in ? in->site : "-", strerror(-rc));
 		goto out;
 	}
+	if (run_once_ike(o, in, &ev))
+		res.converged = false;
 	/* Stable, parseable summary on stderr: the kernel tests count messages with it. */
 	converged = res.converged;
 	fprintf(stderr, "gresec-agent: actions=%zu messages=%llu failed=%zu converged=%s\n",
 		res.n_actions, (unsigned long long)res.n_msgs, res.n_failed,
 		res.converged ? "yes" : "no");
 	if (!o->dry_run && o->state_dir && !o->purge) {
-		st = daemon_status_json(in, &res);
+		st = daemon_status_json_ike(in, &res, ev);
 		if (st)
 			state_write_json(o->state_dir, "status.json", st);
 	}
+	if (report && in)
+		*report = daemon_report_json(in, &res, ev, ev != NULL, NULL);
 out:
+	ike_events_free(ev);
 	json_decref(st);
 	reconcile_result_clear(&res);
 	if (rc)
@@ -171,14 +215,9 @@ static int run_controller_once(const struct opts *o, struct reconcile *r, struct
 		log_err("site %s: no intent from the controller and none persisted", o->site);
 		return 1;
 	}
-	rc = run_once(o, r, in);
-	if (o->dry_run)
-		goto out;
-	st = json_pack("{s:s, s:I, s:b}", "site", in->site, "revision",
-		       (json_int_t)in->revision, "converged", rc == 0);
+	rc = run_once(o, r, in, o->dry_run ? NULL : &st);
 	if (st && client_post_status(c, st, err, sizeof(err)))
 		log_warn("site %s: posting status: %s", o->site, err);
-out:
 	json_decref(st);
 	intent_free(in);
 	return rc;
@@ -188,7 +227,8 @@ static int run_controller(const struct opts *o, struct reconcile *r, struct inte
 {
 	struct client_cfg cc = { .url = o->controller, .site = o->site,
 				 .token_file = o->token_file, .ca = o->ca };
-	struct daemon_cfg dc = { .state_dir = o->state_dir, .resync = o->resync };
+	struct daemon_cfg dc = { .state_dir = o->state_dir, .resync = o->resync,
+				 .vici = o->vici };
 	struct client *c = client_new(&cc);
 	int rc = -ENOMEM;
 
@@ -222,8 +262,6 @@ int main(int argc, char **argv)
 	if (parse_opts(argc, argv, &o))
 		return 1;
 	log_init("gresec-agent", o.level);
-	if (o.vici)
-		log_debug("vici socket %s (IKE is driven in a later release)", o.vici);
 	if (!o.purge && initial_intent(&o, &in))
 		goto out;
 	r = reconcile_new();
@@ -234,9 +272,10 @@ int main(int argc, char **argv)
 	if (getenv("GRESEC_TEST_CRASH_AFTER"))
 		reconcile_set_crash_after(r, strtoull(getenv("GRESEC_TEST_CRASH_AFTER"), NULL, 10));
 	if (o.purge || (o.intent && (o.dry_run || o.once))) {
-		rc = run_once(&o, r, in);
+		rc = run_once(&o, r, in, NULL);
 	} else if (o.intent) {
-		struct daemon_cfg dc = { .state_dir = o.state_dir, .resync = o.resync };
+		struct daemon_cfg dc = { .state_dir = o.state_dir, .resync = o.resync,
+					 .vici = o.vici };
 
 		rc = daemon_run(&dc, r, in) ? 1 : 0;
 		in = NULL;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <linux/netlink.h>
 
 #include "log.h"
@@ -207,17 +208,31 @@ static int reconcile_result_init(const struct intent *in, struct reconcile_resul
 	return res->tunnels ? 0 : -ENOMEM;
 }
 
-/* Reads the kernel and plans against it into a new plan. */
-static int reconcile_plan(struct reconcile *r, const struct intent *in, struct plan **out)
+static double reconcile_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Reads the kernel and plans against it into a new plan; ms gets the time of each. */
+static int reconcile_plan(struct reconcile *r, const struct intent *in, struct plan **out,
+			  double ms[2])
 {
 	struct kstate *cur = kstate_new();
 	struct plan *p = plan_new();
+	double t0 = reconcile_ms();
 	int rc = -ENOMEM;
 
 	if (!cur || !p)
 		goto out;
-	if ((rc = reconcile_read(r, cur)) || (rc = plan_compute(in, cur, p)))
+	if ((rc = reconcile_read(r, cur)))
 		goto out;
+	ms[0] = reconcile_ms() - t0;
+	if ((rc = plan_compute(in, cur, p)))
+		goto out;
+	ms[1] = reconcile_ms() - t0 - ms[0];
 	*out = p;
 	p = NULL;
 out:
@@ -230,9 +245,10 @@ int reconcile_pass(struct reconcile *r, const struct intent *in, bool dry_run, F
 		   struct reconcile_result *res)
 {
 	struct plan *p = NULL, *check = NULL;
+	double ms[2] = { 0, 0 }, vms[2] = { 0, 0 }, t = 0;
 	int rc;
 
-	if ((rc = reconcile_result_init(in, res)) || (rc = reconcile_plan(r, in, &p)))
+	if ((rc = reconcile_result_init(in, res)) || (rc = reconcile_plan(r, in, &p, ms)))
 		goto out;
 	res->n_actions = p->n;
 	for (size_t i = 0; i < p->n_fails; i++)
@@ -242,19 +258,23 @@ int reconcile_pass(struct reconcile *r, const struct intent *in, bool dry_run, F
 		res->converged = p->n == 0 && p->n_fails == 0;
 		goto out;
 	}
+	t = reconcile_ms();
 	if (p->n && (rc = reconcile_apply(r, in, p, res)))
 		goto out;
+	t = reconcile_ms() - t;
 	if (!p->n) {
 		res->converged = !p->n_fails;
 		goto out;
 	}
-	if ((rc = reconcile_plan(r, in, &check)))
+	if ((rc = reconcile_plan(r, in, &check, vms)))
 		goto out;
 	res->converged = check->n == 0 && check->n_fails == 0;
 	for (size_t i = 0; i < check->n && !res->n_failed; i++)
 		log_warn("site %s: still differs after apply: %s", in ? in->site : "-",
 			 check->acts[i].line);
 out:
+	log_debug("site %s: read %.1f ms, plan %.1f ms, apply %.1f ms, verify %.1f+%.1f ms",
+		  in ? in->site : "-", ms[0], ms[1], t, vms[0], vms[1]);
 	plan_free(p);
 	plan_free(check);
 	return rc;

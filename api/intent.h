@@ -122,6 +122,10 @@ int intent_validate(const struct intent *in, char *err, size_t errlen);
 /* Parse + validate a file. 0, or negative errno with a message in err. */
 int intent_load_file(const char *path, struct intent **out, char *err, size_t errlen);
 
+/* The same bytes as json_dumps(intent_to_json(in), JSON_COMPACT), written directly
+ * (intent_dump.c). *out is malloc'd and NUL-terminated; len may be NULL. */
+int intent_dump(const struct intent *in, char **out, size_t *len);
+
 /* SHA-256 over every field intent_to_json emits except the revision (intent_hash.c):
  * equal digests, equal JSON. 0 or negative errno. */
 int intent_hash(const struct intent *in, unsigned char out[32]);

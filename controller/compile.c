@@ -538,11 +538,9 @@ out:
 
 static char *compile_text(const struct intent *in)
 {
-	json_t *j = intent_to_json(in);
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	char *text = NULL;
 
-	json_decref(j);
-	return text;
+	return intent_dump(in, &text, NULL) == 0 ? text : NULL;
 }
 
 static int compile_hash(const struct intent *in, char out[33])

@@ -84,7 +84,7 @@ def med(label):
 def failed(label):
     return any(rc for _, rc, _ in runs.get(label, []))
 
-for label in ("ip_batch", "ip_sysctl", "agent_cold", "agent_noop", "agent_add1", "agent_purge"):
+for label in ("ip_batch", "ip_sysctl", "agent_start", "agent_cold", "agent_noop", "agent_add1", "agent_purge"):
     if label in runs:
         print("  %-12s %s ms (median %.1f)%s" % (label, " ".join("%.1f" % t for t, _, _ in runs[label]),
               med(label), "  EXIT STATUS %s" % [rc for _, rc, _ in runs[label]] if failed(label) else ""))

@@ -25,17 +25,11 @@ static size_t cb_one(struct compile_ctx *c, size_t i)
 {
 	struct verr *errs = verr_new();
 	struct intent *in = NULL;
-	json_t *j;
-	char *text;
+	char *text = NULL;
 	size_t len = 0;
 
-	if (compile_site(c, i, 1, &in, errs) == 0) {
-		j = intent_to_json(in);
-		text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-		len = text ? strlen(text) : 0;
+	if (compile_site(c, i, 1, &in, errs) == 0 && intent_dump(in, &text, &len) == 0)
 		free(text);
-		json_decref(j);
-	}
 	intent_free(in);
 	verr_free(errs);
 	return len;

@@ -13,7 +13,10 @@ PY=/usr/bin/python3
 log() { echo "$(date +%T.%N | cut -c1-12) $*"; }
 inns() { ip netns exec "$NS" "$@"; }
 timed() { inns bash "$HERE/timed.sh" "$RES" "$@"; }
-msgs() { sed -n 's/^gresec-agent: actions=\([0-9]*\) messages=\([0-9]*\).*/\2/p' "$1"; }
+msgs() {	# msgs LABEL ERRFILE: its changing messages to the results, its phases to the log
+	echo "messages $1 $(sed -n 's/^gresec-agent: actions=\([0-9]*\) messages=\([0-9]*\).*/\2/p' "$2")" >> "$RES"
+	grep -h 'read .* ms, plan' "$2" | sed "s/^/  $1: /"
+}
 
 fresh() {
 	ip netns del "$NS" 2>/dev/null
@@ -39,19 +42,21 @@ run_ip() {	# run_ip ROUND
 
 run_agent() {	# run_agent ROUND
 	fresh
+	# The process alone: start, read an empty kernel, plan nothing, exit.
+	timed agent_start "$AGENT" --purge 2> /dev/null
 	log "round $1: agent cold apply"
-	timed agent_cold "$AGENT" --intent "$BT/i500/a.json" --once 2> "$BT/cold.err" ||
+	timed agent_cold "$AGENT" --intent "$BT/i500/a.json" --once --log-level debug 2> "$BT/cold.err" ||
 		{ log "agent cold apply failed"; cat "$BT/cold.err"; }
-	echo "messages agent_cold $(msgs "$BT/cold.err")" >> "$RES"
+	msgs agent_cold "$BT/cold.err"
 	[ "$1" = 1 ] && inns $PY "$HERE/snapshot.py" > "$BT/snap.agent"
 	log "round $1: agent restart, unchanged intent"
-	timed agent_noop "$AGENT" --intent "$BT/i500/a.json" --once 2> "$BT/noop.err" ||
+	timed agent_noop "$AGENT" --intent "$BT/i500/a.json" --once --log-level debug 2> "$BT/noop.err" ||
 		{ log "agent no-op failed"; cat "$BT/noop.err"; }
-	echo "messages agent_noop $(msgs "$BT/noop.err")" >> "$RES"
+	msgs agent_noop "$BT/noop.err"
 	log "round $1: agent adds one tunnel to 500"
-	timed agent_add1 "$AGENT" --intent "$BT/i501/a.json" --once 2> "$BT/add1.err" ||
+	timed agent_add1 "$AGENT" --intent "$BT/i501/a.json" --once --log-level debug 2> "$BT/add1.err" ||
 		{ log "agent add-one failed"; cat "$BT/add1.err"; }
-	echo "messages agent_add1 $(msgs "$BT/add1.err")" >> "$RES"
+	msgs agent_add1 "$BT/add1.err"
 	timed agent_purge "$AGENT" --purge 2> "$BT/purge.err" || log "agent purge failed"
 	reset
 }

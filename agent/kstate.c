@@ -1,4 +1,6 @@
 /* Containers for kernel objects (current and desired). */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,12 +124,123 @@ bool kstate_policy_is_owned(const struct kpolicy *p)
 	       p->tmpl_reqid <= INTENT_REQID_MAX;
 }
 
+#define KSTATE_CMP(x, y) do { if ((x) != (y)) return (x) < (y) ? -1 : 1; } while (0)
+
 /* The kernel's identity of a policy: selector, direction and mark (priority is not). */
+int kstate_policy_key_cmp(const void *x, const void *y)
+{
+	const struct kpolicy *a = x, *b = y;
+	int r;
+
+	KSTATE_CMP(a->dir, b->dir);
+	KSTATE_CMP(a->proto, b->proto);
+	if ((r = addr_prefix_cmp(&a->src, &b->src)) || (r = addr_prefix_cmp(&a->dst, &b->dst)))
+		return r;
+	KSTATE_CMP(a->has_mark ? a->mark & a->mark_mask : 0,
+		   b->has_mark ? b->mark & b->mark_mask : 0);
+	KSTATE_CMP(a->has_mark ? a->mark_mask : 0, b->has_mark ? b->mark_mask : 0);
+	return 0;
+}
+
 bool kstate_policy_same_key(const struct kpolicy *a, const struct kpolicy *b)
 {
-	return a->dir == b->dir && a->proto == b->proto &&
-	       !addr_prefix_cmp(&a->src, &b->src) && !addr_prefix_cmp(&a->dst, &b->dst) &&
-	       (a->has_mark ? a->mark & a->mark_mask : 0) ==
-	       (b->has_mark ? b->mark & b->mark_mask : 0) &&
-	       (a->has_mark ? a->mark_mask : 0) == (b->has_mark ? b->mark_mask : 0);
+	return kstate_policy_key_cmp(a, b) == 0;
+}
+
+/* Element order, then address order: a stable sort from qsort_r. */
+static int kstate_sort_cmp(const void *x, const void *y, void *arg)
+{
+	const void *a = *(const void *const *)x, *b = *(const void *const *)y;
+	int r = (*(const kstate_cmp *)arg)(a, b);
+
+	if (r)
+		return r;
+	return a == b ? 0 : (uintptr_t)a < (uintptr_t)b ? -1 : 1;
+}
+
+const void **kstate_sort(const void *arr, size_t n, size_t size, kstate_cmp cmp)
+{
+	const void **v = malloc((n ? n : 1) * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		v[i] = (const char *)arr + i * size;
+	qsort_r(v, n, sizeof(*v), kstate_sort_cmp, &cmp);
+	return v;
+}
+
+size_t kstate_lower_bound(const void *const *v, size_t n, const void *key, kstate_cmp cmp)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cmp(v[mid], key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+const void *kstate_find(const void *const *v, size_t n, const void *key, kstate_cmp cmp)
+{
+	size_t i = kstate_lower_bound(v, n, key, cmp);
+
+	return i < n && !cmp(v[i], key) ? v[i] : NULL;
+}
+
+static int kstate_link_name_cmp(const void *x, const void *y)
+{
+	return strcmp(((const struct klink *)x)->ifname, ((const struct klink *)y)->ifname);
+}
+
+static int kstate_link_index_cmp(const void *x, const void *y)
+{
+	KSTATE_CMP(((const struct klink *)x)->ifindex, ((const struct klink *)y)->ifindex);
+	return 0;
+}
+
+struct kstate_links *kstate_links_new(const struct kstate *ks)
+{
+	struct kstate_links *ix = calloc(1, sizeof(*ix));
+
+	if (!ix)
+		return NULL;
+	ix->n = ks->n_links;
+	ix->by_name = (const struct klink **)kstate_sort(ks->links, ks->n_links,
+							 sizeof(*ks->links), kstate_link_name_cmp);
+	ix->by_index = (const struct klink **)kstate_sort(ks->links, ks->n_links,
+							  sizeof(*ks->links), kstate_link_index_cmp);
+	if (!ix->by_name || !ix->by_index) {
+		kstate_links_free(ix);
+		return NULL;
+	}
+	return ix;
+}
+
+void kstate_links_free(struct kstate_links *ix)
+{
+	if (!ix)
+		return;
+	free(ix->by_name);
+	free(ix->by_index);
+	free(ix);
+}
+
+const struct klink *kstate_links_by_name(const struct kstate_links *ix, const char *ifname)
+{
+	struct klink key;
+
+	snprintf(key.ifname, sizeof(key.ifname), "%s", ifname);
+	return kstate_find((const void *const *)ix->by_name, ix->n, &key, kstate_link_name_cmp);
+}
+
+const struct klink *kstate_links_by_index(const struct kstate_links *ix, int ifindex)
+{
+	struct klink key = { .ifindex = ifindex };
+
+	return kstate_find((const void *const *)ix->by_index, ix->n, &key, kstate_link_index_cmp);
 }

@@ -103,12 +103,38 @@ struct kaddr *kstate_add_addr(struct kstate *ks);
 struct kroute *kstate_add_route(struct kstate *ks);
 struct kpolicy *kstate_add_policy(struct kstate *ks);
 
+/* Linear lookups, for a handful of objects; struct kstate_links for many. */
 const struct klink *kstate_link_by_name(const struct kstate *ks, const char *ifname);
 const struct klink *kstate_link_by_index(const struct kstate *ks, int ifindex);
+
+/* Sorted views of objects for O(log n) lookups. cmp compares two elements; equal
+ * elements keep their order in the array, so a range of equal keys is walked in the
+ * order the kernel (or the intent) listed them. NULL on OOM (n == 0 gives a valid,
+ * empty view). The view holds pointers: it is stale once the array grows. */
+typedef int (*kstate_cmp)(const void *a, const void *b);
+const void **kstate_sort(const void *arr, size_t n, size_t size, kstate_cmp cmp);
+/* Index in v of the first element not less than key (n when none). */
+size_t kstate_lower_bound(const void *const *v, size_t n, const void *key, kstate_cmp cmp);
+/* The first element equal to key, or NULL. */
+const void *kstate_find(const void *const *v, size_t n, const void *key, kstate_cmp cmp);
+
+/* Links by name and by ifindex. */
+struct kstate_links {
+	const struct klink **by_name;
+	const struct klink **by_index;
+	size_t n;
+};
+
+struct kstate_links *kstate_links_new(const struct kstate *ks);
+void kstate_links_free(struct kstate_links *ix);
+const struct klink *kstate_links_by_name(const struct kstate_links *ix, const char *ifname);
+const struct klink *kstate_links_by_index(const struct kstate_links *ix, int ifindex);
 
 /* Ownership: a link is the agent's when both its name prefix and its alias say so. */
 bool kstate_link_is_owned(const char *ifname, const char *alias, uint32_t group);
 bool kstate_policy_is_owned(const struct kpolicy *p);
 bool kstate_policy_same_key(const struct kpolicy *a, const struct kpolicy *b);
+/* A total order on that identity (a kstate_cmp over struct kpolicy). */
+int kstate_policy_key_cmp(const void *a, const void *b);
 
 #endif

@@ -23,6 +23,7 @@ void plan_free(struct plan *p)
 		return;
 	free(p->acts);
 	free(p->fails);
+	free(p->failed);
 	free(p);
 }
 
@@ -66,6 +67,8 @@ static int plan_fail(struct plan *p, int tunnel, const char *fmt, ...)
 		p->fails = na;
 		p->cap_fails = ncap;
 	}
+	if (p->failed && tunnel >= 0 && (size_t)tunnel < p->n_tunnels)
+		p->failed[tunnel] = true;
 	p->fails[p->n_fails].tunnel = tunnel;
 	va_start(ap, fmt);
 	vsnprintf(p->fails[p->n_fails].msg, sizeof(p->fails[0].msg), fmt, ap);
@@ -76,6 +79,8 @@ static int plan_fail(struct plan *p, int tunnel, const char *fmt, ...)
 
 bool plan_tunnel_failed(const struct plan *p, int tunnel)
 {
+	if (tunnel >= 0 && p->failed && (size_t)tunnel < p->n_tunnels)
+		return p->failed[tunnel];
 	for (size_t i = 0; tunnel >= 0 && i < p->n_fails; i++)
 		if (p->fails[i].tunnel == tunnel)
 			return true;
@@ -116,23 +121,32 @@ static int plan_desired_tunnel(const struct intent_tunnel *t, int i, struct ksta
 	return 0;
 }
 
-static int plan_tunnel_index(const struct intent *in, const char *id)
+static int plan_id_cmp(const void *a, const void *b)
 {
-	const struct intent_tunnel *t = intent_tunnel_by_id(in, id);
+	return strcmp(((const struct intent_tunnel *)a)->id, ((const struct intent_tunnel *)b)->id);
+}
+
+/* Index of the tunnel with this id in a view sorted by id; -1 when there is none
+ * (never for a validated intent). */
+static int plan_tunnel_index(const struct intent *in, const void **by_id, const char *id)
+{
+	struct intent_tunnel key = { .id = (char *)id };
+	const struct intent_tunnel *t = kstate_find((const void *const *)by_id, in->n_tunnels,
+						    &key, plan_id_cmp);
 
 	return t ? (int)(t - in->tunnels) : -1;
 }
 
-static int plan_desired_policy(const struct intent *in, const struct intent_spd *s,
-			       struct kstate *out)
+static int plan_desired_policy(const struct intent *in, const void **by_id,
+			       const struct intent_spd *s, struct kstate *out)
 {
 	static const uint8_t dirs[] = { XFRM_POLICY_IN, XFRM_POLICY_OUT, XFRM_POLICY_FWD };
-	int ti = plan_tunnel_index(in, s->tunnel);
-	const struct intent_tunnel *t = &in->tunnels[ti];
-	struct kpolicy *p = kstate_add_policy(out);
+	int ti = plan_tunnel_index(in, by_id, s->tunnel);
+	const struct intent_tunnel *t = ti >= 0 ? &in->tunnels[ti] : NULL;
+	struct kpolicy *p = t ? kstate_add_policy(out) : NULL;
 
 	if (!p)
-		return -ENOMEM;
+		return t ? -ENOMEM : -EINVAL;
 	p->src = s->src;
 	p->dst = s->dst;
 	p->proto = s->proto;
@@ -159,18 +173,25 @@ static int plan_desired_policy(const struct intent *in, const struct intent_spd 
 
 int plan_desired(const struct intent *in, struct kstate *out)
 {
-	int rc;
+	const void **by_id = kstate_sort(in->tunnels, in->n_tunnels, sizeof(*in->tunnels),
+					 plan_id_cmp);
+	int rc = -ENOMEM;
 
+	if (!by_id)
+		goto out;
 	for (size_t i = 0; i < in->n_tunnels; i++)
 		if ((rc = plan_desired_tunnel(&in->tunnels[i], (int)i, out)))
-			return rc;
+			goto out;
+	rc = -ENOMEM;
 	for (size_t i = 0; i < in->n_routes; i++) {
 		const struct intent_route *ir = &in->routes[i];
-		int ti = plan_tunnel_index(in, ir->via);
-		struct kroute *r = kstate_add_route(out);
+		int ti = plan_tunnel_index(in, by_id, ir->via);
+		struct kroute *r = ti >= 0 ? kstate_add_route(out) : NULL;
 
-		if (!r)
-			return -ENOMEM;
+		if (!r) {
+			rc = ti >= 0 ? -ENOMEM : -EINVAL;
+			goto out;
+		}
 		r->dst = ir->prefix;
 		r->table = RT_TABLE_MAIN;
 		/* IPv6 stores metric 0 as 1024: compare like with like. */
@@ -179,10 +200,12 @@ int plan_desired(const struct intent *in, struct kstate *out)
 		snprintf(r->ifname, sizeof(r->ifname), "%s", in->tunnels[ti].ifname);
 		r->tunnel = ti;
 	}
-	for (size_t i = 0; i < in->n_spd; i++)
-		if ((rc = plan_desired_policy(in, &in->spd[i], out)))
-			return rc;
-	return 0;
+	rc = 0;
+	for (size_t i = 0; !rc && i < in->n_spd; i++)
+		rc = plan_desired_policy(in, by_id, &in->spd[i], out);
+out:
+	free(by_id);
+	return rc;
 }
 
 /* ---- diff ---- */
@@ -192,18 +215,118 @@ struct plan_ctx {
 	const struct kstate *cur;
 	const struct kstate *des;
 	struct plan *p;
+	/* Sorted views: every match below is a binary search in one of these. */
+	struct kstate_links *cur_links, *des_links;
+	const void **cur_addrs;		/* by ifindex, address, length */
+	const void **des_addrs;		/* by ifname, address, length */
+	const void **cur_routes;	/* owned only, by key; n_cur_routes of them */
+	size_t n_cur_routes;
+	const void **des_routes;	/* by key */
+	const void **cur_pols;		/* by key */
+	const void **des_pols;
 	/* Current links that will be deleted or replaced: what hangs off them disappears
-	 * with them, so it is neither deleted nor counted as present. */
+	 * with them, so it is neither deleted nor counted as present. Sorted. */
 	int *doomed;
-	size_t n_doomed;
+	size_t n_doomed, cap_doomed;
 };
+
+static int plan_int_cmp(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return x < y ? -1 : x > y;
+}
 
 static bool plan_doomed(const struct plan_ctx *c, int ifindex)
 {
-	for (size_t i = 0; i < c->n_doomed; i++)
-		if (c->doomed[i] == ifindex)
-			return true;
-	return false;
+	return c->n_doomed &&
+	       bsearch(&ifindex, c->doomed, c->n_doomed, sizeof(int), plan_int_cmp);
+}
+
+static int plan_addr_key_cmp(const struct kaddr *a, const struct kaddr *b)
+{
+	int r = addr_cmp(&a->addr, &b->addr);
+
+	return r ? r : a->len < b->len ? -1 : a->len > b->len;
+}
+
+static int plan_addr_idx_cmp(const void *x, const void *y)
+{
+	const struct kaddr *a = x, *b = y;
+
+	if (a->ifindex != b->ifindex)
+		return a->ifindex < b->ifindex ? -1 : 1;
+	return plan_addr_key_cmp(a, b);
+}
+
+static int plan_addr_name_cmp(const void *x, const void *y)
+{
+	const struct kaddr *a = x, *b = y;
+	int r = strcmp(a->ifname, b->ifname);
+
+	return r ? r : plan_addr_key_cmp(a, b);
+}
+
+static int plan_route_key_cmp(const void *x, const void *y)
+{
+	const struct kroute *a = x, *b = y;
+	int r = addr_prefix_cmp(&a->dst, &b->dst);
+
+	if (r)
+		return r;
+	if (a->table != b->table)
+		return a->table < b->table ? -1 : 1;
+	return a->metric < b->metric ? -1 : a->metric > b->metric;
+}
+
+/* The owned routes of cur, in a sorted view (routes of other protocols never match). */
+static int plan_index_routes(struct plan_ctx *c)
+{
+	const void **v = kstate_sort(c->cur->routes, c->cur->n_routes, sizeof(struct kroute),
+				     plan_route_key_cmp);
+	size_t n = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->cur->n_routes; i++)
+		if (((const struct kroute *)v[i])->protocol == KSTATE_RTPROT)
+			v[n++] = v[i];
+	c->cur_routes = v;
+	c->n_cur_routes = n;
+	return 0;
+}
+
+static int plan_index(struct plan_ctx *c)
+{
+	const struct kstate *k = c->cur, *d = c->des;
+
+	c->cur_links = kstate_links_new(k);
+	c->des_links = kstate_links_new(d);
+	c->cur_addrs = kstate_sort(k->addrs, k->n_addrs, sizeof(*k->addrs), plan_addr_idx_cmp);
+	c->des_addrs = kstate_sort(d->addrs, d->n_addrs, sizeof(*d->addrs), plan_addr_name_cmp);
+	c->des_routes = kstate_sort(d->routes, d->n_routes, sizeof(*d->routes),
+				    plan_route_key_cmp);
+	c->cur_pols = kstate_sort(k->policies, k->n_policies, sizeof(*k->policies),
+				  kstate_policy_key_cmp);
+	c->des_pols = kstate_sort(d->policies, d->n_policies, sizeof(*d->policies),
+				  kstate_policy_key_cmp);
+	if (!c->cur_links || !c->des_links || !c->cur_addrs || !c->des_addrs ||
+	    !c->des_routes || !c->cur_pols || !c->des_pols)
+		return -ENOMEM;
+	return plan_index_routes(c);
+}
+
+static void plan_unindex(struct plan_ctx *c)
+{
+	kstate_links_free(c->cur_links);
+	kstate_links_free(c->des_links);
+	free(c->cur_addrs);
+	free(c->des_addrs);
+	free(c->cur_routes);
+	free(c->des_routes);
+	free(c->cur_pols);
+	free(c->des_pols);
+	free(c->doomed);
 }
 
 static bool plan_link_same(const struct klink *c, const struct klink *d)
@@ -227,7 +350,7 @@ static int plan_find_failures(struct plan_ctx *c)
 
 	for (size_t i = 0; i < c->des->n_links; i++) {
 		const struct klink *d = &c->des->links[i];
-		const struct klink *k = kstate_link_by_name(c->cur, d->ifname);
+		const struct klink *k = kstate_links_by_name(c->cur_links, d->ifname);
 
 		if (k && !k->owned &&
 		    (rc = plan_fail(c->p, d->tunnel, "interface %s exists and is not ours",
@@ -236,11 +359,13 @@ static int plan_find_failures(struct plan_ctx *c)
 	}
 	for (size_t i = 0; i < c->des->n_policies; i++) {
 		const struct kpolicy *d = &c->des->policies[i];
+		size_t n = c->cur->n_policies;
 
-		for (size_t j = 0; j < c->cur->n_policies; j++) {
-			const struct kpolicy *k = &c->cur->policies[j];
+		for (size_t j = kstate_lower_bound(c->cur_pols, n, d, kstate_policy_key_cmp);
+		     j < n && !kstate_policy_key_cmp(c->cur_pols[j], d); j++) {
+			const struct kpolicy *k = c->cur_pols[j];
 
-			if (!kstate_policy_is_owned(k) && kstate_policy_same_key(k, d) &&
+			if (!kstate_policy_is_owned(k) &&
 			    (rc = plan_fail(c->p, d->tunnel,
 					    "an XFRM policy that is not ours has the same selector (priority %u)",
 					    k->priority)))
@@ -252,11 +377,15 @@ static int plan_find_failures(struct plan_ctx *c)
 
 static int plan_doom(struct plan_ctx *c, int ifindex)
 {
-	int *nd = realloc(c->doomed, (c->n_doomed + 1) * sizeof(int));
+	if (c->n_doomed == c->cap_doomed) {
+		size_t ncap = c->cap_doomed ? 2 * c->cap_doomed : 16;
+		int *nd = realloc(c->doomed, ncap * sizeof(int));
 
-	if (!nd)
-		return -ENOMEM;
-	c->doomed = nd;
+		if (!nd)
+			return -ENOMEM;
+		c->doomed = nd;
+		c->cap_doomed = ncap;
+	}
 	c->doomed[c->n_doomed++] = ifindex;
 	return 0;
 }
@@ -267,7 +396,7 @@ static int plan_links(struct plan_ctx *c)
 
 	for (size_t i = 0; i < c->cur->n_links; i++) {
 		const struct klink *k = &c->cur->links[i];
-		const struct klink *d = kstate_link_by_name(c->des, k->ifname);
+		const struct klink *d = kstate_links_by_name(c->des_links, k->ifname);
 
 		if (!k->owned || (d && k->kind == d->kind))
 			continue;
@@ -275,9 +404,11 @@ static int plan_links(struct plan_ctx *c)
 			return -ENOMEM;
 		a->u.link = *k;
 	}
+	if (c->n_doomed)
+		qsort(c->doomed, c->n_doomed, sizeof(int), plan_int_cmp);
 	for (size_t i = 0; i < c->des->n_links; i++) {
 		const struct klink *d = &c->des->links[i];
-		const struct klink *k = kstate_link_by_name(c->cur, d->ifname);
+		const struct klink *k = kstate_links_by_name(c->cur_links, d->ifname);
 		bool fresh = !k || plan_doomed(c, k->ifindex);
 
 		if (plan_tunnel_failed(c->p, d->tunnel))
@@ -304,47 +435,51 @@ static bool plan_is_ll(const struct addr *a)
 	return a->family == AF_INET6 && a->bytes[0] == 0xfe && (a->bytes[1] & 0xc0) == 0x80;
 }
 
-static int plan_addrs(struct plan_ctx *c)
+static int plan_addrs_del(struct plan_ctx *c)
 {
 	struct plan_action *a;
 
 	for (size_t i = 0; i < c->cur->n_addrs; i++) {
 		const struct kaddr *k = &c->cur->addrs[i];
-		const struct klink *l = kstate_link_by_index(c->cur, k->ifindex);
-		const struct klink *d = l ? kstate_link_by_name(c->des, l->ifname) : NULL;
-		bool wanted = false;
+		const struct klink *l = kstate_links_by_index(c->cur_links, k->ifindex);
+		const struct klink *d;
+		struct kaddr key;
 
 		if (!l || !l->owned || plan_doomed(c, k->ifindex) || plan_is_ll(&k->addr))
 			continue;
-		for (size_t j = 0; !wanted && j < c->des->n_addrs; j++) {
-			const struct kaddr *w = &c->des->addrs[j];
-
-			wanted = !strcmp(w->ifname, l->ifname) && !addr_cmp(&w->addr, &k->addr) &&
-				 w->len == k->len;
-		}
-		if (wanted || (d && plan_tunnel_failed(c->p, d->tunnel)))
+		key = *k;
+		snprintf(key.ifname, sizeof(key.ifname), "%s", l->ifname);
+		if (kstate_find(c->des_addrs, c->des->n_addrs, &key, plan_addr_name_cmp))
+			continue;
+		d = kstate_links_by_name(c->des_links, l->ifname);
+		if (d && plan_tunnel_failed(c->p, d->tunnel))
 			continue;
 		if (!(a = plan_add(c->p, PLAN_DEL, PLAN_OBJ_ADDR, -1)))
 			return -ENOMEM;
-		a->u.addr = *k;
-		snprintf(a->u.addr.ifname, sizeof(a->u.addr.ifname), "%s", l->ifname);
+		a->u.addr = key;
 	}
+	return 0;
+}
+
+static int plan_addrs(struct plan_ctx *c)
+{
+	struct plan_action *a;
+	int rc;
+
+	if ((rc = plan_addrs_del(c)))
+		return rc;
 	for (size_t i = 0; i < c->des->n_addrs; i++) {
 		const struct kaddr *d = &c->des->addrs[i];
-		const struct klink *l = kstate_link_by_name(c->cur, d->ifname);
-		bool have = false;
+		const struct klink *l = kstate_links_by_name(c->cur_links, d->ifname);
+		struct kaddr key = *d;
 
 		if (plan_tunnel_failed(c->p, d->tunnel))
 			continue;
-		for (size_t j = 0; l && !plan_doomed(c, l->ifindex) && !have &&
-		     j < c->cur->n_addrs; j++) {
-			const struct kaddr *k = &c->cur->addrs[j];
-
-			have = k->ifindex == l->ifindex && !addr_cmp(&k->addr, &d->addr) &&
-			       k->len == d->len;
+		if (l && !plan_doomed(c, l->ifindex)) {
+			key.ifindex = l->ifindex;
+			if (kstate_find(c->cur_addrs, c->cur->n_addrs, &key, plan_addr_idx_cmp))
+				continue;
 		}
-		if (have)
-			continue;
 		if (!(a = plan_add(c->p, PLAN_ADD, PLAN_OBJ_ADDR, d->tunnel)))
 			return -ENOMEM;
 		a->u.addr = *d;
@@ -352,20 +487,16 @@ static int plan_addrs(struct plan_ctx *c)
 	return 0;
 }
 
-static bool plan_route_same_key(const struct kroute *a, const struct kroute *b)
-{
-	return !addr_prefix_cmp(&a->dst, &b->dst) && a->table == b->table &&
-	       a->metric == b->metric;
-}
-
 /* The current owned route with d's key, unless it hangs off a doomed link. */
 static const struct kroute *plan_route_find(const struct plan_ctx *c, const struct kroute *d)
 {
-	for (size_t j = 0; j < c->cur->n_routes; j++) {
-		const struct kroute *k = &c->cur->routes[j];
+	size_t n = c->n_cur_routes;
 
-		if (k->protocol == KSTATE_RTPROT && !plan_doomed(c, k->oif) &&
-		    plan_route_same_key(k, d))
+	for (size_t j = kstate_lower_bound(c->cur_routes, n, d, plan_route_key_cmp);
+	     j < n && !plan_route_key_cmp(c->cur_routes[j], d); j++) {
+		const struct kroute *k = c->cur_routes[j];
+
+		if (!plan_doomed(c, k->oif))
 			return k;
 	}
 	return NULL;
@@ -377,14 +508,9 @@ static int plan_routes(struct plan_ctx *c)
 
 	for (size_t i = 0; i < c->cur->n_routes; i++) {
 		const struct kroute *k = &c->cur->routes[i];
-		const struct kroute *d = NULL;
 
-		if (k->protocol != KSTATE_RTPROT || plan_doomed(c, k->oif))
-			continue;
-		for (size_t j = 0; !d && j < c->des->n_routes; j++)
-			if (plan_route_same_key(k, &c->des->routes[j]))
-				d = &c->des->routes[j];
-		if (d)
+		if (k->protocol != KSTATE_RTPROT || plan_doomed(c, k->oif) ||
+		    kstate_find(c->des_routes, c->des->n_routes, k, plan_route_key_cmp))
 			continue;
 		if (!(a = plan_add(c->p, PLAN_DEL, PLAN_OBJ_ROUTE, -1)))
 			return -ENOMEM;
@@ -393,7 +519,7 @@ static int plan_routes(struct plan_ctx *c)
 	for (size_t i = 0; i < c->des->n_routes; i++) {
 		const struct kroute *d = &c->des->routes[i];
 		const struct kroute *k = plan_route_find(c, d);
-		const struct klink *l = k ? kstate_link_by_index(c->cur, k->oif) : NULL;
+		const struct klink *l = k ? kstate_links_by_index(c->cur_links, k->oif) : NULL;
 
 		if (plan_tunnel_failed(c->p, d->tunnel) || (l && !strcmp(l->ifname, d->ifname)))
 			continue;
@@ -418,13 +544,9 @@ static int plan_policies(struct plan_ctx *c)
 
 	for (size_t i = 0; i < c->cur->n_policies; i++) {
 		const struct kpolicy *k = &c->cur->policies[i];
-		bool wanted = false;
 
-		if (!kstate_policy_is_owned(k))
-			continue;
-		for (size_t j = 0; !wanted && j < c->des->n_policies; j++)
-			wanted = kstate_policy_same_key(k, &c->des->policies[j]);
-		if (wanted)
+		if (!kstate_policy_is_owned(k) ||
+		    kstate_find(c->des_pols, c->des->n_policies, k, kstate_policy_key_cmp))
 			continue;
 		if (!(a = plan_add(c->p, PLAN_DEL, PLAN_OBJ_POLICY, -1)))
 			return -ENOMEM;
@@ -432,13 +554,11 @@ static int plan_policies(struct plan_ctx *c)
 	}
 	for (size_t i = 0; i < c->des->n_policies; i++) {
 		const struct kpolicy *d = &c->des->policies[i];
-		const struct kpolicy *k = NULL;
+		const struct kpolicy *k;
 
 		if (plan_tunnel_failed(c->p, d->tunnel))
 			continue;
-		for (size_t j = 0; !k && j < c->cur->n_policies; j++)
-			if (kstate_policy_same_key(&c->cur->policies[j], d))
-				k = &c->cur->policies[j];
+		k = kstate_find(c->cur_pols, c->cur->n_policies, d, kstate_policy_key_cmp);
 		if (k && plan_policy_same(k, d))
 			continue;
 		if (!(a = plan_add(c->p, k ? PLAN_CHANGE : PLAN_ADD, PLAN_OBJ_POLICY, d->tunnel)))
@@ -482,11 +602,14 @@ int plan_compute(const struct intent *in, const struct kstate *cur, struct plan 
 	struct plan_ctx c = { .in = in, .cur = cur, .des = des, .p = p };
 	int rc = -ENOMEM;
 
-	if (!des)
+	free(p->failed);
+	p->n_tunnels = in ? in->n_tunnels : 0;
+	p->failed = calloc(p->n_tunnels ? p->n_tunnels : 1, sizeof(bool));
+	if (!des || !p->failed)
 		goto out;
 	if (in && (rc = plan_desired(in, des)))
 		goto out;
-	if ((rc = plan_find_failures(&c)) || (rc = plan_links(&c)) ||
+	if ((rc = plan_index(&c)) || (rc = plan_find_failures(&c)) || (rc = plan_links(&c)) ||
 	    (rc = plan_addrs(&c)) || (rc = plan_routes(&c)) || (rc = plan_policies(&c)))
 		goto out;
 	for (size_t i = 0; i < p->n; i++)
@@ -494,7 +617,7 @@ int plan_compute(const struct intent *in, const struct kstate *cur, struct plan 
 	if (p->n)
 		qsort(p->acts, p->n, sizeof(*p->acts), plan_cmp);
 out:
-	free(c.doomed);
+	plan_unindex(&c);
 	kstate_free(des);
 	return rc;
 }

@@ -41,6 +41,8 @@ struct plan {
 	size_t n, cap;
 	struct plan_fail *fails;
 	size_t n_fails, cap_fails;
+	bool *failed;			/* per intent tunnel, during plan_compute */
+	size_t n_tunnels;
 };
 
 struct plan *plan_new(void);
@@ -48,7 +50,8 @@ void plan_free(struct plan *p);
 
 /* Desired kernel objects for in. 0 or -ENOMEM / -EOPNOTSUPP (a kind without ops). */
 int plan_desired(const struct intent *in, struct kstate *out);
-/* Diff: in == NULL plans a purge (every owned object deleted). Actions come out
+/* Diff: in == NULL plans a purge (every owned object deleted). O(n log n): every
+ * match goes through a sorted view of the objects. Actions come out
  * sorted by phase, then object type, then text, so equal inputs give equal plans.
  * Tunnels that cannot be applied (a foreign object holds their name or selector) are
  * listed in p->fails and none of their objects are touched. 0 or -ENOMEM. */

@@ -6,6 +6,7 @@
  * end up as the same per-kind lists of (path, item), so they share every step. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,7 +264,10 @@ static int import_tally(struct import_kind *ik, enum store_change ch, const char
 	return 0;
 }
 
-static int import_write(struct store *s, struct import_run *r, const struct import_opts *o)
+/* lenient: skip the items that failed validation (their bodies are null) instead of
+ * treating them as a bug; used to check the rest across objects before answering. */
+static int import_write(struct store *s, struct import_run *r, const struct import_opts *o,
+			bool lenient)
 {
 	json_t *body, *before = NULL;
 	size_t i, j;
@@ -276,6 +280,8 @@ static int import_write(struct store *s, struct import_run *r, const struct impo
 			const char *name = json_string_value(json_object_get(body, "name"));
 			enum store_change ch = STORE_UNCHANGED;
 
+			if (!name && lenient)
+				continue;
 			if (!name)
 				return -EINVAL;	/* import_normalize let an invalid item through */
 
@@ -331,17 +337,26 @@ static int import_run_all(struct store *s, struct import_run *r, const struct im
 {
 	int rc;
 
+	bool item_errors;
+
 	rc = import_normalize(r, errs);
 	if (rc)
 		return rc;
-	if (verr_count(errs))
-		return -EINVAL;
+	item_errors = verr_count(errs) > 0;
 	rc = store_begin(s);
 	if (rc)
 		return rc;
-	rc = o->replace ? import_prune(s, r, o) : 0;
+	/* With invalid items nothing will be written, but the valid ones are still checked
+	 * against each other and the store, so one answer lists every error. Pruning is
+	 * skipped then: it would delete what the invalid items name. */
+	rc = o->replace && !item_errors ? import_prune(s, r, o) : 0;
 	if (!rc)
-		rc = import_write(s, r, o);
+		rc = import_write(s, r, o, item_errors);
+	if (!rc && item_errors) {
+		rc = store_validate(s, errs, import_path_of, r);
+		store_rollback(s);
+		return rc == 0 || rc == -EINVAL ? -EINVAL : rc;
+	}
 	if (rc) {
 		store_rollback(s);
 		return rc;

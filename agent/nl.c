@@ -12,23 +12,50 @@
 
 #include "nl.h"
 
-/* Messages per sendmsg: each ack costs an skb in our receive buffer, so a chunk must
- * fit what the buffer can hold even when every message fails. */
-#define NL_CHUNK_MSGS 128
-#define NL_CHUNK_BYTES 65536
-#define NL_RCVBUF (4 << 20)
+/* Socket buffers as large as the kernel lets us have (SO_*BUFFORCE needs
+ * CAP_NET_ADMIN, which the agent has; otherwise net.core.[rw]mem_max caps them). A
+ * chunk of messages goes out in one sendmsg, which must fit the send buffer, and every
+ * message in it is acked into the receive buffer before we read anything: a chunk holds
+ * no more messages than the receive buffer has room for acks, even when every one
+ * fails and carries an extended-ack text, or acks would be dropped (ENOBUFS). */
+#define NL_BUF_WANT (4 << 20)
+#define NL_ACK_TRUESIZE 2048	/* kernel memory charged per ack skb, at most */
+#define NL_SEND_MAX (1 << 20)
 #define NL_RECV_SIZE 32768
+/* Acks are read many per recvmmsg: one datagram each, small with NETLINK_CAP_ACK. */
+#define NL_ACK_SLOTS 64
+#define NL_ACK_SLOT_SIZE 512
+
+static int nl_getbuf(int fd, int opt)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(fd, SOL_SOCKET, opt, &v, &len) < 0 ? 0 : v;
+}
 
 static void nl_sockopts(struct nl *nl)
 {
-	int one = 1, sz = NL_RCVBUF;
+	int one = 1, sz = NL_BUF_WANT;
 	int fd = mnl_socket_get_fd(nl->sk);
+	int rcv, snd;
 
-	/* Best effort: an older kernel still works, only with longer acks. */
+	/* Best effort: an older kernel still works, only with longer acks, and with
+	 * whole-table dumps where strict checking lets it filter (routes by protocol). */
 	mnl_socket_setsockopt(nl->sk, NETLINK_CAP_ACK, &one, sizeof(one));
 	mnl_socket_setsockopt(nl->sk, NETLINK_EXT_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(nl->sk, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	/* What we got (the kernel reports its own, doubled, accounting figure). */
+	rcv = nl_getbuf(fd, SO_RCVBUF);
+	snd = nl_getbuf(fd, SO_SNDBUF);
+	nl->chunk_msgs = rcv > 2 * NL_ACK_TRUESIZE ? (size_t)rcv / NL_ACK_TRUESIZE - 1 : 1;
+	nl->chunk_bytes = snd > 2 * NL_MSG_MAX ? (size_t)snd / 2 : NL_MSG_MAX;
+	if (nl->chunk_bytes > NL_SEND_MAX)
+		nl->chunk_bytes = NL_SEND_MAX;
 }
 
 struct nl *nl_new(int protocol)
@@ -167,7 +194,7 @@ void nl_batch_commit(struct nl_batch *b)
 
 /* Records the ack in e against the message whose sequence number it carries. */
 static void nl_batch_ack(struct nl_batch *b, size_t first, size_t count, uint32_t seq0,
-			 const struct nlmsghdr *nlh, size_t *acked)
+			 const struct nlmsghdr *nlh, size_t len, size_t *acked)
 {
 	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 	uint32_t i = nlh->nlmsg_seq - seq0;
@@ -175,11 +202,12 @@ static void nl_batch_ack(struct nl_batch *b, size_t first, size_t count, uint32_
 	size_t off;
 	int rem;
 
-	if (i >= count || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+	if (i >= count || len < NLMSG_HDRLEN + sizeof(int) ||
+	    nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(int))
 		return;
 	b->err[first + i] = e->error;
 	(*acked)++;
-	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS) || !e->error)
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS) || !e->error || nlh->nlmsg_len > len)
 		return;
 	/* With NETLINK_CAP_ACK the request is not echoed; otherwise TLVs follow it. */
 	off = sizeof(*e);
@@ -197,12 +225,46 @@ static void nl_batch_ack(struct nl_batch *b, size_t first, size_t count, uint32_
 	}
 }
 
+/* Reads acks, many datagrams per recvmmsg, until count of them have arrived. A
+ * truncated ack (a kernel without NETLINK_CAP_ACK echoing a long request) still has
+ * its error code: only its extended-ack text is lost. */
+static int nl_batch_acks(struct nl *nl, struct nl_batch *b, size_t first, size_t count,
+			 uint32_t seq0)
+{
+	char bufs[NL_ACK_SLOTS][NL_ACK_SLOT_SIZE];
+	struct mmsghdr mm[NL_ACK_SLOTS];
+	struct iovec iov[NL_ACK_SLOTS];
+	size_t acked = 0;
+
+	for (size_t i = 0; i < NL_ACK_SLOTS; i++) {
+		iov[i] = (struct iovec){ .iov_base = bufs[i], .iov_len = NL_ACK_SLOT_SIZE };
+		mm[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+	}
+	while (acked < count) {
+		int n = recvmmsg(nl_fd(nl), mm, NL_ACK_SLOTS, MSG_WAITFORONE, NULL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (int i = 0; i < n; i++) {
+			const struct nlmsghdr *nlh = (const struct nlmsghdr *)bufs[i];
+			size_t len = mm[i].msg_len;
+
+			if (len < NLMSG_HDRLEN || nlh->nlmsg_type != NLMSG_ERROR)
+				continue;
+			if (len > NL_ACK_SLOT_SIZE || (mm[i].msg_hdr.msg_flags & MSG_TRUNC))
+				len = NL_ACK_SLOT_SIZE;
+			nl_batch_ack(b, first, count, seq0, nlh, len, &acked);
+		}
+	}
+	return 0;
+}
+
 static int nl_batch_chunk(struct nl *nl, struct nl_batch *b, size_t first, size_t count,
 			  char *start, size_t len)
 {
-	char buf[NL_RECV_SIZE];
 	uint32_t seq0 = nl->seq;
-	size_t acked = 0;
 	char *p = start;
 
 	for (size_t i = 0; i < count; i++) {
@@ -214,20 +276,10 @@ static int nl_batch_chunk(struct nl *nl, struct nl_batch *b, size_t first, size_
 	if (mnl_socket_sendto(nl->sk, start, len) < 0)
 		return -errno;
 	nl->n_sent += count;
+	nl->n_sendmsg++;
 	if (nl->crash_after && nl->n_sent >= nl->crash_after)
 		raise(SIGKILL);
-	while (acked < count) {
-		ssize_t n = mnl_socket_recvfrom(nl->sk, buf, sizeof(buf));
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
-		int rem = (int)n;
-
-		if (n < 0)
-			return -errno;
-		for (; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem))
-			if (nlh->nlmsg_type == NLMSG_ERROR)
-				nl_batch_ack(b, first, count, seq0, nlh, &acked);
-	}
-	return 0;
+	return nl_batch_acks(nl, b, first, count, seq0);
 }
 
 int nl_batch_send(struct nl *nl, struct nl_batch *b)
@@ -239,8 +291,10 @@ int nl_batch_send(struct nl *nl, struct nl_batch *b)
 		size_t count = 0, len = 0;
 		char *p = b->buf + off;
 
-		while (first + count < b->n && count < NL_CHUNK_MSGS &&
-		       len + NL_MSG_MAX <= NL_CHUNK_BYTES) {
+		/* At least one message per chunk, however small the buffers. */
+		while (first + count < b->n && (count == 0 || (count < nl->chunk_msgs &&
+		       len + MNL_ALIGN(((struct nlmsghdr *)(p + len))->nlmsg_len) <=
+		       nl->chunk_bytes))) {
 			len += MNL_ALIGN(((struct nlmsghdr *)(p + len))->nlmsg_len);
 			count++;
 		}

@@ -17,6 +17,9 @@ struct nl {
 	unsigned int portid;
 	uint32_t seq;
 	uint64_t n_sent;	/* changing messages sent over this socket's life */
+	uint64_t n_sendmsg;	/* sendmsg calls that carried them */
+	size_t chunk_msgs;	/* most messages per sendmsg (their acks must fit) */
+	size_t chunk_bytes;	/* most bytes per sendmsg */
 	/* Crash tests only (GRESEC_TEST_CRASH_AFTER): SIGKILL ourselves right after the
 	 * sendmsg that brings n_sent to this, to die between a batch and its acks. */
 	uint64_t crash_after;

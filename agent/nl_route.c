@@ -102,6 +102,12 @@ int nl_route_dump(struct nl *nl, struct kstate *ks)
 		nlh->nlmsg_type = RTM_GETROUTE;
 		rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 		rtm->rtm_family = families[i];
+		/* With NETLINK_GET_STRICT_CHK the kernel returns only these (a gateway with
+		 * a full table would otherwise send it all, every pass); without, these
+		 * fields are ignored and the planner skips other protocols itself. */
+		rtm->rtm_table = RT_TABLE_MAIN;
+		rtm->rtm_protocol = KSTATE_RTPROT;
+		rtm->rtm_type = RTN_UNICAST;
 		rc = nl_dump(nl, nlh, nl_route_dump_cb, ks);
 	}
 	return rc;

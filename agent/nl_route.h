@@ -11,7 +11,8 @@ int nl_route_put(struct nl_batch *b, const struct kroute *r, int oif, enum plan_
 		 int cookie);
 /* 0, or -ENOENT for a route of another table or kind. */
 int nl_route_parse(const struct nlmsghdr *nlh, struct kroute *r);
-/* Appends main-table unicast routes of both families to ks. */
+/* Appends main-table unicast routes of both families to ks: only the agent's
+ * protocol where the kernel filters dumps (strict checking), all of them otherwise. */
 int nl_route_dump(struct nl *nl, struct kstate *ks);
 
 #endif

@@ -87,15 +87,15 @@ static void reconcile_fail(const struct intent *in, struct reconcile_result *res
 }
 
 /* ifindex of a link by name in the freshest view, 0 when it does not exist. */
-static int reconcile_ifindex(const struct kstate *ks, const char *ifname)
+static int reconcile_ifindex(const struct kstate_links *ix, const char *ifname)
 {
-	const struct klink *l = kstate_link_by_name(ks, ifname);
+	const struct klink *l = ix ? kstate_links_by_name(ix, ifname) : NULL;
 
 	return l ? l->ifindex : 0;
 }
 
 /* Puts action i into the batch of its socket. -ENODEV when its link is missing. */
-static int reconcile_put(const struct plan_action *a, int i, const struct kstate *links,
+static int reconcile_put(const struct plan_action *a, int i, const struct kstate_links *links,
 			 struct nl_batch *rt, struct nl_batch *xf)
 {
 	int ifindex;
@@ -142,7 +142,7 @@ static void reconcile_collect(const struct intent *in, const struct plan *p,
 /* Applies the actions of one phase: XFRM first when deleting (a policy may refer to
  * nothing else), rtnetlink first otherwise. */
 static int reconcile_phase(struct reconcile *r, const struct intent *in, const struct plan *p,
-			   enum plan_phase phase, const struct kstate *links,
+			   enum plan_phase phase, const struct kstate_links *links,
 			   struct reconcile_result *res)
 {
 	struct nl_batch *rt = nl_batch_new(), *xf = nl_batch_new();
@@ -180,6 +180,7 @@ static int reconcile_apply(struct reconcile *r, const struct intent *in,
 			   const struct plan *p, struct reconcile_result *res)
 {
 	struct kstate *links = kstate_new();
+	struct kstate_links *ix = NULL;
 	int rc = -ENOMEM;
 
 	if (!links)
@@ -193,9 +194,12 @@ static int reconcile_apply(struct reconcile *r, const struct intent *in,
 		kstate_clear(links);
 		rc = nl_link_dump(r->rt, links);
 	}
+	if (!rc && !(ix = kstate_links_new(links)))
+		rc = -ENOMEM;
 	if (!rc)
-		rc = reconcile_phase(r, in, p, PLAN_PHASE_REST, links, res);
+		rc = reconcile_phase(r, in, p, PLAN_PHASE_REST, ix, res);
 out:
+	kstate_links_free(ix);
 	kstate_free(links);
 	return rc;
 }

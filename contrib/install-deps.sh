@@ -7,7 +7,7 @@ libmnl-dev libnl-3-dev libnl-route-3-dev libnl-xfrm-3-dev
 libsqlite3-dev sqlite3 libjansson-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev
 libcmocka-dev
 strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
-user-mode-linux kmod iproute2 iputils-ping tcpdump nftables
+user-mode-linux kmod iproute2 iputils-ping tcpdump iptables
 python3 python3-pytest python3-yaml
 curl jq bsdextrautils wrk nginx-light"
 missing=""

@@ -60,7 +60,7 @@ void api_admin_tunnels(struct api_req *r)
 
 	rc = tunnel_list(r->api->store, http_query(r->http, "site"), after, limit, &out);
 	if (rc == 0)
-		rc = status_load(r->api->store, r->api->stale_after, &loaded);
+		rc = status_load(r->api->store, NULL, r->api->stale_after, &loaded);
 	if (rc < 0) {
 		api_fail(r, rc, "listing tunnels");
 		json_decref(out);

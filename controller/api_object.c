@@ -46,7 +46,7 @@ static void api_object_site_status(struct api_req *r, json_t *body)
 	json_t *loaded = NULL, *view;
 	uint64_t rev = 0;
 
-	if (status_load(r->api->store, r->api->stale_after, &loaded) < 0)
+	if (status_load(r->api->store, r->param, r->api->stale_after, &loaded) < 0)
 		return;
 	view = status_site_view(loaded, r->param);
 	compile_revision(r->api->store, r->param, &rev);

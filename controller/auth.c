@@ -32,8 +32,13 @@ enum auth_role auth_role_parse(const char *name)
 
 static void auth_hex(const unsigned char *in, size_t n, char *out)
 {
-	for (size_t i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", in[i]);
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
 }
 
 static void auth_hash(const char *secret, char out[65])
@@ -44,16 +49,52 @@ static void auth_hash(const char *secret, char out[65])
 	auth_hex(d, sizeof(d), out);
 }
 
+/* Every request presents a token: the last few answers are kept, keyed by the hash,
+ * and forgotten whenever any token is issued or revoked. */
+#define AUTH_CACHE 64
+
+static struct {
+	char hash[65];
+	struct auth_principal p;
+} auth_cache[AUTH_CACHE];
+static unsigned auth_cache_next;
+
+static void auth_cache_clear(void)
+{
+	memset(auth_cache, 0, sizeof(auth_cache));
+}
+
+static const struct auth_principal *auth_cache_find(const char *hash)
+{
+	for (int i = 0; i < AUTH_CACHE; i++)
+		if (auth_cache[i].hash[0] && strcmp(auth_cache[i].hash, hash) == 0)
+			return &auth_cache[i].p;
+	return NULL;
+}
+
+static void auth_cache_put(const char *hash, const struct auth_principal *p)
+{
+	unsigned i = auth_cache_next++ % AUTH_CACHE;
+
+	memcpy(auth_cache[i].hash, hash, sizeof(auth_cache[i].hash));
+	auth_cache[i].p = *p;
+}
+
 int auth_lookup(struct db *db, const char *secret, struct auth_principal *p)
 {
 	sqlite3_stmt *st = db_stmt(db, "SELECT id, name, role, site FROM token "
 				   "WHERE hash = ? AND revoked_at IS NULL");
+	const struct auth_principal *hit;
 	char hash[65];
 	int rc, r = -EACCES;
 
 	if (!st)
 		return -EIO;
 	auth_hash(secret, hash);
+	if ((hit = auth_cache_find(hash))) {
+		*p = *hit;
+		return 0;
+	}
 	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -64,6 +105,8 @@ int auth_lookup(struct db *db, const char *secret, struct auth_principal *p)
 		p->role = auth_role_parse((const char *)sqlite3_column_text(st, 2));
 		snprintf(p->site, sizeof(p->site), "%s", site ? (const char *)site : "");
 		r = p->role == AUTH_NONE ? -EACCES : 0;
+		if (r == 0)
+			auth_cache_put(hash, p);
 	} else if (rc != SQLITE_DONE) {
 		r = db_errno(rc);
 	}
@@ -100,6 +143,7 @@ int auth_issue(struct db *db, const char *name, enum auth_role role, const char 
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	r = db_errno(rc);
+	auth_cache_clear();
 	if (r == 0)
 		*id = sqlite3_last_insert_rowid(db_handle(db));
 out:
@@ -124,6 +168,8 @@ int auth_revoke(struct db *db, long long id)
 	sqlite3_bind_int64(st, 1, id);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
+	/* Before the commit: a rolled-back revoke only costs a cache refill. */
+	auth_cache_clear();
 	if (rc != SQLITE_DONE)
 		return db_errno(rc);
 	return sqlite3_changes(db_handle(db)) ? 0 : -ENOENT;

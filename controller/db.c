@@ -69,6 +69,29 @@ int db_commit(struct db *db)
 	return db_exec(db, "COMMIT");
 }
 
+/* The statements every request runs: prepared once, not parsed each time. */
+static int db_step_cached(struct db *db, const char *sql)
+{
+	sqlite3_stmt *st = db_stmt(db, sql);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return db_errno(rc);
+}
+
+int db_read_begin(struct db *db)
+{
+	return db_step_cached(db, "BEGIN");
+}
+
+int db_read_end(struct db *db)
+{
+	return db_step_cached(db, "COMMIT");
+}
+
 int db_rollback(struct db *db)
 {
 	if (sqlite3_get_autocommit(db->h))

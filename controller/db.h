@@ -27,6 +27,9 @@ int db_exec(struct db *db, const char *sql);
 int db_begin(struct db *db);
 int db_commit(struct db *db);
 int db_rollback(struct db *db);
+/* A read transaction around a request's reads: one snapshot, one round of locks. */
+int db_read_begin(struct db *db);
+int db_read_end(struct db *db);
 /* Cached prepared statement for sql (reset and bindings cleared). NULL on error. */
 sqlite3_stmt *db_stmt(struct db *db, const char *sql);
 int db_schema_version(struct db *db);

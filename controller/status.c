@@ -163,10 +163,10 @@ static json_t *status_row(sqlite3_stmt *st, unsigned stale_after, time_t now)
 			 "tunnels", by_id);
 }
 
-int status_load(struct store *s, unsigned stale_after, json_t **out)
+int status_load(struct store *s, const char *site, unsigned stale_after, json_t **out)
 {
 	sqlite3_stmt *st = db_stmt(store_db(s), "SELECT site, reported_at, reported_epoch, "
-				   "applied_revision, body FROM site_status");
+				   "applied_revision, body FROM site_status WHERE ?1 IS NULL OR site = ?1");
 	json_t *all = json_object();
 	time_t now = time(NULL);
 	int rc;
@@ -175,6 +175,8 @@ int status_load(struct store *s, unsigned stale_after, json_t **out)
 		json_decref(all);
 		return st ? -ENOMEM : -EIO;
 	}
+	if (site)
+		sqlite3_bind_text(st, 1, site, -1, SQLITE_TRANSIENT);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		json_object_set_new(all, (const char *)sqlite3_column_text(st, 0),
 				    status_row(st, stale_after, now));
@@ -280,7 +282,7 @@ int status_summary(struct store *s, unsigned stale_after, json_t **out)
 	int r;
 
 	tunnels = json_pack("{s:i, s:i, s:i, s:i}", "total", 0, "up", 0, "down", 0, "pending", 0);
-	r = tunnels ? status_load(s, stale_after, &loaded) : -ENOMEM;
+	r = tunnels ? status_load(s, NULL, stale_after, &loaded) : -ENOMEM;
 	if (r == 0)
 		r = store_names(s, &kind_site, &names);
 	if (r == 0)

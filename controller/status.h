@@ -11,9 +11,9 @@
 int status_normalize(const json_t *in, struct verr *errs, json_t **out);
 int status_save(struct store *s, const char *site, const json_t *report);
 
-/* Every stored report, for decorating views: {site: {"reported_at", "age", "stale",
- * "applied_revision", "tunnels": {id: entry}}}. */
-int status_load(struct store *s, unsigned stale_after, json_t **out);
+/* The stored reports (of one site, or all when site is NULL), for decorating views:
+ * {site: {"reported_at", "age", "stale", "applied_revision", "tunnels": {id: entry}}}. */
+int status_load(struct store *s, const char *site, unsigned stale_after, json_t **out);
 /* {"reported_at","applied_revision","stale",...} of one site, or null. */
 json_t *status_site_view(const json_t *loaded, const char *site);
 /* Adds "state" to each materialised tunnel of a tunnel_list page: per end, the

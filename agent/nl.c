@@ -331,7 +331,10 @@ static int nl_dump_one(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int nl_dump(struct nl *nl, struct nlmsghdr *req, nl_dump_cb cb, void *data)
+/* A dump (NLM_F_DUMP, ends with NLMSG_DONE) or a single get (NLM_F_ACK: its replies,
+ * then the ack). */
+static int nl_request(struct nl *nl, struct nlmsghdr *req, uint16_t flags, nl_dump_cb cb,
+		      void *data)
 {
 	char buf[NL_RECV_SIZE];
 	struct nl_dump_ctx c = { .cb = cb, .data = data };
@@ -339,8 +342,9 @@ int nl_dump(struct nl *nl, struct nlmsghdr *req, nl_dump_cb cb, void *data)
 	ssize_t n;
 	int rc;
 
-	req->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req->nlmsg_flags = NLM_F_REQUEST | flags;
 	req->nlmsg_seq = seq;
+	nl->n_reads++;
 	if (mnl_socket_sendto(nl->sk, req, req->nlmsg_len) < 0)
 		return -errno;
 	do {
@@ -355,4 +359,14 @@ int nl_dump(struct nl *nl, struct nlmsghdr *req, nl_dump_cb cb, void *data)
 	if (c.err)
 		return c.err;
 	return c.intr ? -EINTR : 0;
+}
+
+int nl_dump(struct nl *nl, struct nlmsghdr *req, nl_dump_cb cb, void *data)
+{
+	return nl_request(nl, req, NLM_F_DUMP, cb, data);
+}
+
+int nl_get(struct nl *nl, struct nlmsghdr *req, nl_dump_cb cb, void *data)
+{
+	return nl_request(nl, req, NLM_F_ACK, cb, data);
 }

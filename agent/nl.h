@@ -18,6 +18,7 @@ struct nl {
 	uint32_t seq;
 	uint64_t n_sent;	/* changing messages sent over this socket's life */
 	uint64_t n_sendmsg;	/* sendmsg calls that carried them */
+	uint64_t n_reads;	/* dump and get requests */
 	size_t chunk_msgs;	/* most messages per sendmsg (their acks must fit) */
 	size_t chunk_bytes;	/* most bytes per sendmsg */
 	/* Crash tests only (GRESEC_TEST_CRASH_AFTER): SIGKILL ourselves right after the
@@ -55,6 +56,9 @@ int nl_batch_send(struct nl *nl, struct nl_batch *b);
  * the first negative return of cb, or a negative errno. */
 typedef int (*nl_dump_cb)(const struct nlmsghdr *nlh, void *data);
 int nl_dump(struct nl *nl, struct nlmsghdr *req, nl_dump_cb cb, void *data);
+/* One get request (not a dump): cb sees its reply. 0, or the kernel's negative errno
+ * (-ENODEV: no such object). */
+int nl_get(struct nl *nl, struct nlmsghdr *req, nl_dump_cb cb, void *data);
 
 /* A socket subscribed to multicast groups (NETLINK_ROUTE RTNLGRP_* or NETLINK_XFRM
  * XFRMNLGRP_*), for change notifications. */

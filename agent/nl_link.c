@@ -189,3 +189,17 @@ int nl_link_dump(struct nl *nl, struct kstate *ks)
 	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
 	return nl_dump(nl, nlh, nl_link_dump_cb, ks);
 }
+
+int nl_link_get(struct nl *nl, const char *ifname, struct kstate *ks)
+{
+	char buf[256];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifi;
+
+	nlh->nlmsg_type = RTM_GETLINK;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	return nl_get(nl, nlh, nl_link_dump_cb, ks);
+}

@@ -20,5 +20,7 @@ int nl_link_put_conf(struct nl_batch *b, int ifindex, const char *alias,
 int nl_link_parse(const struct nlmsghdr *nlh, struct klink *l);
 /* Appends every link to ks. 0 or negative errno (-EINTR: dump interrupted). */
 int nl_link_dump(struct nl *nl, struct kstate *ks);
+/* Appends the link called ifname to ks. 0, -ENODEV when there is none, or -errno. */
+int nl_link_get(struct nl *nl, const char *ifname, struct kstate *ks);
 
 #endif

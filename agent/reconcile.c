@@ -176,31 +176,74 @@ out:
 	return rc;
 }
 
-static int reconcile_apply(struct reconcile *r, const struct intent *in,
-			   const struct plan *p, struct reconcile_result *res)
-{
-	struct kstate *links = kstate_new();
-	struct kstate_links *ix = NULL;
-	int rc = -ENOMEM;
+/* Few new links are read back one by one; more, with one dump of all links. */
+#define RECONCILE_GET_MAX 16
 
-	if (!links)
-		goto out;
+/* Re-reads the links this plan creates into cur (replacing any old entry of the same
+ * name: a link of another kind is deleted and created anew). */
+static int reconcile_get_new(struct reconcile *r, const struct plan *p, struct kstate *cur)
+{
+	struct kstate *got = kstate_new();
+	int rc = got ? 0 : -ENOMEM;
+
+	for (size_t i = 0; !rc && i < p->n; i++) {
+		const struct plan_action *a = &p->acts[i];
+
+		if (a->obj != PLAN_OBJ_LINK || a->op != PLAN_ADD)
+			continue;
+		rc = nl_link_get(r->rt, a->u.link.ifname, got);
+		if (rc == -ENODEV)	/* its creation failed: so will what hangs off it */
+			rc = 0;
+	}
+	for (size_t i = 0; !rc && got && i < got->n_links; i++) {
+		struct klink *l = (struct klink *)kstate_link_by_name(cur, got->links[i].ifname);
+
+		if (!l && !(l = kstate_add_link(cur)))
+			rc = -ENOMEM;
+		else
+			*l = got->links[i];
+	}
+	kstate_free(got);
+	return rc;
+}
+
+/* cur as read before the pass: after the link phase, the links by name as they are now. */
+static int reconcile_links_now(struct reconcile *r, const struct plan *p, struct kstate *cur,
+			       struct kstate_links **ix)
+{
+	size_t n_new = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		n_new += p->acts[i].obj == PLAN_OBJ_LINK && p->acts[i].op == PLAN_ADD;
+	if (n_new && n_new <= RECONCILE_GET_MAX) {
+		rc = reconcile_get_new(r, p, cur);
+	} else if (n_new) {
+		rc = -EINTR;
+		for (int i = 0; rc == -EINTR && i < RECONCILE_DUMP_RETRIES; i++) {
+			cur->n_links = 0;
+			rc = nl_link_dump(r->rt, cur);
+		}
+	}
+	if (!rc && !(*ix = kstate_links_new(cur)))
+		rc = -ENOMEM;
+	return rc;
+}
+
+static int reconcile_apply(struct reconcile *r, const struct intent *in, const struct plan *p,
+			   struct kstate *cur, struct reconcile_result *res)
+{
+	struct kstate_links *ix = NULL;
+	int rc;
+
 	if ((rc = reconcile_phase(r, in, p, PLAN_PHASE_DEL, NULL, res)) ||
 	    (rc = reconcile_phase(r, in, p, PLAN_PHASE_LINK, NULL, res)))
 		goto out;
 	/* New links have their ifindex only now. */
-	rc = -EINTR;
-	for (int i = 0; rc == -EINTR && i < RECONCILE_DUMP_RETRIES; i++) {
-		kstate_clear(links);
-		rc = nl_link_dump(r->rt, links);
-	}
-	if (!rc && !(ix = kstate_links_new(links)))
-		rc = -ENOMEM;
-	if (!rc)
+	if (!(rc = reconcile_links_now(r, p, cur, &ix)))
 		rc = reconcile_phase(r, in, p, PLAN_PHASE_REST, ix, res);
 out:
 	kstate_links_free(ix);
-	kstate_free(links);
 	return rc;
 }
 
@@ -220,9 +263,10 @@ static double reconcile_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* Reads the kernel and plans against it into a new plan; ms gets the time of each. */
+/* Reads the kernel and plans against it into a new plan; ms gets the time of each.
+ * The kernel as read goes to *cur_out when it is not NULL. */
 static int reconcile_plan(struct reconcile *r, const struct intent *in, struct plan **out,
-			  double ms[2])
+			  struct kstate **cur_out, double ms[2])
 {
 	struct kstate *cur = kstate_new();
 	struct plan *p = plan_new();
@@ -239,6 +283,10 @@ static int reconcile_plan(struct reconcile *r, const struct intent *in, struct p
 	ms[1] = reconcile_ms() - t0 - ms[0];
 	*out = p;
 	p = NULL;
+	if (cur_out) {
+		*cur_out = cur;
+		cur = NULL;
+	}
 out:
 	plan_free(p);
 	kstate_free(cur);
@@ -249,10 +297,13 @@ int reconcile_pass(struct reconcile *r, const struct intent *in, bool dry_run, F
 		   struct reconcile_result *res)
 {
 	struct plan *p = NULL, *check = NULL;
-	double ms[2] = { 0, 0 }, vms[2] = { 0, 0 }, t = 0;
+	struct kstate *cur = NULL;
+	double ms[2] = { 0, 0 }, vms[2] = { 0, 0 }, t = 0, t0 = reconcile_ms();
+	uint64_t sends = r->rt->n_sendmsg + r->xf->n_sendmsg;
+	uint64_t reads = r->rt->n_reads + r->xf->n_reads;
 	int rc;
 
-	if ((rc = reconcile_result_init(in, res)) || (rc = reconcile_plan(r, in, &p, ms)))
+	if ((rc = reconcile_result_init(in, res)) || (rc = reconcile_plan(r, in, &p, &cur, ms)))
 		goto out;
 	res->n_actions = p->n;
 	for (size_t i = 0; i < p->n_fails; i++)
@@ -263,23 +314,28 @@ int reconcile_pass(struct reconcile *r, const struct intent *in, bool dry_run, F
 		goto out;
 	}
 	t = reconcile_ms();
-	if (p->n && (rc = reconcile_apply(r, in, p, res)))
+	if (p->n && (rc = reconcile_apply(r, in, p, cur, res)))
 		goto out;
 	t = reconcile_ms() - t;
 	if (!p->n) {
 		res->converged = !p->n_fails;
 		goto out;
 	}
-	if ((rc = reconcile_plan(r, in, &check, vms)))
+	if ((rc = reconcile_plan(r, in, &check, NULL, vms)))
 		goto out;
 	res->converged = check->n == 0 && check->n_fails == 0;
 	for (size_t i = 0; i < check->n && !res->n_failed; i++)
 		log_warn("site %s: still differs after apply: %s", in ? in->site : "-",
 			 check->acts[i].line);
 out:
-	log_debug("site %s: read %.1f ms, plan %.1f ms, apply %.1f ms, verify %.1f+%.1f ms",
-		  in ? in->site : "-", ms[0], ms[1], t, vms[0], vms[1]);
+	log_debug("site %s: pass %.1f ms: read %.1f, plan %.1f, apply %.1f, verify %.1f+%.1f; "
+		  "%llu changing messages in %llu sendmsg, %llu read requests",
+		  in ? in->site : "-", reconcile_ms() - t0, ms[0], ms[1], t, vms[0], vms[1],
+		  (unsigned long long)res->n_msgs,
+		  (unsigned long long)(r->rt->n_sendmsg + r->xf->n_sendmsg - sends),
+		  (unsigned long long)(r->rt->n_reads + r->xf->n_reads - reads));
 	plan_free(p);
 	plan_free(check);
+	kstate_free(cur);
 	return rc;
 }

@@ -83,7 +83,8 @@ void api_agent_intent(struct api_req *r)
 		api_fail(r, rc, "reading the intent revision");
 		return;
 	}
-	if (rev <= after) {
+	/* Any other revision is news: one ahead of ours (a restored database) too. */
+	if (rev == after) {
 		api_agent_hold(r);
 		return;
 	}
@@ -111,6 +112,8 @@ void api_agent_status(struct api_req *r)
 		goto out;
 	errs = verr_new();
 	rc = errs ? status_normalize(in, errs, &report) : -ENOMEM;
+	if (rc == 0)
+		rc = status_check(r->api->store, r->param, report, errs);
 	if (rc == -EINVAL) {
 		api_error(r, 422, NULL, verr_json(errs), "invalid status report: %zu error(s)",
 			  verr_count(errs));

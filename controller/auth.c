@@ -175,6 +175,23 @@ int auth_revoke(struct db *db, long long id)
 	return sqlite3_changes(db_handle(db)) ? 0 : -ENOENT;
 }
 
+int auth_revoke_site(struct db *db, const char *site, int *count)
+{
+	sqlite3_stmt *st = db_stmt(db, "UPDATE token SET revoked_at = "
+				   "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+				   "WHERE role = 'agent' AND site = ? AND revoked_at IS NULL");
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, site, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	auth_cache_clear();
+	*count = sqlite3_changes(db_handle(db));
+	return db_errno(rc);
+}
+
 int auth_list(struct db *db, long long after, unsigned limit, json_t **out)
 {
 	sqlite3_stmt *st = db_stmt(db, "SELECT id, name, role, site, created_at, revoked_at "

@@ -24,6 +24,9 @@ int auth_issue(struct db *db, const char *name, enum auth_role role, const char 
 	       char **secret, long long *id);
 /* -ENOENT for an unknown or already revoked id. */
 int auth_revoke(struct db *db, long long id);
+/* Revokes every agent token of site (when the site is deleted: a new site of the same
+ * name must not inherit them). *count gets how many. */
+int auth_revoke_site(struct db *db, const char *site, int *count);
 int auth_list(struct db *db, long long after, unsigned limit, json_t **out);
 /* On first start: when no unrevoked admin token exists, issues one and writes it to
  * path with mode 0600 (atomically). */

@@ -33,6 +33,9 @@ struct compile_ctx {
 	size_t *adj_off, *adj;			/* tunnels of site i: adj[adj_off[i] .. adj_off[i+1]) */
 	unsigned char *roles;			/* roles[t * n + i]: site i in topology t */
 	struct addr_prefix pool;
+	/* While refreshing inside a write: where a site's errors go (see store_finish). */
+	const char *(*path_of)(void *ctx, const char *kind, const char *name);
+	void *path_ctx;
 };
 
 size_t compile_ctx_nsites(const struct compile_ctx *c)
@@ -268,6 +271,21 @@ static uint32_t compile_mtu(const json_t *self, const json_t *peer, int v6, int 
 	return mtu > over + 576 ? mtu - over : 576;
 }
 
+/* "<site's path>.<field>": "sites[3].underlay" in an import, "underlay" when the site
+ * itself is being written, "sites/paris.underlay" otherwise. */
+static const char *compile_path(const struct compile_ctx *c, size_t site, const char *field,
+				char *buf, size_t len)
+{
+	const char *base = c->path_of ? c->path_of(c->path_ctx, "site", c->names[site]) : NULL;
+	char own[128];
+
+	if (!base) {
+		snprintf(own, sizeof(own), "sites/%s", c->names[site]);
+		base = own;
+	}
+	return verr_path_key(buf, len, base, field);
+}
+
 static int compile_underlay(const json_t *site, struct addr *a)
 {
 	return addr_parse(json_string_value(json_object_get(site, "underlay")), a);
@@ -291,7 +309,7 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 	if (compile_underlay(sj, &t->local) < 0 || compile_underlay(pj, &t->remote) < 0)
 		return -EINVAL;
 	if (t->local.family != t->remote.family) {
-		snprintf(path, sizeof(path), "sites/%s.underlay", c->names[self]);
+		compile_path(c, self, "underlay", path, sizeof(path));
 		verr_add(errs, path, "cannot be joined to site '%s' (tunnel gs%lld): one underlay "
 			 "is IPv4, the other IPv6", c->names[peer], k->id);
 		return -EINVAL;
@@ -299,7 +317,7 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 	if (json_is_true(json_object_get(sj, "behind_nat")) &&
 	    json_is_true(json_object_get(pj, "behind_nat"))) {
 		/* Neither can reach the other: there is no one to answer IKE. */
-		snprintf(path, sizeof(path), "sites/%s.behind_nat", c->names[self]);
+		compile_path(c, self, "behind_nat", path, sizeof(path));
 		verr_add(errs, path, "cannot be joined to site '%s' (tunnel gs%lld): both sites "
 			 "are behind NAT, so neither can reach the other", c->names[peer], k->id);
 		return -EINVAL;
@@ -702,7 +720,8 @@ static int compile_mark(const struct compile_ctx *c, const json_t *changes, cons
 }
 
 int compile_refresh(struct store *s, struct verr *errs, const json_t *changes,
-		    const json_t *dirty, json_t **changed, struct compile_ctx **ctx)
+		    const json_t *dirty, const char *(*path_of)(void *, const char *, const char *),
+		    void *path_ctx, json_t **changed, struct compile_ctx **ctx)
 {
 	struct compile_ctx *c = NULL;
 	json_t *names = json_array();
@@ -712,6 +731,10 @@ int compile_refresh(struct store *s, struct verr *errs, const json_t *changes,
 
 	if (r == 0 && !(mark = calloc(c->n + 1, 1)))
 		r = -ENOMEM;
+	if (r == 0) {
+		c->path_of = path_of;
+		c->path_ctx = path_ctx;
+	}
 	some = r == 0 && compile_mark(c, changes, dirty, mark);
 	for (size_t i = 0; r == 0 && c && i < c->n; i++) {
 		if (some && !mark[i])
@@ -724,6 +747,10 @@ int compile_refresh(struct store *s, struct verr *errs, const json_t *changes,
 		}
 	}
 	free(mark);
+	if (c) {
+		c->path_of = NULL;	/* path_ctx does not outlive the write */
+		c->path_ctx = NULL;
+	}
 	if (r == 0 && failed)
 		r = -EINVAL;
 	if (r < 0) {

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "compile.h"
 #include "status.h"
 #include "tunnel.h"
 
@@ -119,6 +120,56 @@ int status_normalize(const json_t *in, struct verr *errs, json_t **out)
 	}
 	*out = json_pack("{s:I, s:o}", "revision", json_integer_value(rev), "tunnels", list);
 	return *out ? 0 : -ENOMEM;
+}
+
+/* The site's tunnel ids, as its intent names them. */
+static int status_tunnel_ids(struct store *s, const char *site, json_t *ids)
+{
+	sqlite3_stmt *st = db_stmt(store_db(s), "SELECT id FROM tunnel WHERE site_a = ?1 "
+				   "OR site_b = ?1");
+	char id[TUNNEL_IFNAME_LEN];
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, site, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		tunnel_ifname(sqlite3_column_int64(st, 0), id, sizeof(id));
+		json_object_set_new(ids, id, json_false());
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+int status_check(struct store *s, const char *site, const json_t *report, struct verr *errs)
+{
+	json_t *ids = json_object(), *e;
+	uint64_t rev = 0;
+	char base[32], p[64];
+	size_t i;
+	int r = ids ? compile_revision(s, site, &rev) : -ENOMEM;
+
+	if (r == 0)
+		r = status_tunnel_ids(s, site, ids);
+	if (r == 0 && (uint64_t)json_integer_value(json_object_get(report, "revision")) > rev)
+		verr_add(errs, "revision", "ahead of the controller's revision %llu for this site",
+			 (unsigned long long)rev);
+	json_array_foreach(json_object_get(report, "tunnels"), i, e) {
+		const char *id = json_string_value(json_object_get(e, "id"));
+		json_t *seen = json_object_get(ids, id);
+
+		if (r < 0)
+			break;
+		verr_path_key(p, sizeof(p), verr_path_idx(base, sizeof(base), "tunnels", i), "id");
+		if (!seen)
+			verr_add(errs, p, "'%s' is not a tunnel of this site", id);
+		else if (json_is_true(seen))
+			verr_add(errs, p, "'%s' is reported twice", id);
+		else
+			json_object_set_new(ids, id, json_true());
+	}
+	json_decref(ids);
+	return r < 0 ? r : verr_count(errs) ? -EINVAL : 0;
 }
 
 int status_save(struct store *s, const char *site, const json_t *report)

@@ -9,6 +9,9 @@
 
 /* Validates a report; *out is its canonical form. -EINVAL with errs. */
 int status_normalize(const json_t *in, struct verr *errs, json_t **out);
+/* Rules that need the store: each id is one of the site's tunnels, once; the revision
+ * is not ahead of the controller's. -EINVAL with errs. */
+int status_check(struct store *s, const char *site, const json_t *report, struct verr *errs);
 int status_save(struct store *s, const char *site, const json_t *report);
 
 /* The stored reports (of one site, or all when site is NULL), for decorating views:

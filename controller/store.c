@@ -371,9 +371,13 @@ static const char *store_path(struct store_path_ctx *p, const char *kind, const 
 	return p->buf;
 }
 
+/* NULL for a site this write does not touch: kind_site_check_all then puts a conflict's
+ * error on the other site, the one being written. */
 static const char *store_site_path(void *ctx, const char *site)
 {
-	return store_path(ctx, "site", site);
+	struct store_path_ctx *p = ctx;
+
+	return p->path_of ? p->path_of(p->ctx, "site", site) : NULL;
 }
 
 static int store_check_refs(struct store *s, struct verr *errs, struct store_path_ctx *p)
@@ -474,6 +478,18 @@ static int store_joins_changed(const json_t *changes)
 	return 0;
 }
 
+/* A deleted site has no intent to compile, but its held requests must hear of it. */
+static void store_note_deleted_sites(const json_t *changes, json_t *changed)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(changes, i, c)
+		if (!strcmp(json_string_value(json_object_get(c, "kind")), "site") &&
+		    !json_object_get(c, "new"))
+			json_array_append(changed, json_object_get(c, "name"));
+}
+
 int store_finish(struct store *s, struct verr *errs,
 		 const char *(*path_of)(void *ctx, const char *kind, const char *name),
 		 void *ctx, bool dry_run)
@@ -485,7 +501,9 @@ int store_finish(struct store *s, struct verr *errs,
 	if (r == 0 && store_joins_changed(s->changes))
 		r = tunnel_materialize(s, errs, dirty);
 	if (r == 0)
-		r = compile_refresh(s, errs, s->changes, dirty, &changed, &compiled);
+		r = compile_refresh(s, errs, s->changes, dirty, path_of, ctx, &changed, &compiled);
+	if (r == 0)
+		store_note_deleted_sites(s->changes, changed);
 	json_decref(dirty);
 	if (r == 0 && !dry_run)
 		r = store_commit(s);

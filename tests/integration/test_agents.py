@@ -830,3 +830,58 @@ def test_summary_prefixes_replace_per_spoke_routes_on_spokes(actl):
     it = intent_json(actl, "s4")
     assert it["revision"] >= 1
     assert sorted(routes_by_prefix(it)) == sorted(["10.0.0.0/16", PFX["h1"], PFX["h2"]])
+
+
+# ---- lifecycle edges -------------------------------------------------------------------
+
+def test_site_delete_revokes_its_agent_tokens(actl):
+    load(actl, STAR_MESH)
+    tok = agent_token(actl, "u1")
+    ok(intent(actl, "u1", token=tok))
+    ok(actl.delete("/v1/sites/u1"), 204)
+    # A new site of the same name must not inherit the old gateway's credentials.
+    ok(actl.post("/v1/sites", site("u1", 6)), 201)
+    assert_error(intent(actl, "u1", token=tok), 401)
+    assert any(e["action"] == "token-revoke" and e["name"] == "u1"
+               for e in ok(actl.get("/v1/audit?limit=1000")).json["items"])
+
+
+def test_held_request_hears_its_site_deleted(actl):
+    load(actl, STAR_MESH)
+    rev = intent_json(actl, "u1")["revision"]
+    got = {}
+
+    def hold():
+        t0 = time.monotonic()
+        got["r"] = intent(actl, "u1", after=rev)
+        got["t"] = time.monotonic() - t0
+
+    th = threading.Thread(target=hold)
+    th.start()
+    time.sleep(0.5)
+    ok(actl.delete("/v1/sites/u1"), 204)
+    th.join(POLL + 5)
+    assert got["r"].status == 404, got["r"]
+    assert got["t"] < 0.5 + PROMPT, got["t"]
+
+
+def test_agent_ahead_of_the_controller_gets_the_intent(actl):
+    load(actl, STAR_MESH)
+    it = intent_json(actl, "m1")
+    t0 = time.monotonic()
+    r = intent(actl, "m1", after=it["revision"] + 10)
+    assert r.status == 200 and r.json["revision"] == it["revision"], r
+    assert time.monotonic() - t0 < PROMPT
+
+
+def test_status_rules_that_need_the_store(actl):
+    load(actl, STAR_MESH)
+    tok = agent_token(actl, "m1")
+    it = intent_json(actl, "m1")
+    tid = it["tunnels"][0]["id"]
+    r = actl.post("/v1/agents/m1/status", {"revision": it["revision"] + 1, "tunnels": [
+        entry(tid), entry(tid), entry("gs999999")]}, token=tok)
+    e = assert_error(r, 422, "invalid")
+    paths = sorted(d["path"] for d in e["details"])
+    assert paths == ["revision", "tunnels[1].id", "tunnels[2].id"], e
+    assert actl.get("/v1/sites/m1").json["status"]["agent"] is None

@@ -266,6 +266,98 @@ static void test_kind_change_replaces(void **state)
 	intent_free(in);
 }
 
+/* A site of n GRE tunnels, as the controller would compile it. */
+static struct intent *load_many(int n)
+{
+	char *text = NULL, err[256] = "";
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	struct intent *in = NULL;
+	json_t *j;
+
+	assert_non_null(f);
+	fprintf(f, "{\"format\":1,\"site\":\"a\",\"revision\":1,\"tunnels\":[");
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%s{\"id\":\"t%d\",\"ifname\":\"gs-m%d\",\"kind\":\"gre\","
+			"\"local\":\"192.0.2.1\",\"remote\":\"100.64.%d.%d\",\"key\":%d,"
+			"\"mtu\":1400,\"overlay\":{\"local\":\"172.16.%d.%d/31\","
+			"\"peer\":\"172.16.%d.%d/31\"},\"reqid\":%d," SEC("transport") "}",
+			i ? "," : "", i, i, i / 256, i % 256, 5000 + i, i / 128, 2 * (i % 128),
+			i / 128, 2 * (i % 128) + 1, 70000 + i);
+	fprintf(f, "],\"routes\":[");
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%s{\"prefix\":\"10.%d.%d.0/24\",\"via\":\"t%d\"}", i ? "," : "",
+			100 + i / 256, i % 256, i);
+	fprintf(f, "],\"spd\":[");
+	for (int i = 0; i < 2 * n; i++)
+		fprintf(f, "%s{\"tunnel\":\"t%d\",\"src\":\"%s/32\",\"dst\":\"%s/32\","
+			"\"proto\":47,\"dir\":\"%s\",\"template\":{\"mode\":\"transport\","
+			"\"proto\":\"esp\",\"reqid\":%d},\"priority\":10000}", i ? "," : "", i / 2,
+			i % 2 ? "100.64.0.0" : "192.0.2.1", i % 2 ? "192.0.2.1" : "100.64.0.0",
+			i % 2 ? "in" : "out", 70000 + i / 2);
+	fprintf(f, "]}");
+	fclose(f);
+	j = json_loads(text, 0, NULL);
+	assert_non_null(j);
+	if (intent_from_json(j, &in, err, sizeof(err)))
+		fail_msg("intent: %s", err);
+	json_decref(j);
+	free(text);
+	return in;
+}
+
+/* Drops every tenth element of an array of n elements of size sz; returns the new n. */
+static size_t drop_tenth(void *arr, size_t n, size_t sz)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (i % 10)
+			memmove((char *)arr + k++ * sz, (char *)arr + i * sz, sz);
+	return k;
+}
+
+/* Hundreds of tunnels: the sorted views find every object whatever the kernel's order,
+ * and a partial drift plans exactly the missing objects. */
+static void test_many(void **state)
+{
+	struct intent *in = load_many(400);
+	struct kstate *cur = converged(in);
+	struct plan *p = plan_new();
+	size_t n_routes = cur->n_routes, n_pols = cur->n_policies;
+
+	(void)state;
+	/* The kernel lists objects in its own order: reverse every array. */
+	for (size_t i = 0; i < cur->n_policies / 2; i++) {
+		struct kpolicy t = cur->policies[i];
+
+		cur->policies[i] = cur->policies[cur->n_policies - 1 - i];
+		cur->policies[cur->n_policies - 1 - i] = t;
+	}
+	for (size_t i = 0; i < cur->n_links / 2; i++) {
+		struct klink t = cur->links[i];
+
+		cur->links[i] = cur->links[cur->n_links - 1 - i];
+		cur->links[cur->n_links - 1 - i] = t;
+	}
+	assert_int_equal(plan_compute(in, cur, p), 0);
+	assert_int_equal(p->n, 0);
+	plan_free(p);
+	p = plan_new();
+	cur->n_routes = drop_tenth(cur->routes, cur->n_routes, sizeof(*cur->routes));
+	cur->n_policies = drop_tenth(cur->policies, cur->n_policies, sizeof(*cur->policies));
+	assert_int_equal(plan_compute(in, cur, p), 0);
+	assert_int_equal(p->n_fails, 0);
+	assert_int_equal(p->n, (n_routes - cur->n_routes) + (n_pols - cur->n_policies));
+	for (size_t i = 0; i < p->n; i++)
+		assert_int_equal(p->acts[i].op, PLAN_ADD);
+	assert_true(has_line(p, "add route 10.100.0.0/24 dev gs-m0 "));
+	assert_false(has_line(p, "add route 10.100.1.0/24 "));
+	plan_free(p);
+	kstate_free(cur);
+	intent_free(in);
+}
+
 /* Messages the agent builds parse back, with the dump parsers, into what they say. */
 static void test_messages_roundtrip(void **state)
 {
@@ -339,6 +431,7 @@ int main(void)
 		cmocka_unit_test(test_purge),
 		cmocka_unit_test(test_kind_change_replaces),
 		cmocka_unit_test(test_messages_roundtrip),
+		cmocka_unit_test(test_many),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,9 +13,14 @@ PY=/usr/bin/python3
 log() { echo "$(date +%T.%N | cut -c1-12) $*"; }
 inns() { ip netns exec "$NS" "$@"; }
 timed() { inns bash "$HERE/timed.sh" "$RES" "$@"; }
-msgs() {	# msgs LABEL ERRFILE: its changing messages to the results, its phases to the log
-	echo "messages $1 $(sed -n 's/^gresec-agent: actions=\([0-9]*\) messages=\([0-9]*\).*/\2/p' "$2")" >> "$RES"
-	grep -h 'read .* ms, plan' "$2" | sed "s/^/  $1: /"
+# msgs LABEL ERRFILE: from the agent's summary and debug lines, its changing messages
+# and the time, sendmsg calls and read requests of its reconcile pass, to the results.
+msgs() {
+	local line
+	echo "messages $1 $(sed -n 's/^gresec-agent: actions=[0-9]* messages=\([0-9]*\).*/\1/p' "$2")" >> "$RES"
+	line=$(grep -h ': pass [0-9.]* ms:' "$2" | tail -n 1)
+	echo "  $1: ${line#*debug: }"
+	echo "$line" | sed -n 's/.*: pass \([0-9.]*\) ms:.* in \([0-9]*\) sendmsg, \([0-9]*\) read requests.*/pass '"$1"' \1 \2 \3/p' >> "$RES"
 }
 
 fresh() {

@@ -9,7 +9,7 @@ libcmocka-dev
 strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
 user-mode-linux kmod iproute2 iputils-ping tcpdump iptables
 python3 python3-pytest python3-yaml
-curl jq bsdextrautils wrk nginx-light"
+curl jq bsdextrautils openssl wrk nginx-light"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

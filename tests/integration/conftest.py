@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import stat
 import subprocess
 import time
@@ -48,7 +49,8 @@ class Response:
 class Controller:
     """One gresec-controller process with its own database, token file and log."""
 
-    def __init__(self, workdir, extra_args=()):
+    def __init__(self, workdir, extra_args=(), tls_ca=None):
+        self.tls_ca = tls_ca    # served over HTTPS: trust this CA file
         self.workdir = str(workdir)
         os.makedirs(self.workdir, exist_ok=True)
         self.db = os.path.join(self.workdir, "gresec.db")
@@ -146,7 +148,12 @@ class Controller:
         if content_type is not None:
             hdrs["Content-Type"] = content_type
         hdrs.update(headers or {})
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        if self.tls_ca:
+            conn = http.client.HTTPSConnection(
+                "127.0.0.1", self.port, timeout=timeout,
+                context=ssl.create_default_context(cafile=self.tls_ca))
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             conn.request(method, path, body=data, headers=hdrs)
             resp = conn.getresponse()
@@ -224,8 +231,8 @@ def make_controller(tmp_path):
     """Factory: make_controller(name, *extra_args) starts one more controller."""
     started = []
 
-    def make(name="ctl", extra_args=(), workdir=None):
-        c = Controller(workdir or (tmp_path / name), extra_args).start()
+    def make(name="ctl", extra_args=(), workdir=None, tls_ca=None):
+        c = Controller(workdir or (tmp_path / name), extra_args, tls_ca).start()
         started.append(c)
         return c
 

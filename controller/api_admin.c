@@ -28,6 +28,26 @@ static int api_admin_after_id(struct api_req *r, long long *after)
 	return 0;
 }
 
+/* GET of a listing paged by id (?limit=&after=ID) served by list. */
+static void api_admin_id_page(struct api_req *r,
+			      int (*list)(struct db *, long long, unsigned, json_t **),
+			      const char *what)
+{
+	const char *ignored;
+	unsigned limit;
+	long long after;
+	json_t *out = NULL;
+	int rc;
+
+	if (api_paging(r, &limit, &ignored) < 0 || api_admin_after_id(r, &after) < 0)
+		return;
+	rc = list(store_db(r->api->store), after, limit, &out);
+	if (rc < 0)
+		api_fail(r, rc, what);
+	else
+		api_reply(r, 200, out);
+}
+
 void api_admin_health(struct api_req *r)
 {
 	api_reply(r, 200, json_pack("{s:s, s:i}", "status", "ok", "schema_version",
@@ -125,19 +145,7 @@ void api_admin_export(struct api_req *r)
 
 void api_admin_tokens_list(struct api_req *r)
 {
-	const char *ignored;
-	unsigned limit;
-	long long after;
-	json_t *out = NULL;
-	int rc;
-
-	if (api_paging(r, &limit, &ignored) < 0 || api_admin_after_id(r, &after) < 0)
-		return;
-	rc = auth_list(store_db(r->api->store), after, limit, &out);
-	if (rc < 0)
-		api_fail(r, rc, "listing tokens");
-	else
-		api_reply(r, 200, out);
+	api_admin_id_page(r, auth_list, "listing tokens");
 }
 
 static int api_admin_token_input(struct api_req *r, const json_t *in, const char **name,
@@ -238,17 +246,5 @@ void api_admin_tokens_revoke(struct api_req *r)
 
 void api_admin_audit(struct api_req *r)
 {
-	const char *ignored;
-	unsigned limit;
-	long long after;
-	json_t *out = NULL;
-	int rc;
-
-	if (api_paging(r, &limit, &ignored) < 0 || api_admin_after_id(r, &after) < 0)
-		return;
-	rc = audit_list(store_db(r->api->store), after, limit, &out);
-	if (rc < 0)
-		api_fail(r, rc, "reading the audit log");
-	else
-		api_reply(r, 200, out);
+	api_admin_id_page(r, audit_list, "reading the audit log");
 }

@@ -62,42 +62,25 @@ static json_t *audit_col_json(sqlite3_stmt *st, int col)
 	return v ? v : json_null();
 }
 
+static json_t *audit_row(sqlite3_stmt *st, void *ctx)
+{
+	(void)ctx;
+	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o}",
+			 "id", (json_int_t)sqlite3_column_int64(st, 0),
+			 "time", sqlite3_column_text(st, 1), "actor", sqlite3_column_text(st, 2),
+			 "action", sqlite3_column_text(st, 3), "kind", sqlite3_column_text(st, 4),
+			 "name", sqlite3_column_text(st, 5), "before", audit_col_json(st, 6),
+			 "after", audit_col_json(st, 7));
+}
+
 int audit_list(struct db *db, long long after, unsigned limit, json_t **out)
 {
 	sqlite3_stmt *st = db_stmt(db, "SELECT id, time, actor, action, kind, name, before, after "
 				   "FROM audit WHERE id > ? ORDER BY id LIMIT ?");
-	json_t *items = json_array(), *e;
-	long long last = 0;
-	unsigned n = 0;
-	int rc, r = 0;
 
-	if (!st || !items) {
-		json_decref(items);
-		return st ? -ENOMEM : -EIO;
-	}
+	if (!st)
+		return -EIO;
 	sqlite3_bind_int64(st, 1, after);
 	sqlite3_bind_int(st, 2, (int)limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		last = sqlite3_column_int64(st, 0);
-		e = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "id", (json_int_t)last,
-			      "time", sqlite3_column_text(st, 1), "actor", sqlite3_column_text(st, 2),
-			      "action", sqlite3_column_text(st, 3), "kind", sqlite3_column_text(st, 4),
-			      "name", sqlite3_column_text(st, 5), "before", audit_col_json(st, 6),
-			      "after", audit_col_json(st, 7));
-		if (!e || json_array_append_new(items, e) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-		n++;
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = db_errno(rc);
-	sqlite3_reset(st);
-	if (r < 0) {
-		json_decref(items);
-		return r;
-	}
-	*out = json_pack("{s:o, s:o}", "items", items,
-			 "next", n == limit ? json_integer(last) : json_null());
-	return *out ? 0 : -ENOMEM;
+	return db_page(st, limit, audit_row, NULL, out);
 }

@@ -192,47 +192,30 @@ int auth_revoke_site(struct db *db, const char *site, int *count)
 	return db_errno(rc);
 }
 
+static json_t *auth_row(sqlite3_stmt *st, void *ctx)
+{
+	const char *site = (const char *)sqlite3_column_text(st, 3);
+	const char *rev = (const char *)sqlite3_column_text(st, 5);
+
+	(void)ctx;
+	return json_pack("{s:I, s:s, s:s, s:o, s:s, s:o}",
+			 "id", (json_int_t)sqlite3_column_int64(st, 0),
+			 "name", sqlite3_column_text(st, 1), "role", sqlite3_column_text(st, 2),
+			 "site", site ? json_string(site) : json_null(),
+			 "created_at", sqlite3_column_text(st, 4),
+			 "revoked_at", rev ? json_string(rev) : json_null());
+}
+
 int auth_list(struct db *db, long long after, unsigned limit, json_t **out)
 {
 	sqlite3_stmt *st = db_stmt(db, "SELECT id, name, role, site, created_at, revoked_at "
 				   "FROM token WHERE id > ? ORDER BY id LIMIT ?");
-	json_t *items = json_array(), *e;
-	long long last = 0;
-	unsigned n = 0;
-	int rc, r = 0;
 
-	if (!st || !items) {
-		json_decref(items);
-		return st ? -ENOMEM : -EIO;
-	}
+	if (!st)
+		return -EIO;
 	sqlite3_bind_int64(st, 1, after);
 	sqlite3_bind_int(st, 2, (int)limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *site = (const char *)sqlite3_column_text(st, 3);
-		const char *rev = (const char *)sqlite3_column_text(st, 5);
-
-		last = sqlite3_column_int64(st, 0);
-		e = json_pack("{s:I, s:s, s:s, s:o, s:s, s:o}", "id", (json_int_t)last,
-			      "name", sqlite3_column_text(st, 1), "role", sqlite3_column_text(st, 2),
-			      "site", site ? json_string(site) : json_null(),
-			      "created_at", sqlite3_column_text(st, 4),
-			      "revoked_at", rev ? json_string(rev) : json_null());
-		if (!e || json_array_append_new(items, e) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-		n++;
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = db_errno(rc);
-	sqlite3_reset(st);
-	if (r < 0) {
-		json_decref(items);
-		return r;
-	}
-	*out = json_pack("{s:o, s:o}", "items", items,
-			 "next", n == limit ? json_integer(last) : json_null());
-	return *out ? 0 : -ENOMEM;
+	return db_page(st, limit, auth_row, NULL, out);
 }
 
 static int auth_write_file(const char *path, const char *secret)

@@ -213,3 +213,34 @@ sqlite3 *db_handle(struct db *db)
 {
 	return db->h;
 }
+
+int db_page(sqlite3_stmt *st, unsigned limit, json_t *(*row)(sqlite3_stmt *st, void *ctx),
+	    void *ctx, json_t **out)
+{
+	json_t *items = json_array(), *e;
+	long long last = 0;
+	unsigned n = 0;
+	int rc, r = 0;
+
+	if (!items) {
+		r = -ENOMEM;
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		last = sqlite3_column_int64(st, 0);
+		e = row(st, ctx);
+		if (!e || json_array_append_new(items, e) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+		n++;
+	}
+	r = db_errno(rc);
+out:
+	sqlite3_reset(st);
+	if (r == 0)
+		*out = json_pack("{s:O, s:o}", "items", items,
+				 "next", n == limit ? json_integer(last) : json_null());
+	json_decref(items);
+	return r == 0 && !*out ? -ENOMEM : r;
+}

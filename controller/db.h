@@ -3,6 +3,7 @@
 #ifndef GRESEC_DB_H
 #define GRESEC_DB_H
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 struct db_migration {
@@ -33,5 +34,11 @@ int db_read_end(struct db *db);
 /* Cached prepared statement for sql (reset and bindings cleared). NULL on error. */
 sqlite3_stmt *db_stmt(struct db *db, const char *sql);
 int db_schema_version(struct db *db);
+/* One page of a listing keyed by an integer id: runs st (prepared and bound by the
+ * caller, selecting the id first and ending in LIMIT limit), turns each row into an
+ * item with row(st, ctx), and returns {"items": [...], "next": last id, or null on the
+ * last page}. A NULL from row is out of memory. */
+int db_page(sqlite3_stmt *st, unsigned limit, json_t *(*row)(sqlite3_stmt *st, void *ctx),
+	    void *ctx, json_t **out);
 
 #endif

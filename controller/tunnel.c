@@ -567,6 +567,11 @@ static json_t *tunnel_row_json(const struct addr_prefix *pool, sqlite3_stmt *st)
 			 "created_at", sqlite3_column_text(st, 8));
 }
 
+static json_t *tunnel_page_row(sqlite3_stmt *st, void *ctx)
+{
+	return tunnel_row_json(ctx, st);
+}
+
 int tunnel_list(struct store *s, const char *site, long long after_id, unsigned limit,
 		json_t **out)
 {
@@ -574,35 +579,12 @@ int tunnel_list(struct store *s, const char *site, long long after_id, unsigned 
 		"SELECT id, site_a, site_b, origin, source, sources, tunnel_type, profile, "
 		"created_at, overlay FROM tunnel WHERE id > ?1 AND (?2 IS NULL OR site_a = ?2 OR site_b = ?2) "
 		"ORDER BY id LIMIT ?3");
-	json_t *items = json_array(), *t;
-	long long last = -1;
-	unsigned n = 0;
-	int rc, r = 0;
 
-	if (!st || !items) {
-		json_decref(items);
-		return st ? -ENOMEM : -EIO;
-	}
+	if (!st)
+		return -EIO;
 	sqlite3_bind_int64(st, 1, after_id);
 	if (site)
 		sqlite3_bind_text(st, 2, site, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(st, 3, (int)limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		t = tunnel_row_json(store_overlay_pool(s), st);
-		if (!t || json_array_append_new(items, t) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-		last = sqlite3_column_int64(st, 0);
-		n++;
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = db_errno(rc);
-	sqlite3_reset(st);
-	if (r == 0)
-		*out = json_pack("{s:o, s:o}", "items", items,
-				 "next", n == limit ? json_integer(last) : json_null());
-	else
-		json_decref(items);
-	return r == 0 && !*out ? -ENOMEM : r;
+	return db_page(st, limit, tunnel_page_row, (void *)store_overlay_pool(s), out);
 }

@@ -52,8 +52,9 @@ main() {
 		[ "$(jq -r --arg i "$id" '.tunnels[] | select(.id == $i) | .security.initiator' "$L/$a/state/intent.json" 2>/dev/null)" = true ] || init=$b
 		peer=$a; [ "$init" = "$a" ] && peer=$b
 		ping_tunnel "$init" "$peer" 3 &
+		pids="${pids:-} $!"
 	done < "$L/ondemand"
-	wait
+	wait $pids
 	if wait_for 30 all_up "$L/ondemand"; then
 		log "on-demand tunnels up: $(cut -d' ' -f1 "$L/ondemand" | tr '\n' ' ')"
 	else

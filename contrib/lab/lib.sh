@@ -25,15 +25,14 @@ die() {
 	exit 1
 }
 
-# wait_for SECONDS COMMAND...: polls every 0.2 s.
+# wait_for SECONDS COMMAND...: polls every 0.2 s until a wall-clock deadline.
 wait_for() {
-	_n=$(($1 * 5)); shift
-	while [ "$_n" -gt 0 ]; do
+	_end=$(($(date +%s) + $1)); shift
+	while :; do
 		"$@" && return 0
+		[ "$(date +%s)" -lt "$_end" ] || return 1
 		sleep 0.2
-		_n=$((_n - 1))
 	done
-	return 1
 }
 
 lab_modules() {
@@ -50,71 +49,80 @@ lab_modules() {
 	done
 }
 
-# Sites from the demo file: "name underlay behind_nat prefix1", one a line.
+# Sites from the demo file: "name underlay behind_nat prefix host", one a line, host
+# being the prefix's first address (put on the site's dummy "lan0").
 lab_sites() {
-	jq -r '.sites[] | "\(.name) \(.underlay) \(.behind_nat // false) \(.prefixes[0])"' "$DEMO_JSON"
+	jq -r '.sites[] | .prefixes[0] as $p | ($p | split("/")[0] | split(".")) as $o |
+		"\(.name) \(.underlay) \(.behind_nat // false) \($p) \($o[0]).\($o[1]).\($o[2]).\(($o[3] | tonumber) + 1)"' "$DEMO_JSON"
 }
 
-# The first address of a prefix (10.1.0.0/24 -> 10.1.0.1).
-pfx_host() { echo "$1" | awk -F'[./]' '{ printf "%s.%s.%s.%d\n", $1, $2, $3, $4 + 1 }'; }
-
-site_ns() {
-	ip netns add "$1" || die "netns $1"
-	ip -n "$1" link set lo up
-	# No IPv6: link-local chatter on a GRE device would be traffic for the SPD and
-	# start an on-demand tunnel before anyone sends any.
-	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-		net.ipv6.conf.default.disable_ipv6=1 net.ipv4.ip_forward=1
-}
-
-# veth_to BRIDGE NS IFNAME ADDR/LEN: NS's IFNAME joined to BRIDGE in the root namespace
-# (the root's end is named by the bridge's initial and the namespace).
-veth_to() {
-	_h=$(echo "$1" | cut -c1)-$2
-	ip link add "$_h" type veth peer name "$3" netns "$2" || die "veth $_h"
-	ip link set "$_h" master "$1" up
-	ip -n "$2" addr add "$4" dev "$3"
-	ip -n "$2" link set "$3" up
-}
-
-lab_nat_site() {	# lab_nat_site SITE UNDERLAY
-	nat=nat-$1
-	site_ns "$nat"
-	veth_to underlay "$nat" ul0 "$NAT_PUBLIC/$UNDERLAY_LEN"
-	ip link add in0 netns "$nat" type veth peer name ul0 netns "$1"
-	gw=$(echo "$2" | awk -F. '{ printf "%s.%s.%s.1\n", $1, $2, $3 }')
-	ip -n "$nat" addr add "$gw/24" dev in0
-	ip -n "$nat" link set in0 up
-	ip -n "$1" addr add "$2/24" dev ul0
-	ip -n "$1" link set ul0 up
-	ip -n "$1" route add default via "$gw"
-	# The kernel's own masquerading: the site's IKE and ESP-in-UDP leave with the
-	# NAT's address and a rewritten source port.
-	ip netns exec "$nat" iptables-legacy -t nat -A POSTROUTING -o ul0 -j MASQUERADE ||
-		die "masquerade in $nat"
+# Each process start costs tens of milliseconds in UML: the network is made with one
+# `ip -batch` in the root namespace and one shell per namespace.
+# ns_setup NS COMMANDS: sysctls, then `ip -batch` COMMANDS inside NS.
+ns_setup() {
+	ip netns exec "$1" sh -c "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1 net.ipv4.ip_forward=1 &&
+		printf '%s\n' \"\$0\" | ip -batch -" "$2" || die "network of $1"
 }
 
 lab_net() {
-	for br in underlay mgmt; do
-		ip link add "$br" type bridge || die "bridge $br"
-		ip link set "$br" up
-	done
-	ip addr add "$CTL_ADDR/24" dev mgmt
 	i=10
 	lab_sites > "$L/sites"
-	while read -r name ul nat pfx; do
-		site_ns "$name"
+	{
+		# No IPv6 in the sites: link-local chatter on a GRE device would be traffic
+		# for the SPD and start an on-demand tunnel before anyone sends any.
+		echo "link add underlay type bridge"
+		echo "link add mgmt type bridge"
+		echo "addr add $CTL_ADDR/24 dev mgmt"
+		while read -r name ul nat pfx host; do
+			i=$((i + 1))
+			ul_ns=$name
+			[ "$nat" = true ] && ul_ns=nat-$name
+			# Out-of-band management: how the agent reaches the controller.
+			echo "link add m-$name type veth peer name mg0 netns $name"
+			echo "link set m-$name master mgmt up"
+			echo "link add u-$ul_ns type veth peer name ul0 netns $ul_ns"
+			echo "link set u-$ul_ns master underlay up"
+			[ "$nat" = true ] && echo "link add in0 netns nat-$name type veth peer name ul0 netns $name"
+		done < "$L/sites"
+		echo "link set underlay up"
+		echo "link set mgmt up"
+	} > "$L/net.batch"
+	while read -r name ul nat _; do
+		ip netns add "$name" || die "netns $name"
+		[ "$nat" = true ] && { ip netns add "nat-$name" || die "netns nat-$name"; }
+	done < "$L/sites"
+	ip -batch "$L/net.batch" || die "root namespace network"
+	i=10
+	while read -r name ul nat pfx host; do
 		i=$((i + 1))
-		# Out-of-band management: how the agent reaches the controller.
-		veth_to mgmt "$name" mg0 "172.31.255.$i/24"
+		cmds="link set lo up
+addr add 172.31.255.$i/24 dev mg0
+link set mg0 up
+link add lan0 type dummy
+addr add $host/${pfx#*/} dev lan0
+link set lan0 up"
 		if [ "$nat" = true ]; then
-			lab_nat_site "$name" "$ul"
+			gw=${ul%.*}.1
+			ns_setup "nat-$name" "link set lo up
+addr add $NAT_PUBLIC/$UNDERLAY_LEN dev ul0
+link set ul0 up
+addr add $gw/24 dev in0
+link set in0 up"
+			# The kernel's own masquerading: the site's IKE and ESP-in-UDP leave
+			# with the NAT's address and a rewritten source port.
+			ip netns exec "nat-$name" iptables-legacy -t nat -A POSTROUTING -o ul0 -j MASQUERADE ||
+				die "masquerade in nat-$name"
+			cmds="$cmds
+addr add $ul/24 dev ul0
+link set ul0 up
+route add default via $gw"
 		else
-			veth_to underlay "$name" ul0 "$ul/$UNDERLAY_LEN"
+			cmds="$cmds
+addr add $ul/$UNDERLAY_LEN dev ul0
+link set ul0 up"
 		fi
-		ip -n "$name" link add lan0 type dummy
-		ip -n "$name" addr add "$(pfx_host "$pfx")/${pfx#*/}" dev lan0
-		ip -n "$name" link set lan0 up
+		ns_setup "$name" "$cmds"
 	done < "$L/sites"
 }
 
@@ -123,7 +131,7 @@ api() { curl -fsS -H "Authorization: Bearer $(cat "$L/ctl/admin.token")" "$@"; }
 lab_controller() {
 	mkdir -p "$L/ctl"
 	"$LAB_BUILD/gresec-controller" --db "$L/ctl/gresec.db" --listen "$CTL_ADDR:8080" \
-		--stale-after 20 > "$L/ctl/log" 2>&1 &
+		> "$L/ctl/log" 2>&1 &
 	echo $! > "$L/ctl/pid"
 	wait_for 10 curl -fsS "$CTL_URL/healthz" -o /dev/null ||
 		die "controller did not start: $(tail -5 "$L/ctl/log")"
@@ -133,8 +141,9 @@ lab_import() {
 	api -X POST -H 'Content-Type: application/json' --data-binary @"$DEMO_JSON" \
 		"$CTL_URL/v1/import" > "$L/ctl/import.json" || die "import failed"
 	while read -r name _; do
-		api -X POST "$CTL_URL/v1/sites/$name/agent-token" | jq -r .token > "$L/$name.token" ||
-			die "agent token for $name"
+		api -X POST "$CTL_URL/v1/sites/$name/agent-token" |
+			sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' > "$L/$name.token"
+		[ -s "$L/$name.token" ] || die "agent token for $name"
 	done < "$L/sites"
 }
 
@@ -197,6 +206,7 @@ charon_kill() { kill -KILL "$(cat "$L/$1/charon.pid")" 2>/dev/null; wait "$(cat 
 lab_up() {
 	log "kernel modules"
 	lab_modules
+	log "network"
 	lab_net
 	log "network: $(wc -l < "$L/sites") site namespaces on bridge 'underlay' ($(awk '$3 == "true" { printf "%s ", $1 }' "$L/sites")behind NAT namespace nat-*, public $NAT_PUBLIC), management bridge 'mgmt'"
 	log "controller on $CTL_URL (SQLite in tmpfs $L/ctl)"
@@ -207,27 +217,31 @@ lab_up() {
 	log "one charon and one gresec-agent per site"
 	while read -r name _; do charon_start "$name"; done < "$L/sites"
 	while read -r name _; do charon_wait "$name"; done < "$L/sites"
+	log "charons answer on VICI"
 	while read -r name _; do agent_start "$name"; done < "$L/sites"
 }
 
-# Tunnels as "id a b kind ifname_a ifname_b start", one a line.
+# Tunnels as "id a b kind ifname_a ifname_b start host_a host_b", one a line (start
+# from the tunnel's profile in the demo file).
 lab_tunnels() {
-	api "$CTL_URL/v1/tunnels?limit=1000" | jq -r '.items[] |
-		"\(.interfaces[.a]) \(.a) \(.b) \(.tunnel_type) \(.interfaces[.a]) \(.interfaces[.b]) \(.profile)"'
+	api "$CTL_URL/v1/tunnels?limit=1000" > "$L/tunnels.json"
+	jq -r --slurpfile d "$DEMO_JSON" '($d[0].profiles | map({(.name): .start}) | add) as $st |
+		.items[] | "\(.interfaces[.a]) \(.a) \(.b) \(.tunnel_type) \(.interfaces[.a]) \(.interfaces[.b]) \($st[.profile])"' \
+		"$L/tunnels.json" | while read -r id a b kind ia ib st; do
+		echo "$id $a $b $kind $ia $ib $st $(host_of "$a") $(host_of "$b")"
+	done
 }
 
-prefix_of() { awk -v s="$1" '$1 == s { print $4 }' "$L/sites"; }
+host_of() { while read -r _n _u _x _p _h; do [ "$_n" = "$1" ] && echo "$_h"; done < "$L/sites"; }
 
-# ping_tunnel A B [COUNT]: from A's prefix to B's prefix; 0 when all replies came.
-ping_tunnel() {
-	ip netns exec "$1" ping -q -c "${3:-3}" -i 0.2 -W 2 -I "$(pfx_host "$(prefix_of "$1")")" \
-		"$(pfx_host "$(prefix_of "$2")")" > /dev/null 2>&1
+# ping_from NS SRC DST [COUNT]: 0 when every reply came.
+ping_from() {
+	ip netns exec "$1" ping -q -c "${4:-3}" -i 0.2 -W 2 -I "$2" "$3" > /dev/null 2>&1
 }
 
-# route_dev A B: the device A uses for B's prefix.
+# route_dev NS SRC DST: the device NS uses from SRC to DST.
 route_dev() {
-	ip -n "$1" route get "$(pfx_host "$(prefix_of "$2")")" from "$(pfx_host "$(prefix_of "$1")")" |
-		sed -n 's/.* dev \([^ ]*\).*/\1/p' | head -n1
+	ip -n "$1" route get "$3" from "$2" | sed -n 's/.* dev \([^ ]*\).*/\1/p' | head -n1
 }
 
 # overall ID: the controller's overall state of tunnel ID (gsN).

@@ -138,6 +138,13 @@ sc_restart() {
 	setup_pair
 	agent a --intent "$W/pair/a.json" --once || fail "first apply: $(cat $W/agent.err)"
 	idx=$(ip -n a -o link show | grep 'gs-' | cut -d: -f1,2 | tr '\n' ' ')
+	# IPv6 link-local addresses finish duplicate address detection a second or so
+	# after their link came up, with events of their own that are not the agent's:
+	# a fast first apply must not let them into the monitors.
+	i=0
+	while [ -n "$(ip -n a -6 addr show tentative)" ] && [ $i -lt 50 ]; do
+		i=$((i + 1)); sleep 0.1
+	done
 	ip -n a monitor link address route > "$W/mon" 2>&1 &
 	m1=$!
 	ip -n a xfrm monitor > "$W/xmon" 2>&1 &

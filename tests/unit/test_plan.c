@@ -289,17 +289,21 @@ static struct intent *load_many(int n)
 		fprintf(f, "%s{\"prefix\":\"10.%d.%d.0/24\",\"via\":\"t%d\"}", i ? "," : "",
 			100 + i / 256, i % 256, i);
 	fprintf(f, "],\"spd\":[");
-	for (int i = 0; i < 2 * n; i++)
+	for (int i = 0; i < 2 * n; i++) {
+		char peer[32];
+
+		snprintf(peer, sizeof(peer), "100.64.%d.%d", i / 2 / 256, i / 2 % 256);
 		fprintf(f, "%s{\"tunnel\":\"t%d\",\"src\":\"%s/32\",\"dst\":\"%s/32\","
 			"\"proto\":47,\"dir\":\"%s\",\"template\":{\"mode\":\"transport\","
 			"\"proto\":\"esp\",\"reqid\":%d},\"priority\":10000}", i ? "," : "", i / 2,
-			i % 2 ? "100.64.0.0" : "192.0.2.1", i % 2 ? "192.0.2.1" : "100.64.0.0",
+			i % 2 ? peer : "192.0.2.1", i % 2 ? "192.0.2.1" : peer,
 			i % 2 ? "in" : "out", 70000 + i / 2);
+	}
 	fprintf(f, "]}");
 	fclose(f);
 	j = json_loads(text, 0, NULL);
 	assert_non_null(j);
-	if (intent_from_json(j, &in, err, sizeof(err)))
+	if (intent_from_json(j, &in, err, sizeof(err)) || intent_validate(in, err, sizeof(err)))
 		fail_msg("intent: %s", err);
 	json_decref(j);
 	free(text);

@@ -157,6 +157,33 @@ static bool addr_v4_compat(const struct addr *a)
 	return memcmp(a->bytes, zero, 12) == 0 && (a->bytes[12] || a->bytes[13]);
 }
 
+/* Writes the decimal of v (< 1000) at p; returns the end. */
+static char *addr_put_dec(char *p, unsigned v)
+{
+	if (v >= 100)
+		*p++ = (char)('0' + v / 100);
+	if (v >= 10)
+		*p++ = (char)('0' + v / 10 % 10);
+	*p++ = (char)('0' + v % 10);
+	return p;
+}
+
+/* Dotted quad by hand: inet_ntop goes through sprintf, and the controller formats
+ * millions of addresses when it compiles a large network's intents. */
+static void addr_fmt_v4(const uint8_t *b, char *buf, size_t len)
+{
+	char tmp[16], *p = tmp;
+
+	for (int i = 0; i < 4; i++) {
+		if (i)
+			*p++ = '.';
+		p = addr_put_dec(p, b[i]);
+	}
+	*p = '\0';
+	if ((size_t)(p - tmp) < len)
+		memcpy(buf, tmp, (size_t)(p - tmp) + 1);
+}
+
 void addr_fmt(const struct addr *a, char *buf, size_t len)
 {
 	if (!buf || !len)
@@ -164,6 +191,10 @@ void addr_fmt(const struct addr *a, char *buf, size_t len)
 	buf[0] = '\0';
 	if (!a || !addr_maxbits(a->family))
 		return;
+	if (a->family == AF_INET) {
+		addr_fmt_v4(a->bytes, buf, len);
+		return;
+	}
 	if (a->family == AF_INET6 && addr_v4_compat(a)) {
 		snprintf(buf, len, "::%x:%x", (unsigned)(a->bytes[12] << 8 | a->bytes[13]),
 			 (unsigned)(a->bytes[14] << 8 | a->bytes[15]));
@@ -184,7 +215,22 @@ void addr_prefix_fmt(const struct addr_prefix *p, char *buf, size_t len)
 		return;
 	addr_fmt(&p->addr, a, sizeof(a));
 	if (a[0])
-		snprintf(buf, len, "%s/%u", a, (unsigned)p->len);
+		addr_fmt_len(a, p->len, buf, len);
+}
+
+void addr_fmt_len(const char *addr, unsigned plen, char *buf, size_t len)
+{
+	size_t n = strlen(addr);
+	char *e;
+
+	if (n + 5 > len) {
+		buf[0] = '\0';
+		return;
+	}
+	memcpy(buf, addr, n);
+	buf[n] = '/';
+	e = addr_put_dec(buf + n + 1, plen);
+	*e = '\0';
 }
 
 int addr_cmp(const struct addr *a, const struct addr *b)

@@ -29,6 +29,8 @@ int addr_prefix_parse(const char *s, struct addr_prefix *out);
 /* Canonical text (RFC 5952 for IPv6). buf must hold ADDR_STRLEN / ADDR_PREFIX_STRLEN. */
 void addr_fmt(const struct addr *a, char *buf, size_t len);
 void addr_prefix_fmt(const struct addr_prefix *p, char *buf, size_t len);
+/* "addr/plen" into buf (plen < 1000), without printf. Empty when it does not fit. */
+void addr_fmt_len(const char *addr, unsigned plen, char *buf, size_t len);
 int addr_cmp(const struct addr *a, const struct addr *b);
 bool addr_prefix_contains(const struct addr_prefix *p, const struct addr *a);
 bool addr_prefix_overlap(const struct addr_prefix *a, const struct addr_prefix *b);

@@ -90,7 +90,7 @@ void intent_ifaddr_fmt(const struct intent_ifaddr *a, char *buf, size_t len)
 	char s[ADDR_STRLEN];
 
 	addr_fmt(&a->addr, s, sizeof(s));
-	snprintf(buf, len, "%s/%u", s, a->len);
+	addr_fmt_len(s, a->len, buf, len);
 }
 
 /* ---- decoding ---- */

@@ -38,7 +38,7 @@ BINS = $(BUILD)/gresec-controller $(BUILD)/gresec-agent $(BUILD)/gresec
 .PHONY: all check test unit integration kernel demo bench install clean deps fuzz
 all: $(BINS)
 
-$(BUILD)/obj/%.o: %.c $(wildcard api/*.h controller/*.h agent/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard api/*.h controller/*.h agent/*.h cli/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -1,0 +1,68 @@
+/* gresec tunnels [--site NAME]: every materialised tunnel and its live state. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *const tunnels_headers[] = {
+	"ID", "A", "B", "KIND", "PROFILE", "STATE", "SOURCE",
+};
+#define TUNNELS_NCOLS (sizeof(tunnels_headers) / sizeof(tunnels_headers[0]))
+
+static int tunnels_table(json_t *items)
+{
+	struct table *t = table_new(TUNNELS_NCOLS, tunnels_headers);
+	json_t *item;
+	size_t i;
+	int rc = -ENOMEM;
+
+	if (!t)
+		return -ENOMEM;
+	json_array_foreach(items, i, item) {
+		json_t *vals[TUNNELS_NCOLS] = {
+			json_object_get(item, "id"),
+			json_object_get(item, "a"),
+			json_object_get(item, "b"),
+			json_object_get(item, "tunnel_type"),
+			json_object_get(item, "profile"),
+			json_object_get(json_object_get(item, "state"), "overall"),
+			json_object_get(item, "source"),
+		};
+
+		if (table_add_json(t, vals) < 0)
+			goto out;
+	}
+	table_print(t, stdout);
+	rc = 0;
+out:
+	table_free(t);
+	return rc;
+}
+
+int cmd_tunnels_run(struct cli *cli, int argc, char **argv)
+{
+	json_t *items = NULL;
+	char *esc = NULL, *query = NULL;
+	int rc;
+
+	if (argc > 1 || (argc == 1 && strcmp(argv[0], "list")))
+		return cli_usage_error(cli, "tunnels takes no argument but --site NAME");
+	rc = -ENOMEM;
+	if (cli->site) {
+		esc = cli_http_escape(cli->site);
+		if (!esc || asprintf(&query, "site=%s", esc) < 0) {
+			query = NULL;
+			goto out;
+		}
+	}
+	rc = cli_http_list(cli->http, "/v1/tunnels", query, 0, &items);
+	if (rc < 0)
+		goto out;
+	rc = cli->json ? table_print_items(items, stdout) : tunnels_table(items);
+out:
+	json_decref(items);
+	free(query);
+	free(esc);
+	return rc;
+}

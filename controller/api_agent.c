@@ -6,6 +6,7 @@
 #include "api.h"
 #include "audit.h"
 #include "compile.h"
+#include "revision.h"
 #include "longpoll.h"
 #include "status.h"
 
@@ -78,7 +79,7 @@ void api_agent_intent(struct api_req *r)
 	if (api_agent_allowed(r) < 0 || api_agent_after(r, &after) < 0 ||
 	    api_agent_site_exists(r) < 0)
 		return;
-	rc = compile_revision(r->api->store, r->param, &rev);
+	rc = revision_get(r->api->store, r->param, &rev);
 	if (rc < 0) {
 		api_fail(r, rc, "reading the intent revision");
 		return;
@@ -88,7 +89,7 @@ void api_agent_intent(struct api_req *r)
 		api_agent_hold(r);
 		return;
 	}
-	rc = compile_current(r->api->store, r->param, &rev, &text);
+	rc = revision_current(r->api->store, r->param, &rev, &text);
 	if (rc == -ENOENT) {
 		api_error(r, 404, NULL, NULL, "site '%s' does not exist", r->param);
 		return;

@@ -5,6 +5,7 @@
 #include "api.h"
 #include "audit.h"
 #include "compile.h"
+#include "revision.h"
 #include "status.h"
 
 enum api_write { API_CREATE, API_PUT, API_PATCH };
@@ -49,7 +50,7 @@ static void api_object_site_status(struct api_req *r, json_t *body)
 	if (status_load(r->api->store, r->param, r->api->stale_after, &loaded) < 0)
 		return;
 	view = status_site_view(loaded, r->param);
-	compile_revision(r->api->store, r->param, &rev);
+	revision_get(r->api->store, r->param, &rev);
 	json_object_set_new(body, "status", json_pack("{s:I, s:o}", "intent_revision",
 			    (json_int_t)rev, "agent", view));
 	json_decref(loaded);

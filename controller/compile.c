@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <gnutls/crypto.h>
 
 #include "compile.h"
+#include "compile_ctx.h"
 #include "tunnel.h"
 
 #define COMPILE_TTL 64
@@ -14,29 +14,6 @@
 #define COMPILE_PRIO_GRE INTENT_SPD_PRIO_MIN
 #define COMPILE_PRIO_VTI (INTENT_SPD_PRIO_MIN + 100)	/* after the narrower GRE selectors */
 #define COMPILE_REQID_BASE 0x10000
-
-struct compile_tun {
-	long long id;
-	size_t a, b;			/* site indices */
-	int vti;
-	const json_t *profile;
-	char *psk;
-	long long overlay;
-};
-
-struct compile_ctx {
-	json_t *sites, *profiles, *topos;	/* canonical bodies, sorted by name */
-	const char **names;
-	size_t n;
-	struct compile_tun *tuns;
-	size_t ntuns;
-	size_t *adj_off, *adj;			/* tunnels of site i: adj[adj_off[i] .. adj_off[i+1]) */
-	unsigned char *roles;			/* roles[t * n + i]: site i in topology t */
-	struct addr_prefix pool;
-	/* While refreshing inside a write: where a site's errors go (see store_finish). */
-	const char *(*path_of)(void *ctx, const char *kind, const char *name);
-	void *path_ctx;
-};
 
 size_t compile_ctx_nsites(const struct compile_ctx *c)
 {
@@ -73,7 +50,7 @@ static int compile_name_cmp(const void *key, const void *elem)
 	return strcmp(key, *(const char *const *)elem);
 }
 
-static long compile_site_index(const struct compile_ctx *c, const char *name)
+long compile_site_index(const struct compile_ctx *c, const char *name)
 {
 	const char **hit = bsearch(name, c->names, c->n, sizeof(*c->names), compile_name_cmp);
 
@@ -552,246 +529,4 @@ out:
 	}
 	*out = in;
 	return 0;
-}
-
-static char *compile_text(const struct intent *in)
-{
-	char *text = NULL;
-
-	return intent_dump(in, &text, NULL) == 0 ? text : NULL;
-}
-
-static int compile_hash(const struct intent *in, char out[33])
-{
-	unsigned char d[32];
-	int r = intent_hash(in, d);
-
-	for (int i = 0; r == 0 && i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
-	return r;
-}
-
-int compile_revision(struct store *s, const char *site, uint64_t *revision)
-{
-	sqlite3_stmt *st = db_stmt(store_db(s), "SELECT revision FROM intent WHERE site = ?");
-	int rc;
-
-	if (!st)
-		return -EIO;
-	sqlite3_bind_text(st, 1, site, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	*revision = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_errno(rc);
-}
-
-/* Bumps the site's revision when the hash of its intent (compiled at revision 0, so
- * the revision itself does not feed the hash) differs from the stored one. */
-static int compile_bump(struct db *db, const char *site, const char *hash, int *bumped)
-{
-	sqlite3_stmt *st = db_stmt(db, "INSERT INTO intent (site, revision, hash) VALUES (?1, 1, ?2) "
-		"ON CONFLICT (site) DO UPDATE SET revision = revision + 1, hash = ?2, "
-		"updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE hash <> ?2");
-	int rc;
-
-	if (!st)
-		return -EIO;
-	sqlite3_bind_text(st, 1, site, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	*bumped = sqlite3_changes(db_handle(db)) > 0;
-	return db_errno(rc);
-}
-
-static int compile_refresh_site(struct store *s, const struct compile_ctx *c, size_t i,
-				struct verr *errs, json_t *changed)
-{
-	struct intent *in = NULL;
-	char hash[33];
-	int bumped = 0, r;
-
-	r = compile_site(c, i, 0, &in, errs);
-	if (r == 0)
-		r = compile_hash(in, hash);
-	if (r == 0)
-		r = compile_bump(store_db(s), c->names[i], hash, &bumped);
-	if (r == 0 && bumped && changed)
-		r = json_array_append_new(changed, json_string(c->names[i])) ? -ENOMEM : 0;
-	intent_free(in);
-	return r;
-}
-
-/* A description is for people: no intent carries it. */
-static int compile_only_description(const json_t *old, const json_t *new)
-{
-	json_t *a, *b;
-	int same;
-
-	if (!old || !new)
-		return 0;
-	a = json_deep_copy(old);
-	b = json_deep_copy(new);
-	json_object_del(a, "description");
-	json_object_del(b, "description");
-	same = json_equal(a, b);
-	json_decref(a);
-	json_decref(b);
-	return same;
-}
-
-/* Does site (a canonical body) belong to topology t, by name or by its tags? */
-static int compile_in_topology(const json_t *topo, const json_t *site)
-{
-	const char *name = json_string_value(json_object_get(site, "name"));
-	const json_t *want = json_object_get(topo, "match_tags"), *v;
-	const char *k;
-	size_t i;
-
-	json_array_foreach(json_object_get(topo, "members"), i, v)
-		if (!strcmp(json_string_value(v), name))
-			return 1;
-	json_array_foreach(json_object_get(topo, "hubs"), i, v)
-		if (!strcmp(json_string_value(v), name))
-			return 1;
-	if (json_object_size(want) == 0)
-		return 0;
-	json_object_foreach((json_t *)want, k, v)
-		if (!json_equal(json_object_get(json_object_get(site, "tags"), k), v))
-			return 0;
-	return 1;
-}
-
-static void compile_mark_site(const struct compile_ctx *c, unsigned char *mark, const json_t *old,
-			      const json_t *new)
-{
-	const json_t *body = new ? new : old;
-	long x = compile_site_index(c, json_string_value(json_object_get(body, "name")));
-
-	if (x >= 0) {
-		mark[x] = 1;
-		for (size_t j = c->adj_off[x]; j < c->adj_off[x + 1]; j++)
-			mark[c->tuns[c->adj[j]].a] = mark[c->tuns[c->adj[j]].b] = 1;
-	}
-	/* Spokes route each other's prefixes through their hubs: all members feel it. */
-	for (size_t t = 0; t < json_array_size(c->topos); t++) {
-		const json_t *topo = json_array_get(c->topos, t);
-
-		if (!(old && compile_in_topology(topo, old)) && !(new && compile_in_topology(topo, new)))
-			continue;
-		for (size_t i = 0; i < c->n; i++)
-			if (c->roles[t * c->n + i])
-				mark[i] = 1;
-	}
-}
-
-/* Which sites a write log can affect; 0 when it can affect every site. */
-static int compile_mark(const struct compile_ctx *c, const json_t *changes, const json_t *dirty,
-			unsigned char *mark)
-{
-	const char *k;
-	size_t i;
-	json_t *v;
-
-	if (!changes)
-		return 0;
-	json_object_foreach((json_t *)dirty, k, v) {
-		long x = compile_site_index(c, k);
-
-		if (x >= 0)
-			mark[x] = 1;
-	}
-	json_array_foreach(changes, i, v) {
-		const char *kind = json_string_value(json_object_get(v, "kind"));
-		const char *name = json_string_value(json_object_get(v, "name"));
-		json_t *old = json_object_get(v, "old"), *new = json_object_get(v, "new");
-
-		if (!strcmp(kind, "topology"))
-			return 0;
-		if (!strcmp(kind, "profile")) {
-			for (size_t j = 0; j < c->ntuns; j++)
-				if (!strcmp(json_string_value(json_object_get(c->tuns[j].profile, "name")), name))
-					mark[c->tuns[j].a] = mark[c->tuns[j].b] = 1;
-		} else if (!strcmp(kind, "site") && !compile_only_description(old, new)) {
-			compile_mark_site(c, mark, old, new);
-		}
-	}
-	return 1;
-}
-
-int compile_refresh(struct store *s, struct verr *errs, const json_t *changes,
-		    const json_t *dirty, const char *(*path_of)(void *, const char *, const char *),
-		    void *path_ctx, json_t **changed, struct compile_ctx **ctx)
-{
-	struct compile_ctx *c = NULL;
-	json_t *names = json_array();
-	unsigned char *mark = NULL;
-	int r = names ? compile_ctx_new(s, &c) : -ENOMEM;
-	int failed = 0, some;
-
-	if (r == 0 && !(mark = calloc(c->n + 1, 1)))
-		r = -ENOMEM;
-	if (r == 0) {
-		c->path_of = path_of;
-		c->path_ctx = path_ctx;
-	}
-	some = r == 0 && compile_mark(c, changes, dirty, mark);
-	for (size_t i = 0; r == 0 && c && i < c->n; i++) {
-		if (some && !mark[i])
-			continue;
-		r = compile_refresh_site(s, c, i, errs, names);
-		/* Keep going on a site's own error, so every broken site is reported. */
-		if (r == -EINVAL) {
-			failed = 1;
-			r = 0;
-		}
-	}
-	free(mark);
-	if (c) {
-		c->path_of = NULL;	/* path_ctx does not outlive the write */
-		c->path_ctx = NULL;
-	}
-	if (r == 0 && failed)
-		r = -EINVAL;
-	if (r < 0) {
-		compile_ctx_free(c);
-		json_decref(names);
-		return r;
-	}
-	*ctx = c;
-	if (changed)
-		*changed = names;
-	else
-		json_decref(names);
-	return 0;
-}
-
-int compile_current(struct store *s, const char *site, uint64_t *revision, char **text)
-{
-	struct compile_ctx *c = store_compiled(s);
-	struct intent *in = NULL;
-	struct verr *errs = NULL;
-	long i;
-	int r;
-
-	if (!c) {
-		r = compile_ctx_new(s, &c);
-		if (r < 0)
-			return r;
-		store_set_compiled(s, c);
-	}
-	i = compile_site_index(c, site);
-	if (i < 0)
-		return -ENOENT;
-	r = compile_revision(s, site, revision);
-	errs = verr_new();
-	if (r == 0 && !errs)
-		r = -ENOMEM;
-	if (r == 0)
-		r = compile_site(c, (size_t)i, *revision, &in, errs);
-	if (r == 0 && !(*text = compile_text(in)))
-		r = -ENOMEM;
-	intent_free(in);
-	verr_free(errs);
-	return r;
 }

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "compile.h"
+#include "revision.h"
 #include "status.h"
 #include "tunnel.h"
 
@@ -147,7 +148,7 @@ int status_check(struct store *s, const char *site, const json_t *report, struct
 	uint64_t rev = 0;
 	char base[32], p[64];
 	size_t i;
-	int r = ids ? compile_revision(s, site, &rev) : -ENOMEM;
+	int r = ids ? revision_get(s, site, &rev) : -ENOMEM;
 
 	if (r == 0)
 		r = status_tunnel_ids(s, site, ids);

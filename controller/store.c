@@ -6,6 +6,7 @@
 
 #include "store.h"
 #include "compile.h"
+#include "revision.h"
 #include "tunnel.h"
 
 struct store {
@@ -501,7 +502,7 @@ int store_finish(struct store *s, struct verr *errs,
 	if (r == 0 && store_joins_changed(s->changes))
 		r = tunnel_materialize(s, errs, dirty);
 	if (r == 0)
-		r = compile_refresh(s, errs, s->changes, dirty, path_of, ctx, &changed, &compiled);
+		r = revision_refresh(s, errs, s->changes, dirty, path_of, ctx, &changed, &compiled);
 	if (r == 0)
 		store_note_deleted_sites(s->changes, changed);
 	json_decref(dirty);

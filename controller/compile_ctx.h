@@ -1,0 +1,35 @@
+/* The compile context's insides, shared by compile.c (which builds intents from it) and
+ * revision.c (which decides which sites a write affects). Not for other modules. */
+#ifndef GRESEC_COMPILE_CTX_H
+#define GRESEC_COMPILE_CTX_H
+
+#include <jansson.h>
+#include "addr.h"
+
+struct compile_tun {
+	long long id;
+	size_t a, b;			/* site indices */
+	int vti;
+	const json_t *profile;
+	char *psk;
+	long long overlay;
+};
+
+struct compile_ctx {
+	json_t *sites, *profiles, *topos;	/* canonical bodies, sorted by name */
+	const char **names;
+	size_t n;
+	struct compile_tun *tuns;
+	size_t ntuns;
+	size_t *adj_off, *adj;			/* tunnels of site i: adj[adj_off[i] .. adj_off[i+1]) */
+	unsigned char *roles;			/* roles[t * n + i]: site i in topology t */
+	struct addr_prefix pool;
+	/* While refreshing inside a write: where a site's errors go (see store_finish). */
+	const char *(*path_of)(void *ctx, const char *kind, const char *name);
+	void *path_ctx;
+};
+
+/* Index of a site by name in c->names; -1 when absent. */
+long compile_site_index(const struct compile_ctx *c, const char *name);
+
+#endif

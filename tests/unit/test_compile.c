@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "compile.h"
+#include "revision.h"
 #include "import.h"
 #include "store.h"
 
@@ -74,7 +75,7 @@ static json_t *intent_of(struct fx *f, const char *site, uint64_t *rev)
 	uint64_t r = 0;
 	json_t *j;
 
-	assert_int_equal(compile_current(f->s, site, &r, &text), 0);
+	assert_int_equal(revision_current(f->s, site, &r, &text), 0);
 	j = json_loads(text, 0, NULL);
 	assert_non_null(j);
 	free(text);
@@ -358,14 +359,14 @@ static void test_deterministic(void **state)
 	assert_int_equal(import(f, "{\"profiles\":[{\"name\":\"p\"}],\"sites\":[" SITES_4 "],"
 		"\"topologies\":[{\"name\":\"m\",\"kind\":\"full-mesh\",\"profile\":\"p\","
 		"\"match_tags\":{\"r\":\"x\"}}]}", NULL), 0);
-	assert_int_equal(compile_current(f->s, "s1", &r, &a), 0);
+	assert_int_equal(revision_current(f->s, "s1", &r, &a), 0);
 	/* A fresh context (as after a restart) compiles the same bytes. */
 	store_set_compiled(f->s, NULL);
-	assert_int_equal(compile_current(f->s, "s1", &r, &b), 0);
+	assert_int_equal(revision_current(f->s, "s1", &r, &b), 0);
 	assert_string_equal(a, b);
 	free(a);
 	free(b);
-	assert_int_equal(compile_current(f->s, "nosuch", &r, &a), -ENOENT);
+	assert_int_equal(revision_current(f->s, "nosuch", &r, &a), -ENOENT);
 }
 
 /* The direct writer and the jansson encoder agree byte for byte, on intents with every

@@ -96,7 +96,7 @@ static bool daemon_is(const char *s, const char *const *set)
 }
 
 /* charon's IKE_SA state to the controller's words. No SA is "none" while charon is
- * reachable (an idle on-demand tunnel) and "down" when it is not. */
+ * reachable and nothing failed (an idle on-demand tunnel), "down" otherwise. */
 static const char *daemon_ike_word(const char *s, bool ike_ok)
 {
 	static const char *const est[] = { "ESTABLISHED", "REKEYING", "REKEYED", NULL };
@@ -158,10 +158,13 @@ static json_t *daemon_report_tunnel(const struct intent_tunnel *it, const struct
 	const struct ike_status *s = ev ? ike_events_get(ev, it->id) : NULL;
 	const char *err = t->failed ? t->error : s ? s->last_error : NULL;
 
+	/* A tunnel with an error and no SA is down, not merely idle. */
+	bool ok = ike_ok && s && !(s->last_error[0] && !strcmp(s->ike_state, "DOWN"));
+
 	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "id", it->id,
 			 "interface", t->failed ? "failed" : "up",
-			 "ike", daemon_ike_word(s ? s->ike_state : NULL, ike_ok && s),
-			 "child", daemon_child_word(s ? s->child_state : NULL, ike_ok && s),
+			 "ike", daemon_ike_word(s ? s->ike_state : NULL, ok),
+			 "child", daemon_child_word(s ? s->child_state : NULL, ok),
 			 "bytes_in", (json_int_t)(s ? s->bytes_in : 0),
 			 "bytes_out", (json_int_t)(s ? s->bytes_out : 0),
 			 "packets_in", (json_int_t)(s ? s->packets_in : 0),

@@ -162,6 +162,10 @@ static int vici_send(struct vici_conn *c, uint8_t type, const char *name,
 	rc = vici_write_all(c, pkt, 4 + total);
 	explicit_bzero(pkt, 4 + total);
 	free(pkt);
+	/* A failed or partial write leaves the stream unusable (charon restarted): close,
+	 * so the next call reconnects instead of failing with -EPIPE forever. */
+	if (rc)
+		vici_conn_close(c);
 	return rc;
 }
 

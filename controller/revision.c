@@ -2,6 +2,7 @@
  * and hashed, and each revision bumped exactly when its content changed; and the
  * current intent of a site, as served to its agent. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,22 +63,65 @@ static int revision_bump(struct db *db, const char *site, const char *hash, int 
 	return db_errno(rc);
 }
 
-static int revision_refresh_site(struct store *s, const struct compile_ctx *c, size_t i,
-				struct verr *errs, json_t *changed)
-{
-	struct intent *in = NULL;
-	char hash[33];
-	int bumped = 0, r;
+/* Compiling and hashing is most of a refresh and reads nothing but the context, which
+ * stays unchanged while it runs: with many sites to do, two threads share them. */
+#define REVISION_THREADS 2
+#define REVISION_PARALLEL_MIN 64
 
-	r = compile_site(c, i, 0, &in, errs);
-	if (r == 0)
-		r = revision_hash(in, hash);
-	if (r == 0)
-		r = revision_bump(store_db(s), c->names[i], hash, &bumped);
-	if (r == 0 && bumped && changed)
-		r = json_array_append_new(changed, json_string(c->names[i])) ? -ENOMEM : 0;
-	intent_free(in);
-	return r;
+struct revision_part {
+	const struct compile_ctx *c;
+	const unsigned char *mark;	/* which sites to compile */
+	size_t from, to;
+	char (*hash)[33];		/* out: hash[i] of site i */
+	int *rc;			/* out: rc[i] of site i */
+	struct verr *errs;
+};
+
+static void *revision_part_run(void *arg)
+{
+	struct revision_part *p = arg;
+
+	for (size_t i = p->from; i < p->to; i++) {
+		struct intent *in = NULL;
+
+		if (!p->mark[i])
+			continue;
+		p->rc[i] = compile_site(p->c, i, 0, &in, p->errs);
+		if (p->rc[i] == 0)
+			p->rc[i] = revision_hash(in, p->hash[i]);
+		intent_free(in);
+	}
+	return NULL;
+}
+
+static void revision_compile_marked(const struct compile_ctx *c, const unsigned char *mark,
+				    size_t nmarked, char (*hash)[33], int *rc, struct verr *errs)
+{
+	struct revision_part part[REVISION_THREADS];
+	pthread_t th[REVISION_THREADS];
+	int nth = nmarked >= REVISION_PARALLEL_MIN ? REVISION_THREADS : 1, started = 1;
+
+	for (int t = 0; t < nth; t++) {
+		part[t] = (struct revision_part){ c, mark, c->n * t / nth, c->n * (t + 1) / nth,
+						  hash, rc, t ? verr_new() : errs };
+		if (!part[t].errs)
+			nth = t;	/* out of memory: the threads there are do more */
+	}
+	part[nth - 1].to = c->n;
+	for (; started < nth; started++)
+		if (pthread_create(&th[started], NULL, revision_part_run, &part[started]) != 0)
+			break;
+	/* A thread that could not start: its share runs here. */
+	for (int t = started; t < nth; t++)
+		part[0].to = part[t].to;
+	revision_part_run(&part[0]);
+	for (int t = 1; t < nth; t++) {
+		if (t < started)
+			pthread_join(th[t], NULL);
+		/* Errors in site order, as one thread would have reported them. */
+		verr_append(errs, part[t].errs);
+		verr_free(part[t].errs);
+	}
 }
 
 /* A description is for people: no intent carries it. */
@@ -184,27 +228,40 @@ int revision_refresh(struct store *s, struct verr *errs, const json_t *changes,
 	struct compile_ctx *c = NULL;
 	json_t *names = json_array();
 	unsigned char *mark = NULL;
-	int r = names ? compile_ctx_new(s, &c) : -ENOMEM;
-	int failed = 0, some;
+	char (*hash)[33] = NULL;
+	int *rc = NULL, r = names ? compile_ctx_new(s, &c) : -ENOMEM, failed = 0, bumped;
+	size_t nmarked = 0;
 
-	if (r == 0 && !(mark = calloc(c->n + 1, 1)))
-		r = -ENOMEM;
+	if (r == 0) {
+		mark = calloc(c->n + 1, 1);
+		hash = calloc(c->n + 1, sizeof(*hash));
+		rc = calloc(c->n + 1, sizeof(*rc));
+		if (!mark || !hash || !rc)
+			r = -ENOMEM;
+	}
 	if (r == 0) {
 		c->path_of = path_of;
 		c->path_ctx = path_ctx;
+		if (!revision_mark(c, changes, dirty, mark))
+			memset(mark, 1, c->n);
+		for (size_t i = 0; i < c->n; i++)
+			nmarked += mark[i];
+		revision_compile_marked(c, mark, nmarked, hash, rc, errs);
 	}
-	some = r == 0 && revision_mark(c, changes, dirty, mark);
-	for (size_t i = 0; r == 0 && c && i < c->n; i++) {
-		if (some && !mark[i])
+	for (size_t i = 0; r == 0 && i < c->n; i++) {
+		if (!mark[i])
 			continue;
-		r = revision_refresh_site(s, c, i, errs, names);
-		/* Keep going on a site's own error, so every broken site is reported. */
-		if (r == -EINVAL) {
+		/* A site's own error does not stop the others: every broken site is reported. */
+		if (rc[i] == -EINVAL)
 			failed = 1;
-			r = 0;
-		}
+		else if (rc[i] < 0)
+			r = rc[i];
+		else if ((r = revision_bump(store_db(s), c->names[i], hash[i], &bumped)) == 0 && bumped)
+			r = json_array_append_new(names, json_string(c->names[i])) ? -ENOMEM : 0;
 	}
 	free(mark);
+	free(hash);
+	free(rc);
 	if (c) {
 		c->path_of = NULL;	/* path_ctx does not outlive the write */
 		c->path_ctx = NULL;

@@ -72,3 +72,14 @@ const char *verr_path_idx(char *buf, size_t len, const char *base, size_t idx)
 	snprintf(buf, len, "%s[%zu]", base ? base : "", idx);
 	return buf;
 }
+
+void verr_append(struct verr *dst, const struct verr *src)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(src->list, i, e)
+		verr_add(dst, json_string_value(json_object_get(e, "path")), "%s",
+			 json_string_value(json_object_get(e, "message")));
+	dst->oom += src->oom;
+}

@@ -15,6 +15,8 @@ void verr_free(struct verr *v);
 void verr_add(struct verr *v, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 size_t verr_count(const struct verr *v);
+/* Appends every error of src to dst, in order. */
+void verr_append(struct verr *dst, const struct verr *src);
 /* [{"path":..., "message":...}, ...] — a new reference. */
 json_t *verr_json(const struct verr *v);
 /* Path helpers: "a" + ".b" / "a" + "[3]" into buf (truncated safely). Return buf. */

@@ -12,8 +12,9 @@ L=/mnt/lab			# tmpfs, see uml-init.sh
 CTL_ADDR=172.31.255.1
 CTL_URL=http://$CTL_ADDR:8080
 DEMO_JSON=${LAB_JSON:-$LAB_ROOT/contrib/examples/demo.json}
-# The NAT's outside address, for the site marked behind_nat.
-NAT_PUBLIC=${LAB_NAT_PUBLIC:-203.0.113.13}
+# The NAT's outside address, for the site marked behind_nat (the site's nat_address
+# when the controller knows that field, see docs/operations.md).
+NAT_PUBLIC=$(jq -r '[.sites[] | select(.behind_nat) | .nat_address // empty][0] // "203.0.113.13"' "$DEMO_JSON")
 UNDERLAY_LEN=24
 T0=${T0:-$(date +%s)}
 
@@ -60,9 +61,10 @@ lab_sites() {
 # `ip -batch` in the root namespace and one shell per namespace.
 # ns_setup NS COMMANDS: sysctls, then `ip -batch` COMMANDS inside NS.
 ns_setup() {
-	ip netns exec "$1" sh -c "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-		net.ipv6.conf.default.disable_ipv6=1 net.ipv4.ip_forward=1 &&
-		printf '%s\n' \"\$0\" | ip -batch -" "$2" || die "network of $1"
+	printf '%s\n' "$2" > "$L/$1.batch"
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1 net.ipv4.ip_forward=1 > /dev/null &&
+		ip -n "$1" -batch "$L/$1.batch" || die "network of $1"
 }
 
 lab_net() {

@@ -268,6 +268,16 @@ static int compile_underlay(const json_t *site, struct addr *a)
 	return addr_parse(json_string_value(json_object_get(site, "underlay")), a);
 }
 
+/* Where peers send to: the NAT's public address for a site behind NAT. */
+static int compile_reach(const json_t *site, struct addr *a)
+{
+	const char *nat = json_string_value(json_object_get(site, "nat_address"));
+
+	if (nat && json_is_true(json_object_get(site, "behind_nat")))
+		return addr_parse(nat, a);
+	return compile_underlay(site, a);
+}
+
 static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct compile_tun *k,
 			  struct intent_tunnel *t, struct verr *errs)
 {
@@ -283,8 +293,13 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 	if (!t->id || !t->psk)
 		return -ENOMEM;
 	t->kind = k->vti ? INTENT_KIND_VTI : INTENT_KIND_GRE;
-	if (compile_underlay(sj, &t->local) < 0 || compile_underlay(pj, &t->remote) < 0)
+	if (compile_underlay(sj, &t->local) < 0 || compile_reach(pj, &t->remote) < 0)
 		return -EINVAL;
+	/* A peer behind NAT is reached at its NAT's address but keeps its own (private)
+	 * underlay as its IKE identity: that is what it sends. */
+	if (json_is_true(json_object_get(pj, "behind_nat")) &&
+	    !(t->sec.remote_id = strdup(json_string_value(json_object_get(pj, "underlay")))))
+		return -ENOMEM;
 	if (t->local.family != t->remote.family) {
 		compile_path(c, self, "underlay", path, sizeof(path));
 		verr_add(errs, path, "cannot be joined to site '%s' (tunnel gs%lld): one underlay "

@@ -412,10 +412,11 @@ out:
 /* ---- CSV of sites ---- */
 
 enum import_col { COL_NAME, COL_UNDERLAY, COL_NAT, COL_PREFIXES, COL_TAGS, COL_DESC, COL_MTU,
-		  COL_COUNT };
+		  COL_NAT_ADDR, COL_COUNT };
 
 static const char *const import_col_names[COL_COUNT] = {
 	"name", "underlay", "behind_nat", "prefixes", "tags", "description", "underlay_mtu",
+	"nat_address",
 };
 
 struct import_csv_hdr {

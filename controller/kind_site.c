@@ -16,11 +16,36 @@ static const struct valid_field site_fields[] = {
 	{ .key = "name", .type = VALID_NAME, .required = true },
 	{ .key = "underlay", .type = VALID_ADDR, .required = true },
 	{ .key = "behind_nat", .type = VALID_BOOL, .def = 0 },
+	{ .key = "nat_address", .type = VALID_ADDR, .nullable = true },
 	{ .key = "prefixes", .type = VALID_PREFIXES },
 	{ .key = "tags", .type = VALID_TAGS },
 	{ .key = "description", .type = VALID_STRING, .max = 255 },
 	{ .key = "underlay_mtu", .type = VALID_INT, .min = 576, .max = 9216, .def = 1500 },
 };
+
+/* Peers reach a site behind NAT at its NAT's public address, and know it by its own
+ * (private) underlay, which is its IKE identity. */
+static void site_check_nat(const json_t *body, const char *path, struct verr *errs)
+{
+	const json_t *nat = json_object_get(body, "nat_address");
+	const char *underlay = json_string_value(json_object_get(body, "underlay"));
+	int behind = json_is_true(json_object_get(body, "behind_nat"));
+	char fpath[SITE_PATH];
+
+	verr_path_key(fpath, sizeof(fpath), path, "nat_address");
+	if (!json_object_get(body, "behind_nat") || !json_object_get(body, "nat_address"))
+		return;		/* already reported as invalid */
+	if (behind && json_is_null(nat))
+		verr_add(errs, fpath, "required when behind_nat is true: the public address "
+			 "the site's NAT presents, where its peers reach it");
+	else if (!behind && !json_is_null(nat))
+		verr_add(errs, fpath, "only for a site behind NAT (behind_nat is false)");
+	else if (behind && underlay && !strcmp(underlay, json_string_value(nat)))
+		verr_add(errs, fpath, "is the underlay itself: a site behind NAT is reached at "
+			 "another address");
+	else if (behind && underlay && !strchr(underlay, ':') != !strchr(json_string_value(nat), ':'))
+		verr_add(errs, fpath, "must be in the underlay's address family");
+}
 
 static int site_normalize(const json_t *in, const char *path, struct verr *errs, json_t **out)
 {
@@ -41,6 +66,7 @@ static int site_normalize(const json_t *in, const char *path, struct verr *errs,
 	if (underlay && strchr(underlay, ':') && mtu && json_integer_value(mtu) < 1280)
 		verr_add(errs, verr_path_key(fpath, sizeof(fpath), path, "underlay_mtu"),
 			 "must be at least 1280 with an IPv6 underlay");
+	site_check_nat(body, path, errs);
 out:
 	return valid_finish(r, errs, before, body, out);
 }
@@ -60,7 +86,9 @@ struct site_ent {
 	struct addr_prefix p;
 	size_t site;		/* index into the sites array */
 	size_t idx;		/* index into its prefixes */
-	bool underlay;
+	bool underlay;		/* a host address: the underlay or the NAT's address */
+	bool nat;		/* the NAT's address (field nat_address) */
+	bool reachable;		/* where peers reach the site: must be unique */
 };
 
 struct site_check {
@@ -114,25 +142,45 @@ static int site_ent_cmp(const void *a, const void *b)
 }
 
 /* Text that does not parse is skipped: bodies are canonical, normalize saw to that. */
-static void site_ent_add(struct site_check *c, size_t cap, size_t site, size_t idx,
-			 const char *text, bool underlay)
+static struct site_ent *site_ent_add(struct site_check *c, size_t cap, size_t site, size_t idx,
+				     const char *text, bool underlay)
 {
 	struct site_ent *e;
 
 	if (!text || c->n == cap)
-		return;
+		return NULL;
 	e = &c->ent[c->n];
 	if (underlay) {
 		if (addr_parse(text, &e->p.addr))
-			return;
+			return NULL;
 		e->p.len = e->p.addr.family == AF_INET ? 32 : 128;
 	} else if (addr_prefix_parse(text, &e->p)) {
-		return;
+		return NULL;
 	}
 	e->site = site;
 	e->idx = idx;
 	e->underlay = underlay;
+	e->nat = false;
+	e->reachable = underlay;
 	c->n++;
+	return e;
+}
+
+/* A site behind NAT is reached at its NAT's address; its own underlay is private and
+ * may well be the same as another NAT'd site's. */
+static void site_ent_host(struct site_check *c, size_t cap, size_t i, const json_t *s)
+{
+	const char *nat = json_string_value(json_object_get(s, "nat_address"));
+	struct site_ent *u, *n;
+
+	u = site_ent_add(c, cap, i, 0, json_string_value(json_object_get(s, "underlay")), true);
+	if (!nat || !json_is_true(json_object_get(s, "behind_nat")))
+		return;
+	n = site_ent_add(c, cap, i, 0, nat, true);
+	if (u && n)
+		u->reachable = false;
+	if (n)
+		n->nat = true;
 }
 
 static int site_collect(struct site_check *c)
@@ -141,7 +189,7 @@ static int site_collect(struct site_check *c)
 	const json_t *s, *pfx;
 
 	json_array_foreach(c->sites, i, s)
-		cap += 1 + json_array_size(json_object_get(s, "prefixes"));
+		cap += 2 + json_array_size(json_object_get(s, "prefixes"));
 	c->ent = calloc(cap ? cap : 1, sizeof(*c->ent));
 	c->stack = calloc(cap ? cap : 1, sizeof(*c->stack));
 	if (!c->ent || !c->stack)
@@ -149,7 +197,7 @@ static int site_collect(struct site_check *c)
 	json_array_foreach(c->sites, i, s) {
 		if (!json_is_object(s) || !json_is_string(json_object_get(s, "name")))
 			continue;
-		site_ent_add(c, cap, i, 0, json_string_value(json_object_get(s, "underlay")), true);
+		site_ent_host(c, cap, i, s);
 		json_array_foreach(json_object_get(s, "prefixes"), j, pfx)
 			site_ent_add(c, cap, i, j, json_string_value(pfx), false);
 	}
@@ -176,6 +224,16 @@ static void site_report_overlap(struct site_check *c, const struct site_ent *a,
 		 "overlaps %s of site '%s'", txt, site_name(c, other->site));
 }
 
+static const char *site_ent_field(const struct site_ent *e)
+{
+	return e->nat ? "nat_address" : "underlay";
+}
+
+static const char *site_ent_what(const struct site_ent *e)
+{
+	return e->nat ? "NAT address" : "underlay";
+}
+
 /* Underlay u lies inside prefix p: tunnel traffic would be routed into the tunnel. */
 static void site_report_contains(struct site_check *c, const struct site_ent *p,
 				 const struct site_ent *u)
@@ -185,16 +243,16 @@ static void site_report_contains(struct site_check *c, const struct site_ent *p,
 	addr_prefix_fmt(&p->p, ptxt, sizeof(ptxt));
 	addr_fmt(&u->p.addr, utxt, sizeof(utxt));
 	if (!site_written(c, p->site) && site_written(c, u->site)) {
-		verr_add(c->errs, site_field_path(c, u->site, "underlay", path, sizeof(path)),
+		verr_add(c->errs, site_field_path(c, u->site, site_ent_field(u), path, sizeof(path)),
 			 "inside prefix %s of site '%s'", ptxt, site_name(c, p->site));
 		return;
 	}
 	snprintf(field, sizeof(field), "prefixes[%zu]", p->idx);
 	site_field_path(c, p->site, field, path, sizeof(path));
 	if (p->site == u->site)
-		verr_add(c->errs, path, "contains this site's own underlay %s", utxt);
+		verr_add(c->errs, path, "contains this site's own %s %s", site_ent_what(u), utxt);
 	else
-		verr_add(c->errs, path, "contains the underlay %s of site '%s'", utxt,
+		verr_add(c->errs, path, "contains the %s %s of site '%s'", site_ent_what(u), utxt,
 			 site_name(c, u->site));
 }
 
@@ -209,8 +267,9 @@ static void site_report_shared(struct site_check *c, const struct site_ent *firs
 		other = dup;
 	}
 	addr_fmt(&at->p.addr, txt, sizeof(txt));
-	verr_add(c->errs, site_field_path(c, at->site, "underlay", path, sizeof(path)),
-		 "underlay %s is already used by site '%s'", txt, site_name(c, other->site));
+	verr_add(c->errs, site_field_path(c, at->site, site_ent_field(at), path, sizeof(path)),
+		 "%s %s is already used by site '%s'", site_ent_what(at), txt,
+		 site_name(c, other->site));
 }
 
 /* The nearest enclosing prefix that belongs to another site. Prefixes of one site are
@@ -247,6 +306,8 @@ static void site_sweep(struct site_check *c)
 		}
 		if (c->depth)
 			site_report_contains(c, &c->ent[c->stack[c->depth - 1]], e);
+		if (!e->reachable)
+			continue;
 		if (first_ul && !addr_cmp(&first_ul->p.addr, &e->p.addr))
 			site_report_shared(c, first_ul, e);
 		else

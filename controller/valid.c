@@ -704,6 +704,8 @@ static int valid_field_read(const struct valid_field *f, const json_t *v, const 
 			    struct verr *errs, json_t **out)
 {
 	*out = NULL;
+	if (f->nullable && (!v || json_is_null(v)))
+		return valid_new(json_null(), out);
 	if (!v) {
 		if (!f->required)
 			return valid_default(f, out);

@@ -39,6 +39,7 @@ struct valid_field {
 	const char *key;
 	enum valid_type type;
 	bool required;
+	bool nullable;		/* absent or null → null in the canonical body */
 	long long min, max;
 	long long def;
 	const char *def_str;

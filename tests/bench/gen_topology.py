@@ -34,6 +34,13 @@ def underlay(n, v6):
     return "198.%d.%d.%d" % (18 + n // 62500, (n // 250) % 250, n % 250 + 1)
 
 
+def nat_address(n, v6):
+    # The public side of a NAT'd site's NAT: outside every underlay and LAN above.
+    if v6:
+        return "2001:db8:ffff:%x::1" % n
+    return "198.19.%d.%d" % (n // 250, n % 250 + 1)
+
+
 def prefixes(n, v6):
     out = ["10.%d.%d.0/24" % (16 + n // 256, n % 256)]
     if n % 4 == 0:
@@ -88,6 +95,7 @@ def make_sites(nsites, nregions):
         }
         if nat:
             site["underlay_mtu"] = 1400
+            site["nat_address"] = nat_address(n, v6)
         sites.append(site)
     return sites
 
@@ -148,13 +156,13 @@ def sites_csv(sites):
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
     cols = ["name", "underlay", "behind_nat", "prefixes", "tags", "description",
-            "underlay_mtu"]
+            "underlay_mtu", "nat_address"]
     w.writerow(cols)
     for s in sites:
         w.writerow([s["name"], s["underlay"], "yes" if s["behind_nat"] else "no",
                     " ".join(s["prefixes"]),
                     " ".join("%s=%s" % kv for kv in sorted(s["tags"].items())),
-                    s["description"], s.get("underlay_mtu", "")])
+                    s["description"], s.get("underlay_mtu", ""), s.get("nat_address", "")])
     return out.getvalue()
 
 

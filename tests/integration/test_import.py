@@ -52,7 +52,8 @@ def test_import_same_document_again_changes_nothing(ctl):
 def test_export_import_is_a_noop(ctl):
     changes(ctl.post("/v1/import", doc()))
     ctl.post("/v1/sites", {"name": "v6", "underlay": "2001:db8::9",
-                           "prefixes": ["2001:db8:1::/48"], "behind_nat": True})
+                           "prefixes": ["2001:db8:1::/48"], "behind_nat": True,
+                           "nat_address": "2001:db8:ffff::9"})
     ex = ctl.export()
     assert set(ex) >= set(KINDS)
     etags = {s["name"]: ctl.get("/v1/sites/" + s["name"]).header("etag") for s in ex["sites"]}
@@ -212,10 +213,10 @@ def test_empty_document_changes_nothing(ctl):
 
 # ---- CSV ------------------------------------------------------------------------------
 
-CSV = ("name,underlay,behind_nat,prefixes,tags,description,underlay_mtu\n"
-       "paris-1,192.0.2.10,false,10.1.0.0/16,region=eu role=branch,Paris office,1400\n"
-       "lyon-1,2001:db8::10,true,10.3.0.0/24 10.2.0.0/16,region=eu,,\n"
-       "nyc-1,198.51.100.1,,,,,\n")
+CSV = ("name,underlay,behind_nat,prefixes,tags,description,underlay_mtu,nat_address\n"
+       "paris-1,192.0.2.10,false,10.1.0.0/16,region=eu role=branch,Paris office,1400,\n"
+       "lyon-1,2001:db8::10,true,10.3.0.0/24 10.2.0.0/16,region=eu,,,2001:db8:ff::10\n"
+       "nyc-1,198.51.100.1,,,,,,\n")
 
 
 def test_csv_import(ctl):
@@ -226,10 +227,12 @@ def test_csv_import(ctl):
     paris = ctl.get("/v1/sites/paris-1").json
     paris.pop("status", None)   # read-only agent status, not part of the site
     assert paris == {"name": "paris-1", "underlay": "192.0.2.10", "behind_nat": False,
+                     "nat_address": None,
                      "prefixes": ["10.1.0.0/16"], "tags": {"region": "eu", "role": "branch"},
                      "description": "Paris office", "underlay_mtu": 1400}
     lyon = ctl.get("/v1/sites/lyon-1").json
     assert lyon["behind_nat"] is True and lyon["prefixes"] == ["10.2.0.0/16", "10.3.0.0/24"]
+    assert lyon["nat_address"] == "2001:db8:ff::10"
     assert lyon["underlay_mtu"] == 1500 and lyon["description"] == ""
     nyc = ctl.get("/v1/sites/nyc-1").json
     assert nyc["prefixes"] == [] and nyc["tags"] == {}

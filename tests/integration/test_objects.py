@@ -4,7 +4,8 @@ import pytest
 
 from conftest import assert_error, site
 
-SITE_DEFAULTS = {"behind_nat": False, "prefixes": [], "tags": {}, "description": "",
+SITE_DEFAULTS = {"behind_nat": False, "nat_address": None, "prefixes": [], "tags": {},
+                 "description": "",
                  "underlay_mtu": 1500}
 PROFILE_DEFAULTS = {"keying": "ike", "ike_version": 2,
                     "ike_proposals": ["aes256gcm16-prfsha384-ecp384"],

@@ -243,7 +243,8 @@ static void test_nat_rules(void **state)
 
 	assert_int_equal(import(f, "{\"profiles\":[{\"name\":\"p\"}],\"sites\":["
 		"{\"name\":\"hub\",\"underlay\":\"192.0.2.1\"},"
-		"{\"name\":\"a-nat\",\"underlay\":\"192.168.1.2\",\"behind_nat\":true}],"
+		"{\"name\":\"a-nat\",\"underlay\":\"192.168.1.2\",\"behind_nat\":true,"
+		"\"nat_address\":\"203.0.113.2\"}],"
 		"\"tunnels\":[{\"name\":\"t\",\"a\":\"hub\",\"b\":\"a-nat\",\"profile\":\"p\"}]}", NULL), 0);
 	in = intent_of(f, "a-nat", NULL);
 	sec = json_object_get(json_array_get(json_object_get(in, "tunnels"), 0), "security");
@@ -255,10 +256,18 @@ static void test_nat_rules(void **state)
 	sec = json_object_get(json_array_get(json_object_get(in, "tunnels"), 0), "security");
 	assert_false(json_is_true(json_object_get(sec, "initiator")));
 	assert_true(json_is_true(json_object_get(sec, "udp_encap")));
+	/* The hub reaches the NAT'd site at its NAT's address, and knows it by its own. */
+	assert_non_null(tunnel_obj(in, "203.0.113.2"));
+	assert_string_equal(json_string_value(json_object_get(sec, "remote_id")), "192.168.1.2");
+	json_decref(in);
+	in = intent_of(f, "a-nat", NULL);
+	assert_non_null(tunnel_obj(in, "192.0.2.1"));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+		json_object_get(in, "tunnels"), 0), "local")), "192.168.1.2");
 	json_decref(in);
 	/* Two sites behind NAT cannot reach each other: refused. */
 	assert_int_equal(import(f, "{\"sites\":[{\"name\":\"z-nat\",\"underlay\":\"192.168.1.3\","
-		"\"behind_nat\":true}],\"tunnels\":[{\"name\":\"u\",\"a\":\"z-nat\",\"b\":\"a-nat\","
+		"\"behind_nat\":true,\"nat_address\":\"203.0.113.3\"}],\"tunnels\":[{\"name\":\"u\",\"a\":\"z-nat\",\"b\":\"a-nat\","
 		"\"profile\":\"p\"}]}", &errs), -EINVAL);
 	text = json_dumps(errs, 0);
 	assert_non_null(strstr(text, "both sites are behind NAT"));

@@ -63,7 +63,7 @@ static const char *const doc_text =
 	" \"tags\":{\"region\":\"eu\"}},"
 	"{\"name\":\"br1\",\"underlay\":\"203.0.113.5\",\"prefixes\":[\"10.2.0.0/24\"],"
 	" \"tags\":{\"region\":\"eu\"}},"
-	"{\"name\":\"br2\",\"underlay\":\"198.51.100.7\",\"behind_nat\":true}],"
+	"{\"name\":\"br2\",\"underlay\":\"198.51.100.7\",\"behind_nat\":true,\"nat_address\":\"203.0.113.77\"}],"
 	"\"topologies\":[{\"name\":\"eu\",\"kind\":\"full-mesh\",\"profile\":\"p1\","
 	" \"match_tags\":{\"region\":\"eu\"}}],"
 	"\"tunnels\":[{\"name\":\"t1\",\"a\":\"hq\",\"b\":\"br2\",\"profile\":\"p1\"}]}";
@@ -231,7 +231,8 @@ static void test_update_and_audit(void **state)
 
 	json_decref(run_json(f, doc_text, false, false, 0));
 	rep = run_json(f, "{\"sites\":[{\"name\":\"br2\",\"underlay\":\"198.51.100.7\","
-		       "\"behind_nat\":true,\"description\":\"moved\"}]}", false, false, 0);
+		       "\"behind_nat\":true,\"nat_address\":\"203.0.113.77\",\"description\":\"moved\"}]}",
+		       false, false, 0);
 	assert_int_equal(num(rep, "sites", "updated"), 1);
 	assert_int_equal(num(rep, "sites", "unchanged"), 0);
 	assert_names(rep, "sites", "updated", "br2");
@@ -267,7 +268,7 @@ static void test_replace(void **state)
 	/* Only sites named: br1 goes; profiles, topologies and tunnels are not touched. */
 	rep = run_json(f, "{\"sites\":[{\"name\":\"hq\",\"underlay\":\"192.0.2.1\","
 		       "\"prefixes\":[\"10.1.0.0/16\"],\"tags\":{\"region\":\"eu\"}},"
-		       "{\"name\":\"br2\",\"underlay\":\"198.51.100.7\",\"behind_nat\":true}]}",
+		       "{\"name\":\"br2\",\"underlay\":\"198.51.100.7\",\"behind_nat\":true,\"nat_address\":\"203.0.113.77\"}]}",
 		       true, false, 0);
 	assert_int_equal(num(rep, "sites", "deleted"), 1);
 	assert_names(rep, "sites", "deleted", "br1");
@@ -365,11 +366,12 @@ static void test_csv_sites(void **state)
 	struct fixture *f = *state;
 	json_t *rep, *body = NULL, *pfx;
 
-	rep = run_csv(f, "\xef\xbb\xbfName, underlay ,behind_nat,prefixes,tags,description,underlay_mtu\r\n"
-		      "hq,192.0.2.1,no,10.1.0.0/16 10.0.0.0/24,region=eu tier=core,\"Paris, FR\",9000\r\n"
-		      "br1, 2001:db8::1 ,YES,,,,\r\n"
+	rep = run_csv(f, "\xef\xbb\xbfName, underlay ,behind_nat,prefixes,tags,description,underlay_mtu,"
+		      "nat_address\r\n"
+		      "hq,192.0.2.1,no,10.1.0.0/16 10.0.0.0/24,region=eu tier=core,\"Paris, FR\",9000,\r\n"
+		      "br1, 2001:db8::1 ,YES,,,,,2001:db8:ff::1\r\n"
 		      "\r\n"
-		      "br2,198.51.100.7,1,  ,region=us,\"multi\nline\",\r\n", false, 0);
+		      "br2,198.51.100.7,1,  ,region=us,\"multi\nline\",,203.0.113.77\r\n", false, 0);
 	assert_int_equal(num(rep, "sites", "created"), 3);
 	assert_names(rep, "sites", "created", "hq,br1,br2");
 	json_decref(rep);
@@ -387,13 +389,15 @@ static void test_csv_sites(void **state)
 	assert_int_equal(store_get(f->s, &kind_site, "br1", &body, NULL), 0);
 	assert_true(json_is_true(json_object_get(body, "behind_nat")));
 	assert_string_equal(json_string_value(json_object_get(body, "underlay")), "2001:db8::1");
+	assert_string_equal(json_string_value(json_object_get(body, "nat_address")), "2001:db8:ff::1");
 	assert_int_equal(json_integer_value(json_object_get(body, "underlay_mtu")), 1500);
 	json_decref(body);
 
 	/* Replace with a CSV prunes sites only (a profile stays), and a CSV re-import of
 	 * the same rows changes nothing. */
 	json_decref(run_json(f, "{\"profiles\":[{\"name\":\"p1\"}]}", false, false, 0));
-	rep = run_csv(f, "name,underlay,behind_nat\nbr1,2001:db8::1,true\n", true, 0);
+	rep = run_csv(f, "name,underlay,behind_nat,nat_address\nbr1,2001:db8::1,true,2001:db8:ff::1\n",
+		      true, 0);
 	assert_names(rep, "sites", "deleted", "br2,hq");
 	assert_int_equal(num(rep, "sites", "unchanged"), 1);
 	json_decref(rep);

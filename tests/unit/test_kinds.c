@@ -139,13 +139,13 @@ static void test_site_defaults(void **state)
 
 	(void)state;
 	assert_canon(&kind_site, "{\"name\":\"paris\",\"underlay\":\"192.0.2.1\"}",
-		     "{\"behind_nat\":false,\"description\":\"\",\"name\":\"paris\",\"prefixes\":[],"
-		     "\"tags\":{},\"underlay\":\"192.0.2.1\",\"underlay_mtu\":1500}");
+		     "{\"behind_nat\":false,\"description\":\"\",\"name\":\"paris\",\"nat_address\":null,"
+		     "\"prefixes\":[],\"tags\":{},\"underlay\":\"192.0.2.1\",\"underlay_mtu\":1500}");
 	/* fields come out in the contract's order */
 	out = norm_ok(&kind_site, "{\"underlay\":\"192.0.2.1\",\"name\":\"paris\"}");
 	d = json_dumps(out, JSON_COMPACT);
 	assert_string_equal(d, "{\"name\":\"paris\",\"underlay\":\"192.0.2.1\",\"behind_nat\":false,"
-			    "\"prefixes\":[],\"tags\":{},\"description\":\"\",\"underlay_mtu\":1500}");
+			    "\"nat_address\":null,\"prefixes\":[],\"tags\":{},\"description\":\"\",\"underlay_mtu\":1500}");
 	free(d);
 	json_decref(out);
 }
@@ -155,13 +155,40 @@ static void test_site_canonical(void **state)
 	(void)state;
 	assert_canon(&kind_site,
 		     "{\"name\":\"rome\",\"underlay\":\"2001:DB8::0001\",\"behind_nat\":true,"
+		     "\"nat_address\":\"2001:DB8:FFFF::1\","
 		     "\"prefixes\":[\"2001:DB8:1::/48\",\"10.2.0.0/16\",\"192.168.0.0/24\","
 		     "\"10.1.0.0/24\",\"10.1.0.0/16\"],\"tags\":{\"region\":\"eu\",\"k8s.io/zone\":\"a b\"},"
 		     "\"description\":\"Rome \u00e9\",\"underlay_mtu\":9000}",
 		     "{\"behind_nat\":true,\"description\":\"Rome \u00e9\",\"name\":\"rome\","
+		     "\"nat_address\":\"2001:db8:ffff::1\","
 		     "\"prefixes\":[\"10.1.0.0/16\",\"10.1.0.0/24\",\"10.2.0.0/16\",\"192.168.0.0/24\","
 		     "\"2001:db8:1::/48\"],\"tags\":{\"k8s.io/zone\":\"a b\",\"region\":\"eu\"},"
 		     "\"underlay\":\"2001:db8::1\",\"underlay_mtu\":9000}");
+}
+
+/* nat_address goes with behind_nat: required with it, refused without it, not the
+ * underlay itself, same family. */
+static void test_site_nat_address(void **state)
+{
+	json_t *d;
+
+	(void)state;
+	d = norm_fail(&kind_site, "sites[2]",
+		      "{\"name\":\"a\",\"underlay\":\"192.168.1.2\",\"behind_nat\":true}");
+	assert_err(d, "sites[2].nat_address", "required when behind_nat is true");
+	json_decref(d);
+	d = norm_fail(&kind_site, "", "{\"name\":\"a\",\"underlay\":\"192.0.2.1\","
+		      "\"nat_address\":\"203.0.113.1\"}");
+	assert_err(d, "nat_address", "only for a site behind NAT");
+	json_decref(d);
+	d = norm_fail(&kind_site, "", "{\"name\":\"a\",\"underlay\":\"192.168.1.2\","
+		      "\"behind_nat\":true,\"nat_address\":\"192.168.1.2\"}");
+	assert_err(d, "nat_address", "is the underlay itself");
+	json_decref(d);
+	d = norm_fail(&kind_site, "", "{\"name\":\"a\",\"underlay\":\"192.168.1.2\","
+		      "\"behind_nat\":true,\"nat_address\":\"2001:db8::1\"}");
+	assert_err(d, "nat_address", "underlay's address family");
+	json_decref(d);
 }
 
 /* Site errors under the caller's path; the field-level rules are in test_valid. */
@@ -616,6 +643,29 @@ static void test_check_shared_underlay(void **state)
 	json_decref(sites);
 }
 
+/* Sites behind NAT are reached at their NAT's address, which must be unique and
+ * outside every prefix; their private underlays may repeat. */
+static void test_check_nat(void **state)
+{
+	json_t *sites, *d;
+
+	(void)state;
+	sites = mk_sites("[{\"name\":\"a\",\"underlay\":\"192.168.1.2\",\"behind_nat\":true,"
+			 "\"nat_address\":\"203.0.113.1\"},{\"name\":\"b\",\"underlay\":\"192.168.1.2\","
+			 "\"behind_nat\":true,\"nat_address\":\"203.0.113.2\"}]");
+	d = check(sites, true, 0);
+	assert_int_equal(json_array_size(d), 0);
+	json_decref(d);
+	json_decref(sites);
+	check1("[{\"name\":\"a\",\"underlay\":\"203.0.113.1\"},{\"name\":\"b\",\"underlay\":"
+	       "\"192.168.1.2\",\"behind_nat\":true,\"nat_address\":\"203.0.113.1\"}]", true,
+	       "sites[1].nat_address", "NAT address 203.0.113.1 is already used by site 'a'");
+	check1("[{\"name\":\"a\",\"underlay\":\"192.0.2.1\",\"prefixes\":[\"203.0.113.0/24\"]},"
+	       "{\"name\":\"b\",\"underlay\":\"192.168.1.2\",\"behind_nat\":true,"
+	       "\"nat_address\":\"203.0.113.9\"}]", true,
+	       "sites[0].prefixes[0]", "contains the NAT address 203.0.113.9 of site 'b'");
+}
+
 /* Errors land on the site being written, whichever side of the conflict it is. */
 static void test_check_attribution(void **state)
 {
@@ -819,6 +869,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kind_table),
 		cmocka_unit_test(test_site_defaults),
+		cmocka_unit_test(test_site_nat_address),
+		cmocka_unit_test(test_check_nat),
 		cmocka_unit_test(test_site_canonical),
 		cmocka_unit_test(test_site_paths),
 		cmocka_unit_test(test_site_underlay),

@@ -208,11 +208,18 @@ static int client_decode(struct client *c, uint64_t after, const struct client_b
 		snprintf(err, errlen, "intent is for site %s", in->site);
 		goto out;
 	}
-	if (in->revision <= after) {
-		snprintf(err, errlen, "revision %llu is not newer than %llu",
-			 (unsigned long long)in->revision, (unsigned long long)after);
+	/* An older revision is still the controller's word: its database was restored from
+	 * a backup, and what it holds now is what the site must do. Only a repeat of the
+	 * revision we have is not news. */
+	if (after && in->revision == after) {
+		snprintf(err, errlen, "revision %llu is the one already applied",
+			 (unsigned long long)in->revision);
 		goto out;
 	}
+	if (after && in->revision < after)
+		log_warn("site %s: the controller went back from revision %llu to %llu "
+			 "(restored from a backup?); applying it", c->site,
+			 (unsigned long long)after, (unsigned long long)in->revision);
 	*out = in;
 	in = NULL;
 	rc = 0;

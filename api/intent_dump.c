@@ -219,6 +219,9 @@ int intent_dump(const struct intent *in, char **out, size_t *len)
 {
 	struct intent_buf b = { 0 };
 
+	/* Room for the usual sizes at once: a hub's intent is most of a megabyte, and
+	 * growing to it by doubling copies it twice over. */
+	ib_grow(&b, 256 + in->n_tunnels * 640 + in->n_routes * 64 + in->n_spd * 192);
 	ib_kint(&b, "{", "format", INTENT_FORMAT);
 	ib_kstr(&b, ",", "site", in->site);
 	ib_kint(&b, ",", "revision", (int64_t)in->revision);

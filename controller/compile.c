@@ -34,6 +34,10 @@ void compile_ctx_free(struct compile_ctx *c)
 			memset(c->tuns[i].psk, 0, strlen(c->tuns[i].psk));
 		free(c->tuns[i].psk);
 	}
+	for (size_t i = 0; c->text && i < c->n; i++)
+		free(c->text[i]);
+	free(c->text);
+	free(c->text_rev);
 	free(c->tuns);
 	free(c->adj_off);
 	free(c->adj);

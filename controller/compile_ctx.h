@@ -3,6 +3,7 @@
 #ifndef GRESEC_COMPILE_CTX_H
 #define GRESEC_COMPILE_CTX_H
 
+#include <stdint.h>
 #include <jansson.h>
 #include "addr.h"
 
@@ -27,6 +28,10 @@ struct compile_ctx {
 	/* While refreshing inside a write: where a site's errors go (see store_finish). */
 	const char *(*path_of)(void *ctx, const char *kind, const char *name);
 	void *path_ctx;
+	/* Left by the refresh that built this context: the new intents of the sites whose
+	 * agents were waiting, at text_rev[i]; taken (and freed) by whoever serves them. */
+	char **text;
+	uint64_t *text_rev;
 };
 
 /* Index of a site by name in c->names; -1 when absent. */

@@ -206,3 +206,15 @@ unsigned longpoll_count(struct longpoll *p)
 	pthread_mutex_unlock(&p->lock);
 	return n;
 }
+
+bool longpoll_waiting(void *ctx, const char *site)
+{
+	struct longpoll *p = ctx;
+	bool found = false;
+
+	pthread_mutex_lock(&p->lock);
+	for (struct longpoll_waiter *w = p->head; w && !found; w = w->next)
+		found = w->parked && strcmp(w->site, site) == 0;
+	pthread_mutex_unlock(&p->lock);
+	return found;
+}

@@ -23,6 +23,8 @@ int longpoll_park(struct longpoll *p, struct http_request *req, const char *site
 bool longpoll_timed_out(struct http_request *req);
 /* Wakes the waiters of these sites (a JSON array of names). Any thread. */
 void longpoll_notify(struct longpoll *p, const json_t *sites);
+/* Whether a request for site's intent is parked now (ctx: struct longpoll). Any thread. */
+bool longpoll_waiting(void *ctx, const char *site);
 /* How many requests are parked now. */
 unsigned longpoll_count(struct longpoll *p);
 

@@ -224,6 +224,7 @@ static int main_run(const struct main_opts *o, const char *token_file)
 		r = longpoll_new(&api.poll);
 	if (r == 0) {
 		store_set_notify(api.store, main_notify, api.poll);
+		store_set_prefetch(api.store, longpoll_waiting, api.poll);
 		r = http_start(&hc, api_handle, &api, &srv);
 	}
 	if (r < 0)

@@ -3,6 +3,7 @@
  * current intent of a site, as served to its agent. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,46 +69,69 @@ static int revision_bump(struct db *db, const char *site, const char *hash, int 
 #define REVISION_THREADS 2
 #define REVISION_PARALLEL_MIN 64
 
-struct revision_part {
+/* One refresh's per-site working arrays, indexed like the context's sites. */
+struct revision_run {
 	const struct compile_ctx *c;
-	const unsigned char *mark;	/* which sites to compile */
+	unsigned char *mark;		/* which sites to compile */
+	char (*stored)[33];		/* the hash the store has ("" when none) */
+	uint64_t *rev;			/* the stored revision; after the run, the new one */
+	char (*hash)[33];
+	int *rc;
+	char **text;			/* the new intent's JSON, for sites someone waits on */
+	bool (*want)(void *ctx, const char *site);
+	void *want_ctx;
+};
+
+struct revision_part {
+	struct revision_run *run;
 	size_t from, to;
-	char (*hash)[33];		/* out: hash[i] of site i */
-	int *rc;			/* out: rc[i] of site i */
 	struct verr *errs;
 };
+
+/* For a changed intent whose agent is waiting, the text is written here too, on this
+ * thread: serving it after the commit is then only sending it. */
+static int revision_one(struct revision_run *run, size_t i, struct verr *errs)
+{
+	struct intent *in = NULL;
+	int r = compile_site(run->c, i, 0, &in, errs);
+
+	if (r == 0)
+		r = revision_hash(in, run->hash[i]);
+	if (r == 0 && strcmp(run->hash[i], run->stored[i]) != 0) {
+		run->rev[i]++;
+		if (run->want && run->want(run->want_ctx, run->c->names[i])) {
+			in->revision = run->rev[i];
+			run->text[i] = revision_text(in);	/* NULL: compiled when served */
+		}
+	}
+	intent_free(in);
+	return r;
+}
 
 static void *revision_part_run(void *arg)
 {
 	struct revision_part *p = arg;
 
-	for (size_t i = p->from; i < p->to; i++) {
-		struct intent *in = NULL;
-
-		if (!p->mark[i])
-			continue;
-		p->rc[i] = compile_site(p->c, i, 0, &in, p->errs);
-		if (p->rc[i] == 0)
-			p->rc[i] = revision_hash(in, p->hash[i]);
-		intent_free(in);
-	}
+	for (size_t i = p->from; i < p->to; i++)
+		if (p->run->mark[i])
+			p->run->rc[i] = revision_one(p->run, i, p->errs);
 	return NULL;
 }
 
-static void revision_compile_marked(const struct compile_ctx *c, const unsigned char *mark,
-				    size_t nmarked, char (*hash)[33], int *rc, struct verr *errs)
+static void revision_compile_marked(struct revision_run *run, size_t nmarked, struct verr *errs)
 {
 	struct revision_part part[REVISION_THREADS];
 	pthread_t th[REVISION_THREADS];
+	size_t n = run->c->n;
 	int nth = nmarked >= REVISION_PARALLEL_MIN ? REVISION_THREADS : 1, started = 1;
 
 	for (int t = 0; t < nth; t++) {
-		part[t] = (struct revision_part){ c, mark, c->n * t / nth, c->n * (t + 1) / nth,
-						  hash, rc, t ? verr_new() : errs };
+		part[t] = (struct revision_part){ run, n * t / nth, n * (t + 1) / nth,
+						  t ? verr_new() : errs };
 		if (!part[t].errs)
 			nth = t;	/* out of memory: the threads there are do more */
 	}
-	part[nth - 1].to = c->n;
+	part[nth - 1].to = n;
 	for (; started < nth; started++)
 		if (pthread_create(&th[started], NULL, revision_part_run, &part[started]) != 0)
 			break;
@@ -122,6 +146,29 @@ static void revision_compile_marked(const struct compile_ctx *c, const unsigned 
 		verr_append(errs, part[t].errs);
 		verr_free(part[t].errs);
 	}
+}
+
+/* The stored revision and hash of every marked site, read before the threads start. */
+static int revision_load_stored(struct db *db, struct revision_run *run)
+{
+	sqlite3_stmt *st = db_stmt(db, "SELECT revision, hash FROM intent WHERE site = ?");
+	int rc = SQLITE_DONE;
+
+	if (!st)
+		return -EIO;
+	for (size_t i = 0; i < run->c->n && (rc == SQLITE_DONE || rc == SQLITE_ROW); i++) {
+		if (!run->mark[i])
+			continue;
+		sqlite3_bind_text(st, 1, run->c->names[i], -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			run->rev[i] = (uint64_t)sqlite3_column_int64(st, 0);
+			snprintf(run->stored[i], sizeof(run->stored[i]), "%s",
+				 (const char *)sqlite3_column_text(st, 1));
+		}
+		sqlite3_reset(st);
+	}
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_errno(rc);
 }
 
 /* A description is for people: no intent carries it. */
@@ -221,47 +268,89 @@ static int revision_mark(const struct compile_ctx *c, const json_t *changes, con
 	return 1;
 }
 
-int revision_refresh(struct store *s, struct verr *errs, const json_t *changes,
-		    const json_t *dirty, const char *(*path_of)(void *, const char *, const char *),
-		    void *path_ctx, json_t **changed, struct compile_ctx **ctx)
+static void revision_run_free(struct revision_run *run)
 {
+	for (size_t i = 0; run->text && run->c && i < run->c->n; i++)
+		free(run->text[i]);
+	free(run->text);
+	free(run->mark);
+	free(run->stored);
+	free(run->rev);
+	free(run->hash);
+	free(run->rc);
+}
+
+static int revision_run_init(struct revision_run *run, struct compile_ctx *c,
+			     const json_t *changes, const json_t *dirty)
+{
+	size_t n = c->n + 1;
+
+	run->c = c;
+	run->mark = calloc(n, 1);
+	run->stored = calloc(n, sizeof(*run->stored));
+	run->rev = calloc(n, sizeof(*run->rev));
+	run->hash = calloc(n, sizeof(*run->hash));
+	run->rc = calloc(n, sizeof(*run->rc));
+	run->text = calloc(n, sizeof(*run->text));
+	if (!run->mark || !run->stored || !run->rev || !run->hash || !run->rc || !run->text)
+		return -ENOMEM;
+	if (!revision_mark(c, changes, dirty, run->mark))
+		memset(run->mark, 1, c->n);
+	return 0;
+}
+
+/* Writes the new revisions; the texts of changed sites move to the context. */
+static int revision_commit_run(struct store *s, struct revision_run *run, json_t *names,
+			       bool *failed)
+{
+	struct compile_ctx *c = (struct compile_ctx *)run->c;
+	int bumped, r = 0;
+
+	for (size_t i = 0; r == 0 && i < c->n; i++) {
+		if (!run->mark[i])
+			continue;
+		/* A site's own error does not stop the others: every broken site is reported. */
+		if (run->rc[i] == -EINVAL)
+			*failed = true;
+		else if (run->rc[i] < 0)
+			r = run->rc[i];
+		else if ((r = revision_bump(store_db(s), c->names[i], run->hash[i], &bumped)) == 0 &&
+			 bumped)
+			r = json_array_append_new(names, json_string(c->names[i])) ? -ENOMEM : 0;
+	}
+	if (r == 0) {
+		c->text = run->text;
+		c->text_rev = run->rev;
+		run->text = NULL;
+		run->rev = NULL;
+	}
+	return r;
+}
+
+int revision_refresh(struct store *s, struct verr *errs, const json_t *changes,
+		     const json_t *dirty, const char *(*path_of)(void *, const char *, const char *),
+		     void *path_ctx, json_t **changed, struct compile_ctx **ctx)
+{
+	struct revision_run run = { .want = store_prefetch_fn(s), .want_ctx = store_prefetch_ctx(s) };
 	struct compile_ctx *c = NULL;
 	json_t *names = json_array();
-	unsigned char *mark = NULL;
-	char (*hash)[33] = NULL;
-	int *rc = NULL, r = names ? compile_ctx_new(s, &c) : -ENOMEM, failed = 0, bumped;
+	int r = names ? compile_ctx_new(s, &c) : -ENOMEM;
+	bool failed = false;
 	size_t nmarked = 0;
 
-	if (r == 0) {
-		mark = calloc(c->n + 1, 1);
-		hash = calloc(c->n + 1, sizeof(*hash));
-		rc = calloc(c->n + 1, sizeof(*rc));
-		if (!mark || !hash || !rc)
-			r = -ENOMEM;
-	}
+	if (r == 0)
+		r = revision_run_init(&run, c, changes, dirty);
+	if (r == 0)
+		r = revision_load_stored(store_db(s), &run);
 	if (r == 0) {
 		c->path_of = path_of;
 		c->path_ctx = path_ctx;
-		if (!revision_mark(c, changes, dirty, mark))
-			memset(mark, 1, c->n);
 		for (size_t i = 0; i < c->n; i++)
-			nmarked += mark[i];
-		revision_compile_marked(c, mark, nmarked, hash, rc, errs);
+			nmarked += run.mark[i];
+		revision_compile_marked(&run, nmarked, errs);
+		r = revision_commit_run(s, &run, names, &failed);
 	}
-	for (size_t i = 0; r == 0 && i < c->n; i++) {
-		if (!mark[i])
-			continue;
-		/* A site's own error does not stop the others: every broken site is reported. */
-		if (rc[i] == -EINVAL)
-			failed = 1;
-		else if (rc[i] < 0)
-			r = rc[i];
-		else if ((r = revision_bump(store_db(s), c->names[i], hash[i], &bumped)) == 0 && bumped)
-			r = json_array_append_new(names, json_string(c->names[i])) ? -ENOMEM : 0;
-	}
-	free(mark);
-	free(hash);
-	free(rc);
+	revision_run_free(&run);
 	if (c) {
 		c->path_of = NULL;	/* path_ctx does not outlive the write */
 		c->path_ctx = NULL;
@@ -299,6 +388,12 @@ int revision_current(struct store *s, const char *site, uint64_t *revision, char
 	if (i < 0)
 		return -ENOENT;
 	r = revision_get(s, site, revision);
+	/* Written by the refresh for the agent that was waiting: the first taker gets it. */
+	if (r == 0 && c->text && c->text[i] && c->text_rev[i] == *revision) {
+		*text = c->text[i];
+		c->text[i] = NULL;
+		return 0;
+	}
 	errs = verr_new();
 	if (r == 0 && !errs)
 		r = -ENOMEM;

@@ -16,7 +16,25 @@ struct store {
 	json_t *changes;	/* this transaction's writes: [{"kind","name","old","new"}] */
 	store_notify_fn notify;
 	void *notify_ctx;
+	store_prefetch_fn_t prefetch;
+	void *prefetch_ctx;
 };
+
+void store_set_prefetch(struct store *s, store_prefetch_fn_t fn, void *ctx)
+{
+	s->prefetch = fn;
+	s->prefetch_ctx = ctx;
+}
+
+store_prefetch_fn_t store_prefetch_fn(const struct store *s)
+{
+	return s->prefetch;
+}
+
+void *store_prefetch_ctx(const struct store *s)
+{
+	return s->prefetch_ctx;
+}
 
 void store_set_notify(struct store *s, store_notify_fn fn, void *ctx)
 {

@@ -26,6 +26,12 @@ int store_open(const char *path, struct store **out);
 void store_set_overlay_pool(struct store *s, const struct addr_prefix *pool);
 const struct addr_prefix *store_overlay_pool(const struct store *s);
 void store_set_notify(struct store *s, store_notify_fn fn, void *ctx);
+/* Whether someone waits on a site's intent right now (any thread): the refresh then
+ * writes that intent's text ahead, so serving it is only sending it. */
+typedef bool (*store_prefetch_fn_t)(void *ctx, const char *site);
+void store_set_prefetch(struct store *s, store_prefetch_fn_t fn, void *ctx);
+store_prefetch_fn_t store_prefetch_fn(const struct store *s);
+void *store_prefetch_ctx(const struct store *s);
 /* The compile context of the committed state (NULL until first needed); the store owns
  * it and replaces it at every commit. */
 struct compile_ctx *store_compiled(struct store *s);

@@ -885,3 +885,24 @@ def test_status_rules_that_need_the_store(actl):
     paths = sorted(d["path"] for d in e["details"])
     assert paths == ["revision", "tunnels[1].id", "tunnels[2].id"], e
     assert actl.get("/v1/sites/m1").json["status"]["agent"] is None
+
+
+def test_woken_intent_is_the_one_a_fresh_get_returns(actl):
+    """A woken request is answered with the text the refresh wrote ahead for it; it must
+    be byte for byte what compiling the intent afresh gives."""
+    load(actl, STAR_MESH)
+    rev = intent_json(actl, "s1")["revision"]
+    got = {}
+
+    def hold():
+        got["r"] = intent(actl, "s1", after=rev)
+
+    th = threading.Thread(target=hold)
+    th.start()
+    time.sleep(0.5)
+    ok(actl.patch("/v1/profiles/p1", {"dpd_interval": 13}))
+    th.join(POLL + 5)
+    woken = got["r"]
+    assert woken.status == 200 and woken.json["revision"] == rev + 1, woken
+    fresh = intent(actl, "s1")
+    assert fresh.status == 200 and fresh.body == woken.body

@@ -51,78 +51,97 @@ static void main_usage(FILE *f)
 		"  --poll-timeout SECONDS  how long an agent's intent request is held (default 30)\n");
 }
 
+static const struct option main_longopts[] = {
+	{ "db", required_argument, NULL, 'd' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "admin-token-file", required_argument, NULL, 't' },
+	{ "tls-cert", required_argument, NULL, 'c' },
+	{ "tls-key", required_argument, NULL, 'k' },
+	{ "log-level", required_argument, NULL, 'v' },
+	{ "max-body", required_argument, NULL, 'b' },
+	{ "max-connections", required_argument, NULL, 'n' },
+	{ "overlay-pool", required_argument, NULL, 'p' },
+	{ "stale-after", required_argument, NULL, 's' },
+	{ "poll-timeout", required_argument, NULL, 'w' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* A whole number from lo to hi for option c, or a message naming the option. */
+static int main_number(int c, const char *arg, unsigned long long lo, unsigned long long hi,
+		       unsigned long long *out)
+{
+	const char *name = "?";
+	char *end;
+
+	for (const struct option *o = main_longopts; o->name; o++)
+		if (o->val == c)
+			name = o->name;
+	errno = 0;
+	*out = strtoull(arg, &end, 10);
+	if (!*arg || *end || errno || *arg == '-' || *out < lo || *out > hi) {
+		fprintf(stderr, "--%s: expected a whole number from %llu to %llu\n", name, lo, hi);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The options that take a value to check; 0, or -EINVAL with the reason printed. */
+static int main_option(int c, const char *arg, struct main_opts *o)
+{
+	unsigned long long n = 0;
+	int r = 0;
+
+	switch (c) {
+	case 'v':
+		if ((r = log_level_parse(arg, &o->level)) < 0)
+			fprintf(stderr, "--log-level: expected error, warn, info or debug\n");
+		break;
+	case 'p':
+		if (addr_prefix_parse(arg, &o->pool) < 0 ||
+		    o->pool.len > (o->pool.addr.family == AF_INET ? 31 : 127)) {
+			fprintf(stderr, "--overlay-pool: expected an IPv4 or IPv6 prefix (host bits "
+				"clear) with room for one /31 or /127\n");
+			r = -EINVAL;
+		}
+		break;
+	case 'b':
+		if ((r = main_number(c, arg, 1024, 1ULL << 32, &n)) == 0)
+			o->max_body = (size_t)n;
+		break;
+	case 'n':
+		if ((r = main_number(c, arg, 16, 1000000, &n)) == 0)
+			o->max_conns = (unsigned)n;
+		break;
+	case 's':
+	case 'w':
+		if ((r = main_number(c, arg, 1, 86400, &n)) == 0)
+			*(c == 's' ? &o->stale_after : &o->poll_timeout) = (unsigned)n;
+		break;
+	}
+	return r;
+}
+
 static int main_parse(int argc, char **argv, struct main_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "admin-token-file", required_argument, NULL, 't' },
-		{ "tls-cert", required_argument, NULL, 'c' },
-		{ "tls-key", required_argument, NULL, 'k' },
-		{ "log-level", required_argument, NULL, 'v' },
-		{ "max-body", required_argument, NULL, 'b' },
-		{ "max-connections", required_argument, NULL, 'n' },
-		{ "overlay-pool", required_argument, NULL, 'p' },
-		{ "stale-after", required_argument, NULL, 's' },
-		{ "poll-timeout", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	unsigned long n;
-	char *end;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", main_longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o->db = optarg; break;
 		case 'l': o->listen = optarg; break;
 		case 't': o->token_file = optarg; break;
 		case 'c': o->tls_cert = optarg; break;
 		case 'k': o->tls_key = optarg; break;
-		case 'v':
-			if (log_level_parse(optarg, &o->level) < 0) {
-				fprintf(stderr, "--log-level: expected error, warn, info or debug\n");
-				return -EINVAL;
-			}
-			break;
-		case 'b':
-			o->max_body = strtoull(optarg, &end, 10);
-			if (*end || o->max_body < 1024) {
-				fprintf(stderr, "--max-body: expected a number of bytes >= 1024\n");
-				return -EINVAL;
-			}
-			break;
-		case 'n':
-			o->max_conns = (unsigned)strtoul(optarg, &end, 10);
-			if (*end || o->max_conns < 16) {
-				fprintf(stderr, "--max-connections: expected a number >= 16\n");
-				return -EINVAL;
-			}
-			break;
-		case 'p':
-			if (addr_prefix_parse(optarg, &o->pool) < 0 ||
-			    o->pool.len > (o->pool.addr.family == AF_INET ? 31 : 127)) {
-				fprintf(stderr, "--overlay-pool: expected an IPv4 or IPv6 prefix "
-					"(host bits clear) with room for one /31 or /127\n");
-				return -EINVAL;
-			}
-			break;
-		case 's':
-		case 'w':
-			n = strtoul(optarg, &end, 10);
-			if (*end || n < 1 || n > 86400) {
-				fprintf(stderr, "--%s: expected seconds from 1 to 86400\n",
-					c == 's' ? "stale-after" : "poll-timeout");
-				return -EINVAL;
-			}
-			*(c == 's' ? &o->stale_after : &o->poll_timeout) = (unsigned)n;
-			break;
 		case 'h':
 			main_usage(stdout);
 			exit(0);
-		default:
+		case '?':
 			main_usage(stderr);
 			return -EINVAL;
+		default:
+			if (main_option(c, optarg, o) < 0)
+				return -EINVAL;
 		}
 	}
 	if (optind < argc || !o->tls_cert != !o->tls_key) {

@@ -86,6 +86,11 @@ int table_print_object(const json_t *obj, const char *const *skip, FILE *f);
 int table_print_json(const json_t *v, FILE *f);
 /* Every item of a walked list, in the shape of one API page: {"items":[...],"next":null}. */
 int table_print_items(json_t *items, FILE *f);
+#define TABLE_MAX_COLS 16
+/* A listing: the API's JSON page with --json, otherwise a table whose columns are the
+ * items' fields (formatted by table_cell). */
+int table_print_list(json_t *items, size_t ncols, const char *const *headers,
+		     const char *const *fields, bool as_json, FILE *f);
 
 /* Commands: argc/argv are the positional arguments after the command's name. */
 int cmd_status_run(struct cli *cli, int argc, char **argv);

@@ -39,34 +39,11 @@ static const struct objects_kind objects_topology = {
 
 static int objects_list(struct cli *cli, const struct objects_kind *k)
 {
-	json_t *items = NULL, *item;
-	struct table *t = NULL;
-	size_t i, c;
-	int rc;
+	json_t *items = NULL;
+	int rc = cli_http_list(cli->http, k->path, NULL, 0, &items);
 
-	rc = cli_http_list(cli->http, k->path, NULL, 0, &items);
-	if (rc < 0)
-		goto out;
-	if (cli->json) {
-		rc = table_print_items(items, stdout);
-		goto out;
-	}
-	rc = -ENOMEM;
-	t = table_new(k->ncols, k->headers);
-	if (!t)
-		goto out;
-	json_array_foreach(items, i, item) {
-		json_t *vals[OBJECTS_MAX_COLS];
-
-		for (c = 0; c < k->ncols; c++)
-			vals[c] = json_object_get(item, k->fields[c]);
-		if (table_add_json(t, vals) < 0)
-			goto out;
-	}
-	table_print(t, stdout);
-	rc = 0;
-out:
-	table_free(t);
+	if (rc == 0)
+		rc = table_print_list(items, k->ncols, k->headers, k->fields, cli->json, stdout);
 	json_decref(items);
 	return rc;
 }

@@ -16,39 +16,14 @@ static const char *const tokens_headers[] = {
 
 static int tokens_list(struct cli *cli)
 {
-	json_t *items = NULL, *item;
-	struct table *t = NULL;
-	size_t i;
-	int rc;
+	static const char *const fields[TOKENS_NCOLS] = {
+		"id", "name", "role", "site", "created_at", "revoked_at",
+	};
+	json_t *items = NULL;
+	int rc = cli_http_list(cli->http, "/v1/tokens", NULL, 0, &items);
 
-	rc = cli_http_list(cli->http, "/v1/tokens", NULL, 0, &items);
-	if (rc < 0)
-		goto out;
-	if (cli->json) {
-		rc = table_print_items(items, stdout);
-		goto out;
-	}
-	rc = -ENOMEM;
-	t = table_new(TOKENS_NCOLS, tokens_headers);
-	if (!t)
-		goto out;
-	json_array_foreach(items, i, item) {
-		json_t *vals[TOKENS_NCOLS];
-		size_t c;
-
-		for (c = 0; c < TOKENS_NCOLS; c++) {
-			static const char *const fields[TOKENS_NCOLS] = {
-				"id", "name", "role", "site", "created_at", "revoked_at",
-			};
-			vals[c] = json_object_get(item, fields[c]);
-		}
-		if (table_add_json(t, vals) < 0)
-			goto out;
-	}
-	table_print(t, stdout);
-	rc = 0;
-out:
-	table_free(t);
+	if (rc == 0)
+		rc = table_print_list(items, TOKENS_NCOLS, tokens_headers, fields, cli->json, stdout);
 	json_decref(items);
 	return rc;
 }

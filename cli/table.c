@@ -301,3 +301,31 @@ int table_print_items(json_t *items, FILE *f)
 	json_decref(page);
 	return rc;
 }
+
+int table_print_list(json_t *items, size_t ncols, const char *const *headers,
+		     const char *const *fields, bool as_json, FILE *f)
+{
+	struct table *t;
+	json_t *item, *vals[TABLE_MAX_COLS];
+	size_t i;
+	int rc = -ENOMEM;
+
+	if (as_json)
+		return table_print_items(items, f);
+	if (ncols > TABLE_MAX_COLS)
+		return -EINVAL;
+	t = table_new(ncols, headers);
+	if (!t)
+		return -ENOMEM;
+	json_array_foreach(items, i, item) {
+		for (size_t c = 0; c < ncols; c++)
+			vals[c] = json_object_get(item, fields[c]);
+		if (table_add_json(t, vals) < 0)
+			goto out;
+	}
+	table_print(t, f);
+	rc = 0;
+out:
+	table_free(t);
+	return rc;
+}

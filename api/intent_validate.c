@@ -201,13 +201,17 @@ static int intent_cmp_demux(const void *x, const void *y, void *ctx)
 	return c ? c : CMP(a->key, b->key);
 }
 
+/* Equal prefix and metric through different tunnels is ECMP (a multipath route); through
+ * the same tunnel twice it is a duplicate. */
 static int intent_cmp_route(const void *x, const void *y, void *ctx)
 {
 	const struct intent_route *a = &((const struct intent *)ctx)->routes[*(const size_t *)x];
 	const struct intent_route *b = &((const struct intent *)ctx)->routes[*(const size_t *)y];
 	int c = addr_prefix_cmp(&a->prefix, &b->prefix);
 
-	return c ? c : CMP(a->metric, b->metric);
+	if (!c)
+		c = CMP(a->metric, b->metric);
+	return c ? c : strcmp(a->via, b->via);
 }
 
 static int intent_cmp_spd(const void *x, const void *y, void *ctx)
@@ -265,7 +269,7 @@ static int intent_check_unique(const struct intent *in, char *err, size_t errlen
 		{ intent_cmp_ifname, 0, "tunnels[%zu].ifname: duplicate of tunnels[%zu]" },
 		{ intent_cmp_reqid, 0, "tunnels[%zu].reqid: duplicate of tunnels[%zu]" },
 		{ intent_cmp_demux, 0, "tunnels[%zu].key: same endpoints and key as tunnels[%zu]" },
-		{ intent_cmp_route, 1, "routes[%zu]: same prefix and metric as routes[%zu]" },
+		{ intent_cmp_route, 1, "routes[%zu]: same prefix, metric and tunnel as routes[%zu]" },
 		{ intent_cmp_spd, 2, "spd[%zu]: same selector, dir and mark as spd[%zu]" },
 	};
 	size_t max = in->n_tunnels, a = 0, b = 0, *idx;

@@ -425,6 +425,11 @@ static int compile_hub_routes(const struct compile_ctx *c, size_t self, const lo
 		const json_t *topo = json_array_get(c->topos, t);
 		const json_t *sums = json_object_get(topo, "summary_prefixes");
 		const unsigned char *role = c->roles + t * c->n;
+		const json_t *prof = compile_profile(c, json_string_value(json_object_get(topo,
+								"profile")));
+		/* With ecmp, every hub's path has the same metric and the kernel spreads
+		 * flows over them; otherwise the first hub by name is the primary. */
+		int ecmp = json_is_true(json_object_get(prof, "ecmp"));
 		uint32_t rank = 0;
 
 		if (role[self] != TUNNEL_MEMBER || !compile_is(topo, "kind", "hub-spoke"))
@@ -445,7 +450,7 @@ static int compile_hub_routes(const struct compile_ctx *c, size_t self, const lo
 				if (role[x] == TUNNEL_MEMBER && x != self)
 					r = compile_prefixes(rs, json_array_get(c->sites, x), via,
 							     COMPILE_METRIC_HUB + rank);
-			rank++;
+			rank += !ecmp;
 		}
 	}
 	return r;
@@ -463,8 +468,9 @@ static int compile_route_cmp(const void *x, const void *y)
 	return strcmp(a->via, b->via);
 }
 
-/* Sorted by prefix then metric; a direct route hides every path through a hub, and of
- * routes with equal prefix and metric the first survives. */
+/* Sorted by prefix, metric, tunnel; a direct route hides every path through a hub, and
+ * of routes with equal prefix, metric and tunnel the first survives (equal prefix and
+ * metric through different tunnels is ECMP). */
 static void compile_routes_settle(struct compile_routes *rs)
 {
 	size_t out = 0;
@@ -475,7 +481,7 @@ static void compile_routes_settle(struct compile_routes *rs)
 		const struct intent_route *prev = out ? &rs->v[out - 1] : NULL;
 		int same = prev && addr_prefix_cmp(&prev->prefix, &rs->v[i].prefix) == 0;
 
-		if (same && (prev->metric == rs->v[i].metric ||
+		if (same && ((prev->metric == rs->v[i].metric && !strcmp(prev->via, rs->v[i].via)) ||
 			     prev->metric == COMPILE_METRIC_DIRECT)) {
 			free(rs->v[i].via);
 			continue;

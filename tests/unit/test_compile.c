@@ -188,6 +188,22 @@ static void test_dual_hubs_and_path_preference(void **state)
 	json_decref(in);
 }
 
+/* With the profile's ecmp, both hubs' paths share one metric: a multipath route. */
+static void test_dual_hubs_ecmp(void **state)
+{
+	struct fx *f = *state;
+	json_t *in;
+
+	assert_int_equal(import(f, "{\"profiles\":[{\"name\":\"p\",\"ecmp\":true}],\"sites\":[" SITES_4 "],"
+		"\"topologies\":[{\"name\":\"star\",\"kind\":\"hub-spoke\",\"profile\":\"p\","
+		"\"hubs\":[\"hub1\",\"hub2\"],\"match_tags\":{\"r\":\"x\"}}]}", NULL), 0);
+	in = intent_of(f, "s1", NULL);
+	assert_int_equal(count_routes(in, "10.12.0.0/24", tunnel_to(in, "192.0.2.1"), 200), 1);
+	assert_int_equal(count_routes(in, "10.12.0.0/24", tunnel_to(in, "192.0.2.2"), 200), 1);
+	assert_int_equal(count_routes(in, "10.12.0.0/24", NULL, -1), 2);
+	json_decref(in);
+}
+
 static void test_summaries(void **state)
 {
 	struct fx *f = *state;
@@ -419,6 +435,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_full_mesh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dual_hubs_and_path_preference, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dual_hubs_ecmp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_summaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_allocation_and_exhaustion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nat_rules, setup, teardown),

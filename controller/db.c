@@ -6,7 +6,7 @@
 #include "db.h"
 #include "log.h"
 
-#define DB_STMT_CACHE 64
+#define DB_STMT_CACHE 128
 
 struct db_cached {
 	const char *sql;	/* compared by pointer: callers pass string literals */
@@ -110,14 +110,18 @@ sqlite3_stmt *db_stmt(struct db *db, const char *sql)
 			return db->cache[i].stmt;
 		}
 	}
+	/* Every statement of the program fits: more distinct SQL than slots is a bug, and
+	 * an uncached statement would never be finalized. */
+	if (db->ncache == DB_STMT_CACHE) {
+		log_err("sqlite: more than %d distinct statements; raise DB_STMT_CACHE",
+			DB_STMT_CACHE);
+		return NULL;
+	}
 	if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
 		log_err("sqlite: cannot prepare statement: %s", sqlite3_errmsg(db->h));
 		return NULL;
 	}
-	if (db->ncache < DB_STMT_CACHE)
-		db->cache[db->ncache++] = (struct db_cached){ sql, st };
-	else
-		log_warn("sqlite: statement cache full");	/* leaks one statement per call */
+	db->cache[db->ncache++] = (struct db_cached){ sql, st };
 	return st;
 }
 

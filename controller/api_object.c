@@ -42,37 +42,86 @@ void api_object_list(struct api_req *r)
 
 /* A site's GET shows what its agent last reported; the field is read-only and is
  * ignored when a client writes the body back. */
-static void api_object_site_status(struct api_req *r, json_t *body)
+static json_t *api_object_site_status(struct api_req *r)
 {
-	json_t *loaded = NULL, *view;
+	json_t *loaded = NULL, *view, *st;
 	uint64_t rev = 0;
 
 	if (status_load(r->api->store, r->param, r->api->stale_after, &loaded) < 0)
-		return;
+		return NULL;
 	view = status_site_view(loaded, r->param);
 	revision_get(r->api->store, r->param, &rev);
-	json_object_set_new(body, "status", json_pack("{s:I, s:o}", "intent_revision",
-			    (json_int_t)rev, "agent", view));
+	st = json_pack("{s:I, s:o}", "intent_revision", (json_int_t)rev, "agent", view);
 	json_decref(loaded);
+	return st;
 }
 
+/* body (a JSON object's text, malloc'd) as the reply: with ,"status":value added
+ * before its last brace when value is given, and a newline after it. NULL on out of
+ * memory; body is freed either way. */
+static char *api_object_text(char *body, const json_t *status)
+{
+	char *v = status ? json_dumps(status, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
+			 : NULL, *out = NULL;
+	size_t n = strlen(body);
+	int rc;
+
+	if (status && v && n && body[n - 1] == '}')
+		rc = asprintf(&out, "%.*s%s\"status\":%s}\n", (int)(n - 1), body,
+			      n > 2 ? "," : "", v);
+	else
+		rc = status ? -1 : asprintf(&out, "%s\n", body);
+	if (rc < 0)
+		out = NULL;
+	free(v);
+	free(body);
+	return out;
+}
+
+/* Redacted for roles that may not see secrets; as stored otherwise. */
+static char *api_object_view_text(const struct api_req *r, char *text)
+{
+	json_t *body;
+	char *out;
+
+	if (!r->kind->redact || api_may_see_secrets(r))
+		return text;
+	body = json_loads(text, 0, NULL);
+	free(text);
+	if (!body)
+		return NULL;
+	r->kind->redact(body);
+	out = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+	json_decref(body);
+	return out;
+}
+
+/* The stored text is sent as it is: the common read parses and builds no JSON. */
 void api_object_get(struct api_req *r)
 {
-	json_t *body = NULL;
-	int rc = store_get(r->api->store, r->kind, r->param, &body, r->rep->etag);
+	json_t *status = NULL;
+	char *text = NULL;
+	int rc = store_get_text(r->api->store, r->kind, r->param, &text, r->rep->etag);
 
 	if (rc == -ENOENT) {
 		r->rep->etag[0] = '\0';
 		api_error(r, 404, NULL, NULL, "%s '%s' does not exist", r->kind->name, r->param);
 		return;
 	}
+	if (rc == 0 && r->kind == &kind_site && !(status = api_object_site_status(r)))
+		rc = -ENOMEM;
+	if (rc == 0 && !(text = api_object_view_text(r, text)))
+		rc = -ENOMEM;
+	if (rc == 0 && !(text = api_object_text(text, status)))
+		rc = -ENOMEM;
+	json_decref(status);
 	if (rc < 0) {
+		free(text);
 		api_fail(r, rc, "reading");
 		return;
 	}
-	if (r->kind == &kind_site)
-		api_object_site_status(r, body);
-	api_reply(r, 200, api_object_view(r, body));
+	r->rep->status = 200;
+	r->rep->raw = text;
 }
 
 /* RFC 7396: null removes, objects merge recursively, anything else replaces. */

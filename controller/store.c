@@ -177,6 +177,28 @@ out:
 	return r;
 }
 
+int store_get_text(struct store *s, const struct kind_ops *k, const char *name, char **text,
+		   char etag[STORE_ETAG_LEN])
+{
+	sqlite3_stmt *st = db_stmt(s->db, "SELECT body, etag FROM object WHERE kind = ? AND name = ?");
+	int rc, r = 0;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, k->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*text = strdup((const char *)sqlite3_column_text(st, 0));
+		snprintf(etag, STORE_ETAG_LEN, "%s", (const char *)sqlite3_column_text(st, 1));
+		r = *text ? 0 : -ENOMEM;
+	} else {
+		r = rc == SQLITE_DONE ? -ENOENT : db_errno(rc);
+	}
+	sqlite3_reset(st);
+	return r;
+}
+
 /* Runs st (bound by the caller) and appends column 0 of each row to a new array, as
  * parsed JSON when as_json, as a string otherwise. */
 static int store_collect(sqlite3_stmt *st, int as_json, json_t **out)

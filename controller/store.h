@@ -48,6 +48,9 @@ int store_rollback(struct store *s);
 /* 0 with *body (new reference) and etag set; -ENOENT. etag may be NULL. */
 int store_get(struct store *s, const struct kind_ops *k, const char *name, json_t **body,
 	      char etag[STORE_ETAG_LEN]);
+/* The stored canonical body as text (malloc'd): for sending as it is. -ENOENT. */
+int store_get_text(struct store *s, const struct kind_ops *k, const char *name, char **text,
+		   char etag[STORE_ETAG_LEN]);
 /* Bodies sorted by name, names strictly after `after` (NULL: from the start), at most
  * limit of them. *items is a new array. */
 int store_list(struct store *s, const struct kind_ops *k, const char *after, unsigned limit,

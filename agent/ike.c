@@ -78,6 +78,21 @@ static void ike_msg_ts(struct vici_msg *m, const struct intent_tunnel *t)
 	vici_msg_list_end(m);
 }
 
+/* charon's defaults put the hard expiry 10 % after rekey_time (life_time) and start
+ * the rekey up to that much earlier (rand_time): for a short-lived CHILD_SA that is a
+ * 1-2 s window, less than charon's first retransmit (4 s by default), so one lost
+ * rekey message lets the SA expire before its successor exists. Below 100 s the agent
+ * keeps IKE_CHILD_MARGIN_S between the rekey and the expiry, jitter still 10 %; longer
+ * lifetimes keep charon's defaults (and their unchanged load-conn messages). */
+void ike_child_lifetimes(uint32_t rekey, uint32_t *life, uint32_t *jitter)
+{
+	*life = *jitter = 0;
+	if (!rekey || rekey / 10 >= IKE_CHILD_MARGIN_S)
+		return;
+	*life = rekey + IKE_CHILD_MARGIN_S;
+	*jitter = rekey / 10;
+}
+
 /* on-demand: the agent's acquire listener starts the child (charon sees no policy of
  * its own, policies = no); always: the initiator's agent starts it, and charon
  * restarts it itself when DPD finds the peer dead. */
@@ -85,6 +100,7 @@ static void ike_msg_child(struct vici_msg *m, const struct intent_tunnel *t, con
 {
 	const struct intent_security *s = &t->sec;
 	bool restart = s->start == INTENT_START_ALWAYS && s->initiator;
+	uint32_t life, jitter;
 
 	vici_msg_section(m, "children");
 	vici_msg_section(m, child);
@@ -94,8 +110,13 @@ static void ike_msg_child(struct vici_msg *m, const struct intent_tunnel *t, con
 	ike_msg_strs(m, s->protocol == INTENT_PROTO_AH ? "ah_proposals" : "esp_proposals",
 		     s->child_proposals, s->n_child_proposals);
 	ike_msg_ts(m, t);
+	ike_child_lifetimes(s->child_lifetime, &life, &jitter);
 	if (s->child_lifetime)
 		vici_msg_kvf(m, "rekey_time", "%u", s->child_lifetime);
+	if (life) {
+		vici_msg_kvf(m, "life_time", "%u", life);
+		vici_msg_kvf(m, "rand_time", "%u", jitter);
+	}
 	vici_msg_kv(m, "start_action", "none");
 	vici_msg_kv(m, "dpd_action", restart ? "restart" : "clear");
 	vici_msg_kv(m, "close_action", "none");

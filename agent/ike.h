@@ -33,6 +33,8 @@ struct ike_events;
 /* Retries of always-on tunnels: first retry after IKE_RETRY_MIN_MS, doubling. */
 #define IKE_RETRY_MIN_MS 2000
 #define IKE_RETRY_MAX_MS 60000
+/* Least time between a CHILD_SA's rekey and its hard expiry (ike_child_lifetimes). */
+#define IKE_CHILD_MARGIN_S 10
 /* Acquires for one tunnel closer together than this start one initiation. */
 #define IKE_ACQUIRE_HOLD_MS 3000
 
@@ -104,6 +106,9 @@ struct ike {
 	size_t n_retry;
 };
 
+/* charon's life_time and rand_time for a CHILD_SA rekeyed after rekey seconds; both
+ * 0 where charon's defaults (110 % and 10 %) leave enough margin. */
+void ike_child_lifetimes(uint32_t rekey, uint32_t *life, uint32_t *jitter);
 /* Child name "<id>-<hash>" for t. 0 or negative errno. */
 int ike_child_name(const struct intent_tunnel *t, char *buf, size_t len);
 /* The load-conn message for t, its child named child. NULL on OOM/invalid. */

@@ -79,6 +79,35 @@ struct kroute *kstate_add_route(struct kstate *ks)
 	return r;
 }
 
+struct knh *kstate_route_add_nh(struct kroute *r)
+{
+	struct knh *nh;
+
+	if (r->n_nh >= KSTATE_NH_MAX) {
+		r->nh_trunc = true;
+		return NULL;
+	}
+	nh = &r->nh[r->n_nh++];
+	memset(nh, 0, sizeof(*nh));
+	nh->tunnel = -1;
+	return nh;
+}
+
+size_t kstate_route_keep(struct kroute *r, const bool *keep)
+{
+	uint8_t n = 0;
+
+	for (uint8_t i = 0; i < r->n_nh; i++)
+		if (keep[i])
+			r->nh[n++] = r->nh[i];
+	r->n_nh = n;
+	/* Gateways exist only for IPv6 multipath: a single path is a device route. */
+	if (n == 1)
+		memset(&r->nh[0].gw, 0, sizeof(r->nh[0].gw));
+	r->tunnel = n == 1 ? r->nh[0].tunnel : -1;
+	return n;
+}
+
 struct kpolicy *kstate_add_policy(struct kstate *ks)
 {
 	struct kpolicy *p = kstate_grow((void **)&ks->policies, &ks->n_policies,

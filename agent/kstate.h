@@ -54,14 +54,31 @@ struct kaddr {
 	int tunnel;
 };
 
+/* Most paths of one route: ECMP over more hubs than this is refused (-E2BIG). Every
+ * route and plan action carries room for this many, hence small. */
+#define KSTATE_NH_MAX 8
+
+/* One path of a route: a tunnel interface, and for an IPv6 multipath route a gateway
+ * (the kernel refuses device-only IPv6 multipath; see plan_desired). */
+struct knh {
+	int oif;
+	char ifname[16];		/* desired objects refer to links by name */
+	struct addr gw;			/* zero family: none */
+	uint8_t weight;			/* rtnh_hops: 0 = weight 1 */
+	int tunnel;
+};
+
+/* A route with n_nh paths: 1 is a plain route (RTA_OIF), more a multipath one
+ * (RTA_MULTIPATH). Its identity is (dst, table, metric). */
 struct kroute {
 	struct addr_prefix dst;
 	uint32_t table;
 	uint32_t metric;
 	uint8_t protocol;
-	int oif;
-	char ifname[16];
-	int tunnel;
+	uint8_t n_nh;
+	bool nh_trunc;			/* the kernel's route has more than KSTATE_NH_MAX */
+	struct knh nh[KSTATE_NH_MAX];
+	int tunnel;			/* a plain route's tunnel; -1 for multipath */
 };
 
 struct kpolicy {
@@ -129,6 +146,12 @@ struct kstate_links *kstate_links_new(const struct kstate *ks);
 void kstate_links_free(struct kstate_links *ix);
 const struct klink *kstate_links_by_name(const struct kstate_links *ix, const char *ifname);
 const struct klink *kstate_links_by_index(const struct kstate_links *ix, int ifindex);
+
+/* Appends a path to r (no-op past KSTATE_NH_MAX, which sets nh_trunc); the new path. */
+struct knh *kstate_route_add_nh(struct kroute *r);
+/* Keeps the paths of r for which keep[i] is true, in order; a route left with one
+ * path becomes a plain one (no gateway). Returns how many remain. */
+size_t kstate_route_keep(struct kroute *r, const bool *keep);
 
 /* Ownership: a link is the agent's when both its name prefix and its alias say so. */
 bool kstate_link_is_owned(const char *ifname, const char *alias, uint32_t group);

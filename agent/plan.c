@@ -171,6 +171,106 @@ static int plan_desired_policy(const struct intent *in, const void **by_id,
 	return 0;
 }
 
+static int plan_route_key_cmp(const void *x, const void *y)
+{
+	const struct kroute *a = x, *b = y;
+	int r = addr_prefix_cmp(&a->dst, &b->dst);
+
+	if (r)
+		return r;
+	if (a->table != b->table)
+		return a->table < b->table ? -1 : 1;
+	return a->metric < b->metric ? -1 : a->metric > b->metric;
+}
+
+/* Key, then the interface of the (single) path: equal keys end up adjacent, their
+ * paths in name order. */
+static int plan_route_path_cmp(const void *x, const void *y)
+{
+	int r = plan_route_key_cmp(x, y);
+
+	return r ? r : strcmp(((const struct kroute *)x)->nh[0].ifname,
+			      ((const struct kroute *)y)->nh[0].ifname);
+}
+
+/* The gateway of an IPv6 path through t, used only in multipath routes: the kernel
+ * refuses device-only IPv6 multipath. The overlay peer when the overlay is IPv6;
+ * otherwise fe80::<the peer's IPv4 overlay address>, a link-local gateway that needs no
+ * route to it and is never resolved (GRE and VTI links do no neighbour discovery). */
+static void plan_route_gw(const struct intent_tunnel *t, struct addr *gw)
+{
+	memset(gw, 0, sizeof(*gw));
+	gw->family = AF_INET6;
+	if (t->overlay_peer.addr.family == AF_INET6) {
+		*gw = t->overlay_peer.addr;
+		return;
+	}
+	gw->bytes[0] = 0xfe;
+	gw->bytes[1] = 0x80;
+	memcpy(&gw->bytes[12], t->overlay_peer.addr.bytes, 4);
+}
+
+static int plan_desired_route(const struct intent *in, const void **by_id,
+			      const struct intent_route *ir, struct kstate *out)
+{
+	int ti = plan_tunnel_index(in, by_id, ir->via);
+	struct kroute *r = ti >= 0 ? kstate_add_route(out) : NULL;
+	struct knh *nh = r ? kstate_route_add_nh(r) : NULL;
+
+	if (!nh)
+		return ti >= 0 ? -ENOMEM : -EINVAL;
+	r->dst = ir->prefix;
+	r->table = RT_TABLE_MAIN;
+	/* IPv6 stores metric 0 as 1024: compare like with like. */
+	r->metric = ir->metric || ir->prefix.addr.family == AF_INET ? ir->metric : 1024;
+	r->protocol = KSTATE_RTPROT;
+	r->tunnel = ti;
+	snprintf(nh->ifname, sizeof(nh->ifname), "%s", in->tunnels[ti].ifname);
+	nh->tunnel = ti;
+	if (r->dst.addr.family == AF_INET6)
+		plan_route_gw(&in->tunnels[ti], &nh->gw);
+	return 0;
+}
+
+/* Routes of equal (prefix, metric) through different tunnels become one multipath
+ * route (ECMP), its paths in interface name order. -E2BIG past KSTATE_NH_MAX. Sorts a
+ * view rather than the routes (they are large); the merged ones go to a new array. */
+static int plan_desired_merge(struct kstate *out)
+{
+	const void **v = kstate_sort(out->routes, out->n_routes, sizeof(*out->routes),
+				     plan_route_path_cmp);
+	struct kroute *m = malloc((out->n_routes ? out->n_routes : 1) * sizeof(*m));
+	size_t n = 0;
+	int rc = -ENOMEM;
+
+	if (!v || !m)
+		goto out;
+	for (size_t i = 0; i < out->n_routes; i++) {
+		const struct kroute *r = v[i];
+		struct knh *nh;
+
+		if (n && !plan_route_key_cmp(&m[n - 1], r)) {
+			rc = -E2BIG;
+			if (!(nh = kstate_route_add_nh(&m[n - 1])))
+				goto out;
+			*nh = r->nh[0];
+			m[n - 1].tunnel = -1;
+			continue;
+		}
+		m[n++] = *r;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (m[i].n_nh == 1)
+			memset(&m[i].nh[0].gw, 0, sizeof(struct addr));
+	memcpy(out->routes, m, n * sizeof(*m));
+	out->n_routes = n;
+	rc = 0;
+out:
+	free(v);
+	free(m);
+	return rc;
+}
+
 int plan_desired(const struct intent *in, struct kstate *out)
 {
 	const void **by_id = kstate_sort(in->tunnels, in->n_tunnels, sizeof(*in->tunnels),
@@ -182,25 +282,11 @@ int plan_desired(const struct intent *in, struct kstate *out)
 	for (size_t i = 0; i < in->n_tunnels; i++)
 		if ((rc = plan_desired_tunnel(&in->tunnels[i], (int)i, out)))
 			goto out;
-	rc = -ENOMEM;
-	for (size_t i = 0; i < in->n_routes; i++) {
-		const struct intent_route *ir = &in->routes[i];
-		int ti = plan_tunnel_index(in, by_id, ir->via);
-		struct kroute *r = ti >= 0 ? kstate_add_route(out) : NULL;
-
-		if (!r) {
-			rc = ti >= 0 ? -ENOMEM : -EINVAL;
-			goto out;
-		}
-		r->dst = ir->prefix;
-		r->table = RT_TABLE_MAIN;
-		/* IPv6 stores metric 0 as 1024: compare like with like. */
-		r->metric = ir->metric || ir->prefix.addr.family == AF_INET ? ir->metric : 1024;
-		r->protocol = KSTATE_RTPROT;
-		snprintf(r->ifname, sizeof(r->ifname), "%s", in->tunnels[ti].ifname);
-		r->tunnel = ti;
-	}
 	rc = 0;
+	for (size_t i = 0; !rc && i < in->n_routes; i++)
+		rc = plan_desired_route(in, by_id, &in->routes[i], out);
+	if (!rc)
+		rc = plan_desired_merge(out);
 	for (size_t i = 0; !rc && i < in->n_spd; i++)
 		rc = plan_desired_policy(in, by_id, &in->spd[i], out);
 out:
@@ -265,18 +351,6 @@ static int plan_addr_name_cmp(const void *x, const void *y)
 	int r = strcmp(a->ifname, b->ifname);
 
 	return r ? r : plan_addr_key_cmp(a, b);
-}
-
-static int plan_route_key_cmp(const void *x, const void *y)
-{
-	const struct kroute *a = x, *b = y;
-	int r = addr_prefix_cmp(&a->dst, &b->dst);
-
-	if (r)
-		return r;
-	if (a->table != b->table)
-		return a->table < b->table ? -1 : 1;
-	return a->metric < b->metric ? -1 : a->metric > b->metric;
 }
 
 /* The owned routes of cur, in a sorted view (routes of other protocols never match). */
@@ -487,7 +561,19 @@ static int plan_addrs(struct plan_ctx *c)
 	return 0;
 }
 
-/* The current owned route with d's key, unless it hangs off a doomed link. */
+/* Whether r disappears with the links being deleted: an IPv4 route when any of its
+ * paths goes through one (the kernel drops the whole route), an IPv6 one when all do
+ * (the kernel drops each sibling on its own). */
+static bool plan_route_doomed(const struct plan_ctx *c, const struct kroute *r)
+{
+	uint8_t n = 0;
+
+	for (uint8_t i = 0; i < r->n_nh; i++)
+		n += plan_doomed(c, r->nh[i].oif);
+	return r->n_nh && (r->dst.addr.family == AF_INET ? n > 0 : n == r->n_nh);
+}
+
+/* The current owned route with d's key, unless it disappears with a doomed link. */
 static const struct kroute *plan_route_find(const struct plan_ctx *c, const struct kroute *d)
 {
 	size_t n = c->n_cur_routes;
@@ -496,36 +582,90 @@ static const struct kroute *plan_route_find(const struct plan_ctx *c, const stru
 	     j < n && !plan_route_key_cmp(c->cur_routes[j], d); j++) {
 		const struct kroute *k = c->cur_routes[j];
 
-		if (!plan_doomed(c, k->oif))
+		if (!plan_route_doomed(c, k))
 			return k;
 	}
 	return NULL;
 }
 
-static int plan_routes(struct plan_ctx *c)
+static bool plan_nh_same(const struct plan_ctx *c, const struct knh *k, const struct knh *d)
+{
+	const struct klink *l = kstate_links_by_index(c->cur_links, k->oif);
+
+	return l && !plan_doomed(c, k->oif) && !strcmp(l->ifname, d->ifname) &&
+	       !addr_cmp(&k->gw, &d->gw) && k->weight == d->weight;
+}
+
+/* The same set of paths, whatever order the kernel lists them in: each desired path
+ * takes an equal kernel path not taken yet (path equality is by attributes, so
+ * greedy matching finds a pairing whenever one exists). */
+static bool plan_route_same(const struct plan_ctx *c, const struct kroute *k,
+			    const struct kroute *d)
+{
+	bool used[KSTATE_NH_MAX] = { false };
+
+	if (k->nh_trunc || k->n_nh != d->n_nh)
+		return false;
+	for (uint8_t i = 0; i < d->n_nh; i++) {
+		uint8_t j = 0;
+
+		while (j < k->n_nh && (used[j] || !plan_nh_same(c, &k->nh[j], &d->nh[i])))
+			j++;
+		if (j == k->n_nh)
+			return false;
+		used[j] = true;
+	}
+	return true;
+}
+
+static int plan_routes_del(struct plan_ctx *c)
 {
 	struct plan_action *a;
 
 	for (size_t i = 0; i < c->cur->n_routes; i++) {
 		const struct kroute *k = &c->cur->routes[i];
 
-		if (k->protocol != KSTATE_RTPROT || plan_doomed(c, k->oif) ||
+		if (k->protocol != KSTATE_RTPROT || plan_route_doomed(c, k) ||
 		    kstate_find(c->des_routes, c->des->n_routes, k, plan_route_key_cmp))
 			continue;
 		if (!(a = plan_add(c->p, PLAN_DEL, PLAN_OBJ_ROUTE, -1)))
 			return -ENOMEM;
 		a->u.route = *k;
+		/* Names for the plan's text only: deletion goes by ifindex. */
+		for (uint8_t j = 0; j < k->n_nh; j++) {
+			const struct klink *l = kstate_links_by_index(c->cur_links, k->nh[j].oif);
+
+			if (l)
+				memcpy(a->u.route.nh[j].ifname, l->ifname, sizeof(l->ifname));
+		}
 	}
+	return 0;
+}
+
+static int plan_routes(struct plan_ctx *c)
+{
+	struct plan_action *a;
+	int rc;
+
+	if ((rc = plan_routes_del(c)))
+		return rc;
 	for (size_t i = 0; i < c->des->n_routes; i++) {
 		const struct kroute *d = &c->des->routes[i];
-		const struct kroute *k = plan_route_find(c, d);
-		const struct klink *l = k ? kstate_links_by_index(c->cur_links, k->oif) : NULL;
+		struct kroute eff = *d;
+		const struct kroute *k;
+		bool keep[KSTATE_NH_MAX];
 
-		if (plan_tunnel_failed(c->p, d->tunnel) || (l && !strcmp(l->ifname, d->ifname)))
+		/* A path through a failed tunnel is left out; the others still carry. */
+		for (uint8_t j = 0; j < d->n_nh; j++)
+			keep[j] = !plan_tunnel_failed(c->p, d->nh[j].tunnel);
+		if (!kstate_route_keep(&eff, keep))
 			continue;
-		if (!(a = plan_add(c->p, k ? PLAN_CHANGE : PLAN_ADD, PLAN_OBJ_ROUTE, d->tunnel)))
+		k = plan_route_find(c, &eff);
+		if (k && plan_route_same(c, k, &eff))
+			continue;
+		if (!(a = plan_add(c->p, k ? PLAN_CHANGE : PLAN_ADD, PLAN_OBJ_ROUTE, eff.tunnel)))
 			return -ENOMEM;
-		a->u.route = *d;
+		a->u.route = eff;
 	}
 	return 0;
 }

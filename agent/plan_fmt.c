@@ -1,6 +1,7 @@
 /* Text of plan actions: the --dry-run output, pinned by golden files, and the sort key
  * that makes plans deterministic. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <linux/xfrm.h>
@@ -45,12 +46,31 @@ static void plan_fmt_addr(const struct kaddr *a, char *buf, size_t len)
 	snprintf(buf, len, "addr %s/%u dev %s", s, a->len, a->ifname);
 }
 
+static int plan_fmt_strcmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A multipath route lists its paths' interfaces in name order, whatever order they
+ * came in (the kernel's for a deletion). */
 static void plan_fmt_route(const struct kroute *r, char *buf, size_t len)
 {
-	char s[ADDR_PREFIX_STRLEN];
+	char s[ADDR_PREFIX_STRLEN], names[KSTATE_NH_MAX * 16 + 1] = "";
+	const char *v[KSTATE_NH_MAX];
+	size_t n = 0;
 
 	addr_prefix_fmt(&r->dst, s, sizeof(s));
-	snprintf(buf, len, "route %s dev %s metric %u table %u", s, r->ifname, r->metric,
+	if (r->n_nh <= 1) {
+		snprintf(buf, len, "route %s dev %s metric %u table %u", s,
+			 r->n_nh ? r->nh[0].ifname : "", r->metric, r->table);
+		return;
+	}
+	for (uint8_t i = 0; i < r->n_nh; i++)
+		v[i] = r->nh[i].ifname[0] ? r->nh[i].ifname : "?";
+	qsort(v, r->n_nh, sizeof(v[0]), plan_fmt_strcmp);
+	for (uint8_t i = 0; i < r->n_nh; i++)
+		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", i ? "," : "", v[i]);
+	snprintf(buf, len, "route %s metric %u nexthops %s table %u", s, r->metric, names,
 		 r->table);
 }
 

@@ -94,6 +94,24 @@ static int reconcile_ifindex(const struct kstate_links *ix, const char *ifname)
 	return l ? l->ifindex : 0;
 }
 
+/* A deletion goes by the kernel's ifindexes. Otherwise each path's link is looked up
+ * by name; a path whose link is missing (its creation failed) is left out while
+ * another path remains. -ENODEV when none does. */
+static int reconcile_put_route(const struct plan_action *a, int i,
+			       const struct kstate_links *links, struct nl_batch *rt)
+{
+	struct kroute r = a->u.route;
+	bool keep[KSTATE_NH_MAX];
+
+	if (a->op == PLAN_DEL)
+		return nl_route_put(rt, &r, a->op, i);
+	for (uint8_t k = 0; k < r.n_nh; k++) {
+		r.nh[k].oif = reconcile_ifindex(links, r.nh[k].ifname);
+		keep[k] = r.nh[k].oif > 0;
+	}
+	return kstate_route_keep(&r, keep) ? nl_route_put(rt, &r, a->op, i) : -ENODEV;
+}
+
 /* Puts action i into the batch of its socket. -ENODEV when its link is missing. */
 static int reconcile_put(const struct plan_action *a, int i, const struct kstate_links *links,
 			 struct nl_batch *rt, struct nl_batch *xf)
@@ -114,10 +132,7 @@ static int reconcile_put(const struct plan_action *a, int i, const struct kstate
 		return ifindex ? nl_addr_put(rt, &a->u.addr, ifindex, a->op != PLAN_DEL, i) :
 				 -ENODEV;
 	case PLAN_OBJ_ROUTE:
-		ifindex = a->op == PLAN_DEL ? a->u.route.oif :
-			  reconcile_ifindex(links, a->u.route.ifname);
-		return ifindex || a->op == PLAN_DEL ?
-		       nl_route_put(rt, &a->u.route, ifindex, a->op, i) : -ENODEV;
+		return reconcile_put_route(a, i, links, rt);
 	case PLAN_OBJ_POLICY:
 		return xfrm_policy_put(xf, &a->u.pol, a->op, i);
 	}

@@ -345,7 +345,7 @@ static int dec_security(struct dec *d, const json_t *o, const char *path,
 	    dec_strv(d, o, path, "child_proposals", &s->child_proposals,
 		     &s->n_child_proposals) ||
 	    dec_u32(d, o, path, "ike_lifetime", false, 60, 31536000, &s->ike_lifetime) ||
-	    dec_u32(d, o, path, "child_lifetime", false, 60, 31536000, &s->child_lifetime) ||
+	    dec_u32(d, o, path, "child_lifetime", false, 10, 31536000, &s->child_lifetime) ||
 	    dec_u32(d, o, path, "dpd_delay", false, 0, 86400, &s->dpd_delay) ||
 	    DEC_ENUM(d, o, path, "start", true, start_names, &s->start) ||
 	    dec_bool(d, o, path, "initiator", &s->initiator) ||

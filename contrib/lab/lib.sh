@@ -167,6 +167,8 @@ charon {
 			path = $L/$1/charon.log
 			default = 1
 			time_format = %s
+			# Tests read this log while charon runs: write each line at once.
+			flush_line = yes
 		}
 	}
 	syslog {

@@ -8,6 +8,10 @@ Scenarios:
   hub    hub h with spokes s1 (underlay 192.0.2.0/24) and s2 (198.51.100.0/24);
          spokes reach each other through the hub.
   many   site a with N GRE tunnels to peers 100.64.x.y (no traffic).
+  ecmp   spoke s with GRE tunnels to hubs h1 (underlay 192.0.2.0/24) and h2
+         (198.51.100.0/24), both in front of 10.30.0.0/24 and 2001:db8:30::/64: s.json
+         routes them through both hubs at metric 200 (ECMP), s1.json through h1 only;
+         the hubs route the spoke's 10.20.0.0/24 and 2001:db8:20::/64 back.
 """
 import ipaddress
 import json
@@ -91,6 +95,21 @@ def hub():
     }
 
 
+def ecmp():
+    s1, h1 = link("s-h1", "gre", "192.0.2.20", "192.0.2.21", 21, 21, 65560, "gs-h1", "gs-s")
+    s2, h2 = link("s-h2", "gre", "198.51.100.20", "198.51.100.22", 22, 22, 65561, "gs-h2",
+                  "gs-s")
+    both = [(p, t, 200) for p in ("10.30.0.0/24", "2001:db8:30::/64") for t in ("s-h2", "s-h1")]
+    return {
+        "s": intent("s", [s1, s2], both),
+        "s1": intent("s", [s1, s2], [r for r in both if r[1] == "s-h1"], revision=2),
+        "h1": intent("h1", [h1], [("10.20.0.0/24", "s-h1", 100),
+                                 ("2001:db8:20::/64", "s-h1", 100)]),
+        "h2": intent("h2", [h2], [("10.20.0.0/24", "s-h2", 100),
+                                 ("2001:db8:20::/64", "s-h2", 100)]),
+    }
+
+
 def many(n):
     ts, routes = [], []
     for i in range(n):
@@ -106,7 +125,7 @@ def many(n):
 def main():
     scen, outdir = sys.argv[1], sys.argv[2]
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 200
-    docs = {"pair": pair, "hub": hub, "many": lambda: many(n)}[scen]()
+    docs = {"pair": pair, "hub": hub, "ecmp": ecmp, "many": lambda: many(n)}[scen]()
     os.makedirs(outdir, exist_ok=True)
     for site, doc in docs.items():
         with open(os.path.join(outdir, site + ".json"), "w") as f:

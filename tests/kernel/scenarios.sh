@@ -321,5 +321,70 @@ sc_purge() {
 	summary | grep -q 'actions=0 messages=0' || fail "second purge did something: $(summary)"
 }
 
-ALL="pair restart drift clash kill9 hub dryrun purge"
+# ECMP: the spoke reaches 10.30.0.0/24 and 2001:db8:30::/64 through both hubs at the
+# same metric: one multipath route each (IPv6 with link-local gateways), traffic
+# flows; a restart sends nothing; one hub only is one replace per route; purge.
+sc_ecmp() {
+	python3 "$ROOT/tests/kernel/mkintent.py" ecmp "$W/ecmp"
+	ns_pair s h1 vs1 vh1
+	ip netns add h2
+	ip link add vs2 netns s type veth peer name vh2 netns h2
+	ip -n s link set vs2 up; ip -n h2 link set vh2 up; ip -n h2 link set lo up
+	ip -n s addr add 192.0.2.20/24 dev vs1; ip -n h1 addr add 192.0.2.21/24 dev vh1
+	ip -n s addr add 198.51.100.20/24 dev vs2; ip -n h2 addr add 198.51.100.22/24 dev vh2
+	lan s 10.20.0.1/24; lan h1 10.30.0.1/24; lan h2 10.30.0.1/24
+	ip -n s addr add 2001:db8:20::1/64 dev lan0 nodad
+	for h in h1 h2; do ip -n $h addr add 2001:db8:30::1/64 dev lan0 nodad; done
+	sa_pair s h1 192.0.2.20 192.0.2.21 0x5000 65560 transport
+	sa_pair s h2 198.51.100.20 198.51.100.22 0x6000 65561 transport
+	for h in h1 h2; do
+		agent $h --intent "$W/ecmp/$h.json" --once || fail "agent $h: $(cat $W/agent.err)"
+	done
+	agent s --intent "$W/ecmp/s.json" --dry-run > "$W/d1" || fail "dry-run: $(cat $W/agent.err)"
+	golden ecmp-s-empty.plan "$W/d1" || fail "ECMP plan from empty differs"
+	agent s --intent "$W/ecmp/s.json" --once || fail "agent s: $(cat $W/agent.err)"
+	r=$(ip -n s route show 10.30.0.0/24)
+	echo "$r"
+	check test "$(echo "$r" | count '^10.30.0.0/24 proto \(gresec\|201\) scope link metric 200')" = 1
+	echo "$r" | grep -q '^	nexthop dev gs-h1 weight 1' || fail "no path via gs-h1: $r"
+	echo "$r" | grep -q '^	nexthop dev gs-h2 weight 1' || fail "no path via gs-h2: $r"
+	check test "$(echo "$r" | wc -l)" = 3
+	r=$(ip -n s -6 route show 2001:db8:30::/64)
+	echo "$r"
+	check test "$(echo "$r" | count '^2001:db8:30::/64 proto \(gresec\|201\) metric 200')" = 1
+	echo "$r" | grep -q '^	nexthop via fe80::a9fe:1501 dev gs-h1 weight 1' || fail "v6 via gs-h1: $r"
+	echo "$r" | grep -q '^	nexthop via fe80::a9fe:1601 dev gs-h2 weight 1' || fail "v6 via gs-h2: $r"
+	ip netns exec s ping -c 3 -i 0.2 -W 2 -I 10.20.0.1 10.30.0.1 > /dev/null || fail "ECMP ping"
+	ip netns exec s ping -6 -c 3 -i 0.2 -W 2 -I 2001:db8:20::1 2001:db8:30::1 > /dev/null ||
+		fail "ECMP ping over IPv6 (link-local gateways)"
+	check test $(($(packets h1 0x5000) + $(packets h2 0x6000))) -ge 6
+	# Restart: zero changing messages, no kernel event.
+	ip -n s monitor route > "$W/mon" 2>&1 &
+	m1=$!
+	sleep 0.3
+	agent s --intent "$W/ecmp/s.json" --once || fail "restart: $(cat $W/agent.err)"
+	summary | grep -q 'actions=0 messages=0 failed=0 converged=yes' || fail "restart: $(summary)"
+	sleep 0.3
+	kill $m1
+	[ ! -s "$W/mon" ] || fail "route events on restart: $(cat $W/mon)"
+	# Through h1 only: one replace per route, no deletion.
+	agent s --intent "$W/ecmp/s1.json" --dry-run > "$W/d2"
+	cat "$W/d2"
+	check test "$(cat "$W/d2" | tr '\n' '|')" = "change route 10.30.0.0/24 dev gs-h1 metric 200 table 254|change route 2001:db8:30::/64 dev gs-h1 metric 200 table 254|"
+	agent s --intent "$W/ecmp/s1.json" --once || fail "one hub: $(cat $W/agent.err)"
+	summary | grep -q 'actions=2 messages=2 failed=0 converged=yes' || fail "one hub: $(summary)"
+	check test "$(ip -n s route show 10.30.0.0/24)" = "10.30.0.0/24 dev gs-h1 proto $(ip -n s route show 10.30.0.0/24 | sed -n 's/.* proto \([^ ]*\) .*/\1/p') scope link metric 200 "
+	check test "$(ip -n s -6 route show 2001:db8:30::/64 | count nexthop)" = 0
+	ip -n s -6 route show 2001:db8:30::/64 | grep -q '^2001:db8:30::/64 dev gs-h1 proto' || fail "v6 single"
+	# And back to both hubs: again one replace each.
+	agent s --intent "$W/ecmp/s.json" --once || fail "both again: $(cat $W/agent.err)"
+	summary | grep -q 'actions=2 messages=2 failed=0 converged=yes' || fail "both again: $(summary)"
+	check test "$(ip -n s route show 10.30.0.0/24 | count nexthop)" = 2
+	check test "$(ip -n s -6 route show 2001:db8:30::/64 | count nexthop)" = 2
+	agent s --purge || fail "purge: $(cat $W/agent.err)"
+	check test "$(owned_routes s | tr '\n' ' ')" = "0 0 "
+	check test "$(ip -n s -o link show | count ' gs-')" = 0
+}
+
+ALL="pair restart drift clash kill9 hub dryrun purge ecmp"
 for s in $ALL; do run $s; done

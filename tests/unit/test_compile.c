@@ -402,8 +402,11 @@ static void test_dump_matches_jansson(void **state)
 	struct compile_ctx *c = NULL;
 	struct verr *errs = verr_new();
 
+	/* The extremes a profile allows (lifetimes at their minimum) must still give intents
+	 * the agent's decoder accepts. */
 	assert_int_equal(import(f, "{\"profiles\":[{\"name\":\"p\",\"ike_proposals\":"
-		"[\"aes128-sha256-modp2048\",\"aes256gcm16-prfsha384-ecp384\"]}],\"sites\":[" SITES_4 "],"
+		"[\"aes128-sha256-modp2048\",\"aes256gcm16-prfsha384-ecp384\"],"
+		"\"sa_lifetime\":10,\"ike_lifetime\":300,\"dpd_interval\":0}],\"sites\":[" SITES_4 "],"
 		"\"topologies\":[{\"name\":\"star\",\"kind\":\"hub-spoke\",\"profile\":\"p\","
 		"\"hubs\":[\"hub1\",\"hub2\"],\"match_tags\":{\"r\":\"x\"}}],"
 		"\"tunnels\":[{\"name\":\"v\",\"a\":\"s1\",\"b\":\"s2\",\"tunnel_type\":\"vti\","
@@ -421,6 +424,17 @@ static void test_dump_matches_jansson(void **state)
 		j = intent_to_json(in);
 		slow = json_dumps(j, JSON_COMPACT);
 		assert_string_equal(fast, slow);
+		/* What the agent does with it: decode and validate, both must accept. */
+		{
+			struct intent *back = NULL;
+			char err[256] = "";
+
+			if (intent_from_json(j, &back, err, sizeof(err)) ||
+			    intent_validate(back, err, sizeof(err)))
+				fail_msg("the agent would refuse %s's intent: %s",
+					 compile_ctx_site(c, i), err);
+			intent_free(back);
+		}
 		free(fast);
 		free(slow);
 		json_decref(j);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "intent.h"
 
 /* Route protocol number of the agent's routes (contrib/iproute2/rt_protos.d/gresec.conf). */
 #define KSTATE_RTPROT 201
@@ -56,7 +57,7 @@ struct kaddr {
 
 /* Most paths of one route: ECMP over more hubs than this is refused (-E2BIG). Every
  * route and plan action carries room for this many, hence small. */
-#define KSTATE_NH_MAX 8
+#define KSTATE_NH_MAX INTENT_ECMP_MAX
 
 /* One path of a route: a tunnel interface, and for an IPv6 multipath route a gateway
  * (the kernel refuses device-only IPv6 multipath; see plan_desired). */

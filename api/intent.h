@@ -25,6 +25,7 @@
 #define INTENT_SPD_PRIO_MAX 10999u
 #define INTENT_ID_MAX 63
 #define INTENT_PSK_MIN 16
+#define INTENT_ECMP_MAX 8		/* equal-cost paths of one route (prefix, metric) */
 
 enum intent_kind { INTENT_KIND_GRE, INTENT_KIND_VTI };
 enum intent_mode { INTENT_MODE_TRANSPORT, INTENT_MODE_TUNNEL };

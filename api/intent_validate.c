@@ -258,6 +258,23 @@ static int intent_find_dup(size_t *idx, size_t n, int (*cmp)(const void *, const
 	return found;
 }
 
+/* Routes of equal prefix and metric are one multipath route; the kernel route the agent
+ * builds holds at most INTENT_ECMP_MAX paths. idx: the routes sorted by intent_cmp_route. */
+static int intent_check_ecmp(const struct intent *in, const size_t *idx, char *err, size_t errlen)
+{
+	size_t run = 1;
+
+	for (size_t i = 1; i < in->n_routes; i++) {
+		const struct intent_route *a = &in->routes[idx[i - 1]], *b = &in->routes[idx[i]];
+
+		run = !addr_prefix_cmp(&a->prefix, &b->prefix) && a->metric == b->metric ? run + 1 : 1;
+		if (run > INTENT_ECMP_MAX)
+			return vfail(err, errlen, "routes[%zu]: more than %d equal-cost paths "
+				     "(same prefix and metric)", idx[i], INTENT_ECMP_MAX);
+	}
+	return 0;
+}
+
 static int intent_check_unique(const struct intent *in, char *err, size_t errlen)
 {
 	static const struct {
@@ -288,6 +305,9 @@ static int intent_check_unique(const struct intent *in, char *err, size_t errlen
 
 		if (intent_find_dup(idx, n, rules[r].cmp, in, &a, &b))
 			rc = vfail(err, errlen, rules[r].fmt, b, a);
+		/* idx is now sorted by the rule's key; the routes' order serves ECMP too. */
+		if (!rc && rules[r].cmp == intent_cmp_route)
+			rc = intent_check_ecmp(in, idx, err, errlen);
 	}
 	free(idx);
 	return rc;

@@ -435,6 +435,7 @@ static int compile_hub_routes(const struct compile_ctx *c, size_t self, const lo
 		if (role[self] != TUNNEL_MEMBER || !compile_is(topo, "kind", "hub-spoke"))
 			continue;
 		for (size_t h = 0; h < c->n && r == 0; h++) {
+			uint32_t metric;
 			const char *via;
 			size_t i;
 			json_t *p;
@@ -442,15 +443,17 @@ static int compile_hub_routes(const struct compile_ctx *c, size_t self, const lo
 			if (role[h] != TUNNEL_HUB || via_peer[h] < 0)
 				continue;
 			via = in->tunnels[via_peer[h]].id;
+			/* ECMP over the first INTENT_ECMP_MAX hubs (what one route holds); any
+			 * further hub is a backup behind them. */
+			metric = COMPILE_METRIC_HUB + (!ecmp ? rank : rank < INTENT_ECMP_MAX ? 0 :
+						       rank - INTENT_ECMP_MAX + 1);
 			json_array_foreach(sums, i, p)
 				if (r == 0)
-					r = compile_route_add(rs, json_string_value(p), via,
-							      COMPILE_METRIC_HUB + rank);
+					r = compile_route_add(rs, json_string_value(p), via, metric);
 			for (size_t x = 0; x < c->n && r == 0 && json_array_size(sums) == 0; x++)
 				if (role[x] == TUNNEL_MEMBER && x != self)
-					r = compile_prefixes(rs, json_array_get(c->sites, x), via,
-							     COMPILE_METRIC_HUB + rank);
-			rank += !ecmp;
+					r = compile_prefixes(rs, json_array_get(c->sites, x), via, metric);
+			rank++;
 		}
 	}
 	return r;

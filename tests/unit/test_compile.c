@@ -204,6 +204,52 @@ static void test_dual_hubs_ecmp(void **state)
 	json_decref(in);
 }
 
+/* One multipath route holds INTENT_ECMP_MAX paths: with more hubs, the first eight by
+ * name share the best metric and the rest back them up; the validator refuses a ninth
+ * path of equal cost. */
+static void test_ecmp_cap(void **state)
+{
+	struct fx *f = *state;
+	char doc[4096];
+	size_t len = 0;
+	json_t *in;
+
+	len += (size_t)snprintf(doc + len, sizeof(doc) - len, "{\"profiles\":[{\"name\":\"p\","
+				"\"ecmp\":true}],\"sites\":[{\"name\":\"s\",\"underlay\":\"192.0.2.100\"},"
+				"{\"name\":\"t\",\"underlay\":\"192.0.2.101\",\"prefixes\":[\"10.9.0.0/24\"]}");
+	for (int h = 0; h < 9; h++)
+		len += (size_t)snprintf(doc + len, sizeof(doc) - len, ",{\"name\":\"hub%d\","
+					"\"underlay\":\"192.0.2.%d\"}", h, h + 1);
+	snprintf(doc + len, sizeof(doc) - len, "],\"topologies\":[{\"name\":\"star\",\"kind\":"
+		 "\"hub-spoke\",\"profile\":\"p\",\"members\":[\"s\",\"t\"],\"hubs\":[\"hub0\","
+		 "\"hub1\",\"hub2\",\"hub3\",\"hub4\",\"hub5\",\"hub6\",\"hub7\",\"hub8\"]}]}");
+	assert_int_equal(import(f, doc, NULL), 0);
+	in = intent_of(f, "s", NULL);
+	assert_int_equal(count_routes(in, "10.9.0.0/24", NULL, 200), INTENT_ECMP_MAX);
+	assert_int_equal(count_routes(in, "10.9.0.0/24", tunnel_to(in, "192.0.2.9"), 201), 1);
+	json_decref(in);
+	{
+		struct compile_ctx *c = NULL;
+		struct verr *errs = verr_new();
+		struct intent *it = NULL;
+		char err[256];
+		size_t i;
+
+		assert_int_equal(compile_ctx_new(f->s, &c), 0);
+		for (i = 0; strcmp(compile_ctx_site(c, i), "s"); i++)
+			;
+		assert_int_equal(compile_site(c, i, 1, &it, errs), 0);
+		/* The backup route joins the others' metric: nine paths of equal cost. */
+		for (i = 0; i < it->n_routes; i++)
+			it->routes[i].metric = 200;
+		assert_int_equal(intent_validate(it, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "equal-cost paths"));
+		intent_free(it);
+		compile_ctx_free(c);
+		verr_free(errs);
+	}
+}
+
 static void test_summaries(void **state)
 {
 	struct fx *f = *state;
@@ -450,6 +496,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full_mesh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dual_hubs_and_path_preference, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dual_hubs_ecmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ecmp_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_summaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_allocation_and_exhaustion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nat_rules, setup, teardown),

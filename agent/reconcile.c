@@ -332,8 +332,11 @@ int reconcile_pass(struct reconcile *r, const struct intent *in, bool dry_run, F
 	if (p->n && (rc = reconcile_apply(r, in, p, cur, res)))
 		goto out;
 	t = reconcile_ms() - t;
-	if (!p->n) {
-		res->converged = !p->n_fails;
+	/* Every change acknowledged by the kernel: the kernel is what we planned, and the
+	 * next pass (a resync, a netlink event) diffs it again anyway. Only after a failure
+	 * is a fresh read worth its cost, to say what still differs. */
+	if (!p->n || !res->n_failed) {
+		res->converged = !p->n_fails && !res->n_failed;
 		goto out;
 	}
 	if ((rc = reconcile_plan(r, in, &check, NULL, vms)))

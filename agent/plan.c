@@ -27,6 +27,22 @@ void plan_free(struct plan *p)
 	free(p);
 }
 
+/* Room for n actions at once: at 500 tunnels a plan is thousands of actions of most of
+ * a kilobyte each, and growing to them by doubling peaks at one and a half times that. */
+static int plan_reserve(struct plan *p, size_t n)
+{
+	void *na;
+
+	if (n <= p->cap)
+		return 0;
+	na = realloc(p->acts, n * sizeof(*p->acts));
+	if (!na)
+		return -ENOMEM;
+	p->acts = na;
+	p->cap = n;
+	return 0;
+}
+
 static struct plan_action *plan_add(struct plan *p, enum plan_op op, enum plan_obj obj,
 				    int tunnel)
 {
@@ -748,6 +764,12 @@ int plan_compute(const struct intent *in, const struct kstate *cur, struct plan 
 	if (!des || !p->failed)
 		goto out;
 	if (in && (rc = plan_desired(in, des)))
+		goto out;
+	/* Every desired object added (a link with its sysctl), every current one removed:
+	 * more than a pass ever needs, and no regrowth. */
+	if ((rc = plan_reserve(p, p->n + 2 * des->n_links + des->n_addrs + des->n_routes +
+			       des->n_policies + cur->n_links + cur->n_addrs + cur->n_routes +
+			       cur->n_policies + 16)))
 		goto out;
 	if ((rc = plan_index(&c)) || (rc = plan_find_failures(&c)) || (rc = plan_links(&c)) ||
 	    (rc = plan_addrs(&c)) || (rc = plan_routes(&c)) || (rc = plan_policies(&c)))

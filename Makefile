@@ -12,7 +12,7 @@ endif
 
 PKG_API   = jansson gnutls
 PKG_CTL   = sqlite3 jansson libmicrohttpd gnutls
-PKG_AGENT = libmnl libnl-3.0 libnl-route-3.0 libnl-xfrm-3.0 jansson libcurl gnutls
+PKG_AGENT = libmnl jansson libcurl gnutls
 PKG_CLI   = jansson libcurl
 
 pkgcflags = $(shell pkg-config --cflags $(1))

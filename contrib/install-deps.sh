@@ -3,7 +3,7 @@
 # Idempotent: packages already present are left alone, apt runs only when something is missing.
 set -eu
 PKGS="build-essential pkg-config clang
-libmnl-dev libnl-3-dev libnl-route-3-dev libnl-xfrm-3-dev
+libmnl-dev
 libsqlite3-dev sqlite3 libjansson-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev
 libcmocka-dev
 strongswan-charon strongswan-swanctl libstrongswan-standard-plugins

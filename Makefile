@@ -101,10 +101,21 @@ demo: deps all
 bench: deps all
 	sh tests/bench/run.sh
 
+SYSTEMDDIR ?= /lib/systemd/system
+SYSCONFDIR ?= /etc
+
+# The units name the binaries by path: they are rewritten for PREFIX as they install.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/gresec
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/gresec \
+		$(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(SYSCONFDIR)/iproute2/rt_protos.d
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 api/openapi.yaml $(DESTDIR)$(PREFIX)/share/gresec/
+	install -m 0644 api/openapi.yaml api/intent.schema.json $(DESTDIR)$(PREFIX)/share/gresec/
+	for u in contrib/systemd/*.service; do \
+		sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' $$u > $(DESTDIR)$(SYSTEMDDIR)/$$(basename $$u); \
+		chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/$$(basename $$u); \
+	done
+	install -m 0644 contrib/iproute2/rt_protos.d/gresec.conf \
+		$(DESTDIR)$(SYSCONFDIR)/iproute2/rt_protos.d/
 
 clean:
 	rm -rf build

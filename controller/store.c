@@ -146,37 +146,6 @@ static json_t *store_column_json(sqlite3_stmt *st, int col)
 	return text ? json_loads(text, 0, NULL) : NULL;
 }
 
-int store_get(struct store *s, const struct kind_ops *k, const char *name, json_t **body,
-	      char etag[STORE_ETAG_LEN])
-{
-	sqlite3_stmt *st = db_stmt(s->db, "SELECT body, etag FROM object WHERE kind = ? AND name = ?");
-	int rc, r = 0;
-
-	if (!st)
-		return -EIO;
-	sqlite3_bind_text(st, 1, k->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		r = -ENOENT;
-		goto out;
-	}
-	if (rc != SQLITE_ROW) {
-		r = db_errno(rc);
-		goto out;
-	}
-	*body = store_column_json(st, 0);
-	if (!*body) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if (etag)
-		snprintf(etag, STORE_ETAG_LEN, "%s", (const char *)sqlite3_column_text(st, 1));
-out:
-	sqlite3_reset(st);
-	return r;
-}
-
 int store_get_text(struct store *s, const struct kind_ops *k, const char *name, char **text,
 		   char etag[STORE_ETAG_LEN])
 {
@@ -196,6 +165,18 @@ int store_get_text(struct store *s, const struct kind_ops *k, const char *name, 
 		r = rc == SQLITE_DONE ? -ENOENT : db_errno(rc);
 	}
 	sqlite3_reset(st);
+	return r;
+}
+
+int store_get(struct store *s, const struct kind_ops *k, const char *name, json_t **body,
+	      char etag[STORE_ETAG_LEN])
+{
+	char tag[STORE_ETAG_LEN], *text = NULL;
+	int r = store_get_text(s, k, name, &text, etag ? etag : tag);
+
+	if (r == 0 && !(*body = json_loads(text, 0, NULL)))
+		r = -ENOMEM;
+	free(text);
 	return r;
 }
 

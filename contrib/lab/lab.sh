@@ -34,7 +34,7 @@ OUT=$(mktemp -d /tmp/gresec-lab.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT INT TERM
 # UML hands unknown NAME=value boot parameters to init as its environment; `quiet`
 # keeps the kernel's own messages off the console.
-timeout -k 5 "$LIMIT" /usr/bin/linux.uml mem="$MEM" rootfstype=hostfs rootflags=/ rw quiet \
+timeout -k 5 "$LIMIT" sh "$ROOT/contrib/lab/uml.sh" mem="$MEM" rootfstype=hostfs rootflags=/ rw quiet \
 	init="$ROOT/contrib/lab/uml-init.sh" con=null con0=fd:0,fd:1 \
 	LAB_ROOT="$ROOT" LAB_BUILD="$BUILD" LAB_OUT="$OUT" LAB_MAIN="$MAIN" \
 	LAB_ARGS="$(echo "$*" | tr ' ' ,)" LAB_T0="$(date +%s)" \

@@ -15,7 +15,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 build=${GRESEC_BUILD:-$top/build}
-uml=${GRESEC_UML:-/usr/bin/linux.uml}
+uml=${GRESEC_UML:-$top/contrib/lab/uml.sh}
 n=${BENCH_IKE_CONNS:-500}
 pair=${BENCH_IKE_PAIR:-100}
 py=/usr/bin/python3

@@ -29,7 +29,7 @@ trap 'rm -rf "$WORK"' EXIT
 echo "== ike: user-mode Linux, work dir $WORK"
 start=$(date +%s)
 # UML hands unknown key=value boot parameters to init as environment.
-timeout -k 5 "$LIMIT" /usr/bin/linux.uml mem=512M rootfstype=hostfs rootflags=/ rw \
+timeout -k 5 "$LIMIT" sh "$HERE/../../contrib/lab/uml.sh" mem=512M rootfstype=hostfs rootflags=/ rw \
 	init="$HERE/uml_init.sh" IKE_WORK="$WORK" IKE_DRIVER="$DRIVER" IKE_SRC="$HERE" \
 	con=null con0=fd:0,fd:1 </dev/null 2>&1 |
 	grep -v -e '^\[' -e 'Checking' -e 'Linux version' -e 'Kernel command line' || :

@@ -6,7 +6,7 @@
 #   GRESEC_UPDATE_GOLDEN=1 tests/kernel/run.sh dryrun   rewrites the golden plans
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-UML=${GRESEC_UML:-/usr/bin/linux.uml}
+UML=${GRESEC_UML:-$ROOT/contrib/lab/uml.sh}
 AGENT=${GRESEC_AGENT:-$ROOT/build/gresec-agent}
 LIMIT=${GRESEC_KT_TIMEOUT:-240}
 

@@ -356,6 +356,22 @@ static int dec_security(struct dec *d, const json_t *o, const char *path,
 	return 0;
 }
 
+static int dec_bfd(struct dec *d, const json_t *o, const char *path, struct intent_bfd *b)
+{
+	static const char *const keys[] = { "enabled", "interval_ms", "multiplier", NULL };
+	uint32_t mult = INTENT_BFD_MULT_DEFAULT;
+
+	if (dec_keys(d, o, path, keys) ||
+	    dec_bool(d, o, path, "enabled", &b->enabled) ||
+	    dec_u32(d, o, path, "interval_ms", false, INTENT_BFD_INTERVAL_MIN,
+		    INTENT_BFD_INTERVAL_MAX, &b->interval_ms) ||
+	    dec_u32(d, o, path, "multiplier", false, INTENT_BFD_MULT_MIN, INTENT_BFD_MULT_MAX,
+		    &mult))
+		return d->rc;
+	b->multiplier = (uint8_t)mult;
+	return 0;
+}
+
 static int dec_ifname(struct dec *d, const json_t *o, const char *path, char *out)
 {
 	const json_t *v = dec_get(d, o, path, "ifname", true);
@@ -375,9 +391,9 @@ static int dec_tunnel(struct dec *d, const json_t *o, const char *path,
 		      struct intent_tunnel *t)
 {
 	static const char *const keys[] = { "id", "ifname", "kind", "local", "remote",
-		"key", "ttl", "mtu", "overlay", "reqid", "security", "psk", NULL };
+		"key", "ttl", "mtu", "overlay", "reqid", "security", "bfd", "psk", NULL };
 	static const char *const okeys[] = { "local", "peer", NULL };
-	const json_t *ov, *sv;
+	const json_t *ov, *sv, *bv;
 	uint32_t ttl = 64;
 	char p[160];
 
@@ -401,9 +417,15 @@ static int dec_tunnel(struct dec *d, const json_t *o, const char *path,
 	    dec_ifaddr(d, ov, p, "peer", &t->overlay_peer))
 		return d->rc;
 	sv = dec_get(d, o, path, "security", true);
-	if (!sv)
+	if (!sv || dec_security(d, sv, sub(p, sizeof(p), path, "security"), &t->sec))
 		return d->rc;
-	return dec_security(d, sv, sub(p, sizeof(p), path, "security"), &t->sec);
+	/* Absent: on, with the defaults (an intent of an older controller). */
+	t->bfd = (struct intent_bfd){ .enabled = true, .interval_ms = INTENT_BFD_INTERVAL_DEFAULT,
+				      .multiplier = INTENT_BFD_MULT_DEFAULT };
+	bv = dec_get(d, o, path, "bfd", false);
+	if (!bv)
+		return d->rc;
+	return dec_bfd(d, bv, sub(p, sizeof(p), path, "bfd"), &t->bfd);
 }
 
 static int dec_route(struct dec *d, const json_t *o, const char *path,
@@ -593,7 +615,8 @@ fail:
 
 static json_t *enc_tunnel(const struct intent_tunnel *t)
 {
-	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:{s:o, s:o}, s:I, s:o, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:{s:o, s:o}, s:I, s:o, "
+			 "s:{s:b, s:I, s:I}, s:s}",
 		"id", t->id, "ifname", t->ifname, "kind", kind_names[t->kind],
 		"local", enc_addr(&t->local), "remote", enc_addr(&t->remote),
 		"key", (json_int_t)t->key, "ttl", (json_int_t)t->ttl,
@@ -601,7 +624,8 @@ static json_t *enc_tunnel(const struct intent_tunnel *t)
 		"overlay", "local", enc_ifaddr(&t->overlay_local),
 		"peer", enc_ifaddr(&t->overlay_peer),
 		"reqid", (json_int_t)t->reqid, "security", enc_security(&t->sec),
-		"psk", t->psk);
+		"bfd", "enabled", t->bfd.enabled, "interval_ms", (json_int_t)t->bfd.interval_ms,
+		"multiplier", (json_int_t)t->bfd.multiplier, "psk", t->psk);
 }
 
 static json_t *enc_spd(const struct intent_spd *s)

@@ -26,6 +26,13 @@
 #define INTENT_ID_MAX 63
 #define INTENT_PSK_MIN 16
 #define INTENT_ECMP_MAX 8		/* equal-cost paths of one route (prefix, metric) */
+/* BFD on the tunnel (RFC 5880/5881): ranges and defaults of the profile's "bfd". */
+#define INTENT_BFD_INTERVAL_MIN 50	/* ms */
+#define INTENT_BFD_INTERVAL_MAX 10000
+#define INTENT_BFD_INTERVAL_DEFAULT 100
+#define INTENT_BFD_MULT_MIN 2
+#define INTENT_BFD_MULT_MAX 50
+#define INTENT_BFD_MULT_DEFAULT 3
 
 enum intent_kind { INTENT_KIND_GRE, INTENT_KIND_VTI };
 enum intent_mode { INTENT_MODE_TRANSPORT, INTENT_MODE_TUNNEL };
@@ -51,6 +58,13 @@ struct intent_security {
 	char *remote_id;
 };
 
+/* Liveness of the tunnel: BFD between the two overlay addresses, over the tunnel. */
+struct intent_bfd {
+	bool enabled;
+	uint32_t interval_ms;		/* desired transmit and required receive interval */
+	uint8_t multiplier;		/* detection time = multiplier x interval */
+};
+
 /* An interface address with its prefix length: host bits are meaningful here. */
 struct intent_ifaddr {
 	struct addr addr;
@@ -70,6 +84,7 @@ struct intent_tunnel {
 	struct intent_ifaddr overlay_peer;
 	uint32_t reqid;
 	struct intent_security sec;
+	struct intent_bfd bfd;
 	char *psk;			/* secret: never logged */
 };
 

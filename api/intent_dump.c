@@ -192,7 +192,10 @@ static void ib_tunnel(struct intent_buf *b, const struct intent_tunnel *t)
 	ib_kifaddr(b, ",", "peer", &t->overlay_peer);
 	ib_kint(b, "},", "reqid", t->reqid);
 	ib_security(b, &t->sec);
-	ib_kstr(b, ",", "psk", t->psk);
+	ib_kbool(b, ",\"bfd\":{", "enabled", t->bfd.enabled);
+	ib_kint(b, ",", "interval_ms", t->bfd.interval_ms);
+	ib_kint(b, ",", "multiplier", t->bfd.multiplier);
+	ib_kstr(b, "},", "psk", t->psk);
 	ib_raw(b, "}", 1);
 }
 

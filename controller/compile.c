@@ -327,6 +327,9 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 	t->overlay_local = (struct intent_ifaddr){ (k->a == self ? oa : ob).addr, oa.len };
 	t->overlay_peer = (struct intent_ifaddr){ (k->a == self ? ob : oa).addr, oa.len };
 	compile_security(k->profile, sj, pj, k->a == self, k->vti, &t->sec);
+	/* Until profiles carry "bfd": on, with the defaults. */
+	t->bfd = (struct intent_bfd){ .enabled = true, .interval_ms = INTENT_BFD_INTERVAL_DEFAULT,
+				      .multiplier = INTENT_BFD_MULT_DEFAULT };
 	t->mtu = compile_mtu(sj, pj, t->local.family == AF_INET6, k->vti, &t->sec);
 	r = compile_strv(json_object_get(k->profile, "ike_proposals"), &t->sec.ike_proposals,
 			 &t->sec.n_ike_proposals);

@@ -41,7 +41,7 @@ enum bfd_diag {
 /* Why a received packet was discarded (§6.8.6 and RFC 5881 §5), counted per reason. */
 enum bfd_drop {
 	BFD_DROP_NONE = 0,
-	BFD_DROP_SHORT,			/* fewer bytes than the header or its Length says */
+	BFD_DROP_SHORT,			/* fewer bytes than the 24-byte mandatory section */
 	BFD_DROP_VERSION,
 	BFD_DROP_LENGTH,		/* Length below 24 (26 with A), or above the payload */
 	BFD_DROP_MULT,			/* Detect Mult zero */

@@ -61,6 +61,9 @@ int64_t bfd_set_next_us(const struct bfd_set *bs);
 
 /* Packets dropped since start, by reason (index enum bfd_drop). */
 const uint64_t *bfd_set_drops(const struct bfd_set *bs);
+/* Sends that failed (no route, interface down, buffers full...) since start: counted,
+ * otherwise ignored, since a lost packet is what BFD is there to notice. */
+uint64_t bfd_set_tx_errors(const struct bfd_set *bs);
 
 /* The intent's bfd settings as session timers. */
 void bfd_cfg_from_intent(const struct intent_bfd *b, struct bfd_cfg *cfg);

@@ -23,6 +23,10 @@
 
 /* Coalesce a burst of notifications (ours included) into one pass. */
 #define DAEMON_DEBOUNCE_MS 200
+/* poll() slots: signals, two netlink monitors, acquires, charon's events; then up to
+ * DAEMON_CLIENT_FDS sockets of the controller client (two transfers use two or three). */
+#define DAEMON_FDS 5
+#define DAEMON_CLIENT_FDS 8
 
 void daemon_notify(const char *msg)
 {
@@ -380,6 +384,8 @@ static int daemon_timeout(const struct daemon_ctx *c, int64_t now)
 
 	if (c->ike && (k = ike_next_timeout_ms(c->ike, now)) >= 0 && k < t)
 		t = k;
+	if (c->cfg->client && (k = client_timeout_ms(c->cfg->client, now)) >= 0 && k < t)
+		t = k;
 	return t < 0 ? 0 : (int)t;
 }
 
@@ -404,26 +410,30 @@ static void daemon_ike_events(struct daemon_ctx *c, const struct pollfd *acq,
 		daemon_report(c);
 }
 
-/* Waits for the next event and handles it. Returns 0 to stop, 1 to go on. */
+/* Waits for the next event and handles it. Returns 0 to stop, 1 to go on. The
+ * controller client's sockets (libcurl's) follow the fixed fds. */
 static int daemon_wait(struct daemon_ctx *c)
 {
-	struct pollfd fds[6] = {
+	struct pollfd fds[DAEMON_FDS + DAEMON_CLIENT_FDS] = {
 		{ .fd = c->sigfd, .events = POLLIN },
 		{ .fd = nl_fd(c->mon_rt), .events = POLLIN },
 		{ .fd = nl_fd(c->mon_xf), .events = POLLIN },
-		{ .fd = c->cfg->client ? client_fd(c->cfg->client) : -1, .events = POLLIN },
 		{ .fd = c->acq ? acquire_fd(c->acq) : -1, .events = POLLIN },
 		{ .fd = c->ev ? ike_events_fd(c->ev) : -1, .events = POLLIN },
 	};
-	int n = poll(fds, 6, daemon_timeout(c, ike_now_ms()));
+	size_t n_cl = c->cfg->client ?
+		client_pollfds(c->cfg->client, fds + DAEMON_FDS, DAEMON_CLIENT_FDS) : 0;
+	int n = poll(fds, DAEMON_FDS + n_cl, daemon_timeout(c, ike_now_ms()));
 	bool pass = false;
 
 	if (n < 0 && errno != EINTR)
 		return 0;
 	if (fds[0].revents)
 		return 0;
-	if (fds[3].revents)
+	if (c->cfg->client) {
+		client_dispatch(c->cfg->client, fds + DAEMON_FDS, n_cl, ike_now_ms());
 		pass = daemon_take_intent(c);
+	}
 	if (fds[1].revents || fds[2].revents) {
 		poll(NULL, 0, DAEMON_DEBOUNCE_MS);
 		nl_drain(c->mon_rt);
@@ -436,7 +446,7 @@ static int daemon_wait(struct daemon_ctx *c)
 		c->next_resync_ms = ike_now_ms() + (int64_t)c->cfg->resync * 1000;
 		daemon_pass(c);
 	}
-	daemon_ike_events(c, &fds[4], &fds[5]);
+	daemon_ike_events(c, &fds[3], &fds[4]);
 	return 1;
 }
 

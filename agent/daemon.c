@@ -91,46 +91,6 @@ json_t *daemon_status_json(const struct intent *in, const struct reconcile_resul
 	return daemon_status_json_ike(in, res, NULL);
 }
 
-static bool daemon_is(const char *s, const char *const *set)
-{
-	for (; s && *set; set++)
-		if (!strcmp(s, *set))
-			return true;
-	return false;
-}
-
-/* charon's IKE_SA state to the controller's words. No SA is "none" while charon is
- * reachable and nothing failed (an idle on-demand tunnel), "down" otherwise. */
-static const char *daemon_ike_word(const char *s, bool ike_ok)
-{
-	static const char *const est[] = { "ESTABLISHED", "REKEYING", "REKEYED", NULL };
-	static const char *const con[] = { "CREATED", "CONNECTING", "PASSIVE", NULL };
-
-	if (daemon_is(s, est))
-		return "established";
-	if (daemon_is(s, con))
-		return "connecting";
-	if (!ike_ok || (s && strcmp(s, "DOWN")))
-		return "down";
-	return "none";
-}
-
-static const char *daemon_child_word(const char *s, bool ike_ok)
-{
-	static const char *const rek[] = { "REKEYING", "REKEYED", NULL };
-	static const char *const ins[] = { "CREATED", "INSTALLING", "UPDATING", "RETRYING", NULL };
-
-	if (s && !strcmp(s, "INSTALLED"))
-		return "installed";
-	if (daemon_is(s, rek))
-		return "rekeying";
-	if (daemon_is(s, ins))
-		return "installing";
-	if (!ike_ok || (s && strcmp(s, "DOWN") && strcmp(s, "ROUTED")))
-		return "down";
-	return "none";
-}
-
 /* {"message", "time"} for msg, keeping the time at which this message first showed up;
  * null without one. */
 static json_t *daemon_last_error(json_t *errs, const char *id, const char *msg)
@@ -163,12 +123,12 @@ static json_t *daemon_report_tunnel(const struct intent_tunnel *it, const struct
 	const char *err = t->failed ? t->error : s ? s->last_error : NULL;
 
 	/* A tunnel with an error and no SA is down, not merely idle. */
-	bool ok = ike_ok && s && !(s->last_error[0] && !strcmp(s->ike_state, "DOWN"));
+	bool ok = ike_ok && s && !(s->last_error[0] && s->ike_state == IKE_SA_NONE);
 
 	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "id", it->id,
 			 "interface", t->failed ? "failed" : "up",
-			 "ike", daemon_ike_word(s ? s->ike_state : NULL, ok),
-			 "child", daemon_child_word(s ? s->child_state : NULL, ok),
+			 "ike", ike_state_ike_word(s ? s->ike_state : IKE_SA_NONE, ok),
+			 "child", ike_state_child_word(s ? s->child_state : CHILD_SA_NONE, ok),
 			 "bytes_in", (json_int_t)(s ? s->bytes_in : 0),
 			 "bytes_out", (json_int_t)(s ? s->bytes_out : 0),
 			 "packets_in", (json_int_t)(s ? s->packets_in : 0),

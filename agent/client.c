@@ -1,40 +1,56 @@
-/* Controller client over libcurl: a long-poll thread and a status thread. */
+/* Controller client over libcurl's multi interface. The long-poll and the status post
+ * are two transfers whose sockets and timer libcurl hands to the agent's poll loop
+ * (CURLMOPT_SOCKETFUNCTION, CURLMOPT_TIMERFUNCTION): the agent stays one thread, and a
+ * new intent is just one more event of that loop. --once uses blocking easy handles. */
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 #include <curl/curl.h>
 
 #include "client.h"
+#include "ike.h"
 #include "log.h"
 
 #define CLIENT_MAX_BODY (64u << 20)
 #define CLIENT_BACKOFF_MAX 60
+#define CLIENT_POST_TIMEOUT 10L
+
+struct client_buf {
+	char *data;
+	size_t len;
+};
+
+/* One transfer and everything its easy handle points to. */
+struct client_xfer {
+	CURL *h;
+	struct curl_slist *hdr;		/* holds the Bearer token: wiped when freed */
+	char *body;			/* a post's JSON */
+	struct client_buf resp;
+};
+
+/* A socket libcurl asked us to watch, with the poll events it wants. */
+struct client_sock {
+	curl_socket_t fd;
+	short events;
+};
 
 struct client {
 	char *url, *site, *ca;
 	char *auth;			/* "Authorization: Bearer ..." (secret) */
 	long poll_timeout;
-	atomic_bool stop;
+	CURLM *multi;
+	struct client_sock *socks;
+	size_t n_socks, cap_socks;
+	int64_t curl_due_ms;		/* libcurl's one-shot timer, -1 when off */
+	int64_t retry_ms;		/* the next long-poll after an error, -1 when none */
+	unsigned int backoff;		/* seconds */
 	bool started;
-	pthread_t poll_th, status_th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct intent *pending;
-	json_t *status;
+	struct client_xfer poll, post;
 	uint64_t after;
-	int pipe[2];
-};
-
-struct client_buf {
-	char *data;
-	size_t len;
+	struct intent *pending;		/* received, not yet taken */
+	json_t *status;			/* queued, not yet posted */
 };
 
 static size_t client_write_cb(char *p, size_t sz, size_t n, void *ud)
@@ -53,15 +69,6 @@ static size_t client_write_cb(char *p, size_t sz, size_t n, void *ud)
 	b->len += add;
 	b->data[b->len] = '\0';
 	return add;
-}
-
-static int client_progress_cb(void *ud, curl_off_t a, curl_off_t b, curl_off_t c,
-			      curl_off_t d)
-{
-	struct client *cl = ud;
-
-	(void)a, (void)b, (void)c, (void)d;
-	return atomic_load(&cl->stop) ? 1 : 0;
 }
 
 static char *client_read_token(const char *path)
@@ -86,105 +93,69 @@ static char *client_read_token(const char *path)
 	return tok;
 }
 
-struct client *client_new(const struct client_cfg *cfg)
+/* Frees a header list, wiping the token copy curl_slist_append made. */
+static void client_hdr_free(struct curl_slist *hdr)
 {
-	struct client *c = calloc(1, sizeof(*c));
-
-	if (!c)
-		return NULL;
-	c->pipe[0] = c->pipe[1] = -1;
-	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->cv, NULL);
-	c->poll_timeout = cfg->poll_timeout > 0 ? cfg->poll_timeout : 30;
-	c->url = strdup(cfg->url);
-	c->site = strdup(cfg->site);
-	c->ca = cfg->ca ? strdup(cfg->ca) : NULL;
-	c->auth = client_read_token(cfg->token_file);
-	if (!c->auth)
-		log_err("site %s: cannot read token file %s: %s", cfg->site, cfg->token_file,
-			strerror(errno));
-	if (!c->url || !c->site || (cfg->ca && !c->ca) || !c->auth ||
-	    pipe2(c->pipe, O_CLOEXEC | O_NONBLOCK) < 0 ||
-	    curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		client_free(c);
-		return NULL;
-	}
-	return c;
+	for (struct curl_slist *l = hdr; l; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
+	curl_slist_free_all(hdr);
 }
 
-void client_free(struct client *c)
+/* Ends a transfer (aborting it when still in flight) and frees what it held. */
+static void client_xfer_clear(struct client *c, struct client_xfer *x)
 {
-	if (!c)
-		return;
-	if (c->started) {
-		atomic_store(&c->stop, true);
-		pthread_mutex_lock(&c->mu);
-		pthread_cond_broadcast(&c->cv);
-		pthread_mutex_unlock(&c->mu);
-		pthread_join(c->poll_th, NULL);
-		pthread_join(c->status_th, NULL);
-	}
-	if (c->pipe[0] >= 0)
-		close(c->pipe[0]);
-	if (c->pipe[1] >= 0)
-		close(c->pipe[1]);
-	intent_free(c->pending);
-	json_decref(c->status);
-	if (c->auth) {
-		explicit_bzero(c->auth, strlen(c->auth));
-		free(c->auth);
-	}
-	free(c->url);
-	free(c->site);
-	free(c->ca);
-	pthread_mutex_destroy(&c->mu);
-	pthread_cond_destroy(&c->cv);
-	free(c);
+	if (x->h && c && c->multi)
+		curl_multi_remove_handle(c->multi, x->h);
+	curl_easy_cleanup(x->h);
+	client_hdr_free(x->hdr);
+	free(x->body);
+	free(x->resp.data);
+	*x = (struct client_xfer){ 0 };
 }
 
-/* One HTTP exchange. Returns the HTTP status (> 0) or a negative errno. */
-static long client_http(struct client *c, const char *path, const char *body,
-			long timeout, struct client_buf *resp, char *err, size_t errlen)
+/* Sets up x's easy handle for path; x->body (owned by x) makes it a POST. */
+static int client_xfer_init(struct client *c, struct client_xfer *x, const char *path,
+			    long timeout)
 {
+	struct curl_slist *more;
 	char url[2048];
-	struct curl_slist *hdr = NULL;
-	CURL *h = curl_easy_init();
-	long status = -ENOMEM;
-	CURLcode cc;
 
-	if (!h)
-		goto out;
+	x->h = curl_easy_init();
+	x->hdr = curl_slist_append(NULL, c->auth);
+	if (x->hdr && x->body) {
+		more = curl_slist_append(x->hdr, "Content-Type: application/json");
+		if (!more)
+			return -ENOMEM;
+		x->hdr = more;
+	}
+	if (!x->h || !x->hdr)
+		return -ENOMEM;
 	snprintf(url, sizeof(url), "%s%s", c->url, path);
-	hdr = curl_slist_append(hdr, c->auth);
-	if (body)
-		hdr = curl_slist_append(hdr, "Content-Type: application/json");
-	if (!hdr)
-		goto out;
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, client_write_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
-	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, client_progress_cb);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(x->h, CURLOPT_URL, url);
+	curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, x->hdr);
+	curl_easy_setopt(x->h, CURLOPT_TIMEOUT, timeout);
+	curl_easy_setopt(x->h, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(x->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, client_write_cb);
+	curl_easy_setopt(x->h, CURLOPT_WRITEDATA, &x->resp);
+	curl_easy_setopt(x->h, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (c->ca)
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
-	if (body)
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	cc = curl_easy_perform(h);
+		curl_easy_setopt(x->h, CURLOPT_CAINFO, c->ca);
+	if (x->body)
+		curl_easy_setopt(x->h, CURLOPT_POSTFIELDS, x->body);
+	return 0;
+}
+
+/* The HTTP status (> 0) of a finished transfer, or a negative errno (err says). */
+static long client_xfer_status(struct client_xfer *x, CURLcode cc, char *err, size_t errlen)
+{
+	long status = 0;
+
 	if (cc != CURLE_OK) {
 		snprintf(err, errlen, "%s", curl_easy_strerror(cc));
-		status = -EIO;
-		goto out;
+		return -EIO;
 	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-out:
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(h);
+	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
 	return status;
 }
 
@@ -229,44 +200,23 @@ out:
 	return rc;
 }
 
-int client_fetch(struct client *c, uint64_t after, struct intent **out, char *err,
-		 size_t errlen)
+/* client_fetch's result from the HTTP status and body of GET .../intent. */
+static int client_intent_result(struct client *c, uint64_t after, long st,
+				const struct client_buf *b, struct intent **out, char *err,
+				size_t errlen)
 {
-	char path[512];
-	struct client_buf b = { 0 };
-	long st;
-	int rc;
-
-	snprintf(path, sizeof(path), "/v1/agents/%s/intent?after=%llu", c->site,
-		 (unsigned long long)after);
-	st = client_http(c, path, NULL, c->poll_timeout + 15, &b, err, errlen);
 	if (st < 0)
-		rc = (int)st;
-	else if (st == 204)
-		rc = 1;
-	else if (st == 200)
-		rc = client_decode(c, after, &b, out, err, errlen);
-	else {
-		snprintf(err, errlen, "HTTP %ld", st);
-		rc = -EIO;
-	}
-	free(b.data);
-	return rc;
+		return (int)st;
+	if (st == 204)
+		return 1;
+	if (st == 200)
+		return client_decode(c, after, b, out, err, errlen);
+	snprintf(err, errlen, "HTTP %ld", st);
+	return -EIO;
 }
 
-int client_post_status(struct client *c, const json_t *status, char *err, size_t errlen)
+static int client_status_result(long st, char *err, size_t errlen)
 {
-	char path[512];
-	char *body = json_dumps(status, JSON_COMPACT);
-	struct client_buf b = { 0 };
-	long st;
-
-	if (!body)
-		return -ENOMEM;
-	snprintf(path, sizeof(path), "/v1/agents/%s/status", c->site);
-	st = client_http(c, path, body, 10, &b, err, errlen);
-	free(body);
-	free(b.data);
 	if (st > 0 && (st < 200 || st > 299)) {
 		snprintf(err, errlen, "HTTP %ld", st);
 		return -EIO;
@@ -274,110 +224,329 @@ int client_post_status(struct client *c, const json_t *status, char *err, size_t
 	return st < 0 ? (int)st : 0;
 }
 
-/* Sleeps up to secs, returning early when the client stops. */
-static void client_sleep(struct client *c, unsigned int secs)
+static void client_intent_path(const struct client *c, uint64_t after, char *path,
+			       size_t len)
 {
-	struct timespec until;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += secs;
-	pthread_mutex_lock(&c->mu);
-	while (!atomic_load(&c->stop) &&
-	       pthread_cond_timedwait(&c->cv, &c->mu, &until) != ETIMEDOUT)
-		;
-	pthread_mutex_unlock(&c->mu);
+	snprintf(path, len, "/v1/agents/%s/intent?after=%llu", c->site,
+		 (unsigned long long)after);
 }
 
-static void *client_poll_main(void *arg)
+static void client_status_path(const struct client *c, char *path, size_t len)
 {
-	struct client *c = arg;
-	unsigned int backoff = 1;
-	char err[256];
+	snprintf(path, len, "/v1/agents/%s/status", c->site);
+}
 
-	while (!atomic_load(&c->stop)) {
-		struct intent *in = NULL;
-		int rc = client_fetch(c, c->after, &in, err, sizeof(err));
+/* ---- blocking, for --once ---- */
 
-		if (rc < 0) {
-			if (!atomic_load(&c->stop))
-				log_warn("site %s: controller: %s; retrying in %us", c->site, err,
-					 backoff);
-			client_sleep(c, backoff);
-			backoff = backoff * 2 > CLIENT_BACKOFF_MAX ? CLIENT_BACKOFF_MAX : backoff * 2;
-			continue;
+static long client_http(struct client *c, struct client_xfer *x, const char *path,
+			long timeout, char *err, size_t errlen)
+{
+	if (client_xfer_init(c, x, path, timeout)) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	return client_xfer_status(x, curl_easy_perform(x->h), err, errlen);
+}
+
+int client_fetch(struct client *c, uint64_t after, struct intent **out, char *err,
+		 size_t errlen)
+{
+	struct client_xfer x = { 0 };
+	char path[512];
+	long st;
+	int rc;
+
+	client_intent_path(c, after, path, sizeof(path));
+	st = client_http(c, &x, path, c->poll_timeout + 15, err, errlen);
+	rc = client_intent_result(c, after, st, &x.resp, out, err, errlen);
+	client_xfer_clear(NULL, &x);
+	return rc;
+}
+
+int client_post_status(struct client *c, const json_t *status, char *err, size_t errlen)
+{
+	struct client_xfer x = { .body = json_dumps(status, JSON_COMPACT) };
+	char path[512];
+	int rc;
+
+	if (!x.body)
+		return -ENOMEM;
+	client_status_path(c, path, sizeof(path));
+	rc = client_status_result(client_http(c, &x, path, CLIENT_POST_TIMEOUT, err, errlen),
+				  err, errlen);
+	client_xfer_clear(NULL, &x);
+	return rc;
+}
+
+/* ---- the poll loop's side: libcurl multi ---- */
+
+/* libcurl says which sockets to watch for what; the loop polls them. */
+static int client_sock_cb(CURL *e, curl_socket_t s, int what, void *ud, void *sockp)
+{
+	struct client *c = ud;
+	struct client_sock *ns;
+	size_t i = 0;
+
+	(void)e, (void)sockp;
+	while (i < c->n_socks && c->socks[i].fd != s)
+		i++;
+	if (what == CURL_POLL_REMOVE) {
+		if (i < c->n_socks)
+			c->socks[i] = c->socks[--c->n_socks];
+		return 0;
+	}
+	if (i == c->n_socks) {
+		if (c->n_socks == c->cap_socks) {
+			ns = reallocarray(c->socks, c->cap_socks * 2 + 4, sizeof(*ns));
+			if (!ns)
+				return -1;
+			c->socks = ns;
+			c->cap_socks = c->cap_socks * 2 + 4;
 		}
-		backoff = 1;
-		if (rc == 1)
-			continue;
+		c->socks[c->n_socks++].fd = s;
+	}
+	c->socks[i].events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) |
+				     ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+	return 0;
+}
+
+/* A one-shot timer: ms < 0 deletes it, 0 means as soon as possible. */
+static int client_timer_cb(CURLM *m, long ms, void *ud)
+{
+	struct client *c = ud;
+
+	(void)m;
+	c->curl_due_ms = ms < 0 ? -1 : ike_now_ms() + ms;
+	return 0;
+}
+
+struct client *client_new(const struct client_cfg *cfg)
+{
+	struct client *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->curl_due_ms = c->retry_ms = -1;
+	c->backoff = 1;
+	c->poll_timeout = cfg->poll_timeout > 0 ? cfg->poll_timeout : 30;
+	c->url = strdup(cfg->url);
+	c->site = strdup(cfg->site);
+	c->ca = cfg->ca ? strdup(cfg->ca) : NULL;
+	c->auth = client_read_token(cfg->token_file);
+	if (!c->auth)
+		log_err("site %s: cannot read token file %s: %s", cfg->site, cfg->token_file,
+			strerror(errno));
+	if (!c->url || !c->site || (cfg->ca && !c->ca) || !c->auth ||
+	    curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(c->multi = curl_multi_init())) {
+		client_free(c);
+		return NULL;
+	}
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, client_sock_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, client_timer_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	return c;
+}
+
+void client_free(struct client *c)
+{
+	if (!c)
+		return;
+	client_xfer_clear(c, &c->poll);
+	client_xfer_clear(c, &c->post);
+	curl_multi_cleanup(c->multi);
+	free(c->socks);
+	intent_free(c->pending);
+	json_decref(c->status);
+	if (c->auth) {
+		explicit_bzero(c->auth, strlen(c->auth));
+		free(c->auth);
+	}
+	free(c->url);
+	free(c->site);
+	free(c->ca);
+	free(c);
+}
+
+/* Adds x, set up for path, to the multi handle. 0 or -errno (x is then cleared). */
+static int client_xfer_add(struct client *c, struct client_xfer *x, const char *path,
+			   long timeout)
+{
+	int rc = client_xfer_init(c, x, path, timeout);
+
+	if (!rc && curl_multi_add_handle(c->multi, x->h) != CURLM_OK)
+		rc = -ENOMEM;
+	if (rc)
+		client_xfer_clear(c, x);
+	return rc;
+}
+
+static void client_poll_failed(struct client *c, const char *err)
+{
+	log_warn("site %s: controller: %s; retrying in %us", c->site, err, c->backoff);
+	c->retry_ms = ike_now_ms() + (int64_t)c->backoff * 1000;
+	c->backoff = c->backoff * 2 > CLIENT_BACKOFF_MAX ? CLIENT_BACKOFF_MAX : c->backoff * 2;
+}
+
+static int client_poll_start(struct client *c)
+{
+	char path[512];
+	int rc;
+
+	c->retry_ms = -1;
+	client_intent_path(c, c->after, path, sizeof(path));
+	rc = client_xfer_add(c, &c->poll, path, c->poll_timeout + 15);
+	if (rc)
+		client_poll_failed(c, strerror(-rc));
+	return rc;
+}
+
+/* The long-poll ended: keep what it brought, then poll again (now, or after a backoff). */
+static void client_poll_done(struct client *c, CURLcode cc)
+{
+	struct intent *in = NULL;
+	char err[256] = "";
+	long st = client_xfer_status(&c->poll, cc, err, sizeof(err));
+	int rc = client_intent_result(c, c->after, st, &c->poll.resp, &in, err, sizeof(err));
+
+	client_xfer_clear(c, &c->poll);
+	if (rc < 0) {
+		client_poll_failed(c, err);
+		return;
+	}
+	c->backoff = 1;
+	if (rc == 0) {
 		c->after = in->revision;
-		pthread_mutex_lock(&c->mu);
 		intent_free(c->pending);
 		c->pending = in;
-		pthread_mutex_unlock(&c->mu);
-		if (write(c->pipe[1], "i", 1) < 0 && errno != EAGAIN)
-			log_err("site %s: cannot wake the main loop: %s", c->site, strerror(errno));
 	}
-	return NULL;
+	client_poll_start(c);
 }
 
-static void *client_status_main(void *arg)
+/* Posts the newest queued status unless a post is in flight (it follows that one). */
+static void client_post_start(struct client *c)
 {
-	struct client *c = arg;
-	char err[256];
+	char path[512];
+	int rc;
 
-	pthread_mutex_lock(&c->mu);
-	while (!atomic_load(&c->stop)) {
-		json_t *st = c->status;
+	if (!c->started || c->post.h || !c->status)
+		return;
+	c->post.body = json_dumps(c->status, JSON_COMPACT);
+	json_decref(c->status);
+	c->status = NULL;
+	client_status_path(c, path, sizeof(path));
+	rc = c->post.body ? client_xfer_add(c, &c->post, path, CLIENT_POST_TIMEOUT) : -ENOMEM;
+	if (rc)
+		log_warn("site %s: posting status: %s", c->site, strerror(-rc));
+}
 
-		if (!st) {
-			pthread_cond_wait(&c->cv, &c->mu);
-			continue;
-		}
-		c->status = NULL;
-		pthread_mutex_unlock(&c->mu);
-		if (client_post_status(c, st, err, sizeof(err)) && !atomic_load(&c->stop))
-			log_warn("site %s: posting status: %s", c->site, err);
-		json_decref(st);
-		pthread_mutex_lock(&c->mu);
-	}
-	pthread_mutex_unlock(&c->mu);
-	return NULL;
+static void client_post_done(struct client *c, CURLcode cc)
+{
+	char err[256] = "";
+	long st = client_xfer_status(&c->post, cc, err, sizeof(err));
+
+	if (client_status_result(st, err, sizeof(err)))
+		log_warn("site %s: posting status: %s", c->site, err);
+	client_xfer_clear(c, &c->post);
+	client_post_start(c);
 }
 
 int client_start(struct client *c, uint64_t after)
 {
-	int rc;
-
 	c->after = after;
-	rc = pthread_create(&c->poll_th, NULL, client_poll_main, c);
-	if (rc)
-		return -rc;
-	rc = pthread_create(&c->status_th, NULL, client_status_main, c);
-	if (rc) {
-		atomic_store(&c->stop, true);
-		pthread_join(c->poll_th, NULL);
-		return -rc;
-	}
 	c->started = true;
-	return 0;
+	client_post_start(c);
+	return client_poll_start(c);
 }
 
-int client_fd(const struct client *c)
+size_t client_pollfds(struct client *c, struct pollfd *fds, size_t max)
 {
-	return c->pipe[0];
+	size_t n = 0;
+
+	for (; n < c->n_socks && n < max; n++)
+		fds[n] = (struct pollfd){ .fd = c->socks[n].fd, .events = c->socks[n].events };
+	return n;
+}
+
+int64_t client_timeout_ms(const struct client *c, int64_t now_ms)
+{
+	const int64_t due[] = { c->curl_due_ms, c->retry_ms };
+	int64_t t = -1;
+
+	for (size_t i = 0; i < sizeof(due) / sizeof(due[0]); i++) {
+		int64_t d = due[i] - now_ms;
+
+		if (due[i] < 0)
+			continue;
+		if (d < 0)
+			d = 0;
+		if (t < 0 || d < t)
+			t = d;
+	}
+	return t;
+}
+
+/* Transfers libcurl has finished. */
+static void client_complete(struct client *c)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(c->multi, &left))) {
+		CURL *h = m->easy_handle;
+		CURLcode cc = m->data.result;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		if (h == c->poll.h)
+			client_poll_done(c, cc);
+		else if (h == c->post.h)
+			client_post_done(c, cc);
+	}
+}
+
+/* libcurl's timer is one-shot and expired: it runs what is due. libcurl only calls the
+ * timer callback when its next deadline changes, so one that did not (a wake-up a
+ * rounding error early) is read back rather than lost. */
+static void client_run_timer(struct client *c, int64_t now_ms)
+{
+	long ms = -1;
+	int running;
+
+	c->curl_due_ms = -1;
+	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	if (c->curl_due_ms < 0 && curl_multi_timeout(c->multi, &ms) == CURLM_OK && ms >= 0)
+		c->curl_due_ms = now_ms + (ms ? ms : 1);
+}
+
+void client_dispatch(struct client *c, const struct pollfd *fds, size_t n, int64_t now_ms)
+{
+	int running;
+
+	for (size_t i = 0; i < n; i++) {
+		int ev = 0;
+
+		if (fds[i].revents & (POLLIN | POLLHUP))
+			ev |= CURL_CSELECT_IN;
+		if (fds[i].revents & POLLOUT)
+			ev |= CURL_CSELECT_OUT;
+		if (fds[i].revents & (POLLERR | POLLNVAL))
+			ev |= CURL_CSELECT_ERR;
+		if (ev)
+			curl_multi_socket_action(c->multi, fds[i].fd, ev, &running);
+	}
+	if (c->curl_due_ms >= 0 && now_ms >= c->curl_due_ms)
+		client_run_timer(c, now_ms);
+	client_complete(c);
+	if (c->started && !c->poll.h && c->retry_ms >= 0 && now_ms >= c->retry_ms)
+		client_poll_start(c);
 }
 
 struct intent *client_take(struct client *c)
 {
-	struct intent *in;
-	char buf[64];
+	struct intent *in = c->pending;
 
-	while (read(c->pipe[0], buf, sizeof(buf)) > 0)
-		;
-	pthread_mutex_lock(&c->mu);
-	in = c->pending;
 	c->pending = NULL;
-	pthread_mutex_unlock(&c->mu);
 	return in;
 }
 
@@ -387,9 +556,7 @@ void client_set_status(struct client *c, const json_t *status)
 
 	if (!copy)
 		return;
-	pthread_mutex_lock(&c->mu);
 	json_decref(c->status);
 	c->status = copy;
-	pthread_cond_broadcast(&c->cv);
-	pthread_mutex_unlock(&c->mu);
+	client_post_start(c);
 }

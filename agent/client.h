@@ -1,9 +1,13 @@
-/* The controller client: long-polls GET /v1/agents/{site}/intent?after=REV in a
- * background thread (backing off on errors) and posts status to
- * POST /v1/agents/{site}/status, with a site-scoped Bearer token over HTTPS. */
+/* The controller client: long-polls GET /v1/agents/{site}/intent?after=REV (backing off
+ * on errors) and posts status to POST /v1/agents/{site}/status, with a site-scoped Bearer
+ * token over HTTPS. Everything runs on the caller's thread: libcurl's multi interface
+ * hands its sockets and timer to the agent's poll loop (client_pollfds, client_timeout_ms,
+ * client_dispatch). */
 #ifndef GRESEC_CLIENT_H
 #define GRESEC_CLIENT_H
 
+#include <poll.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
 
@@ -21,21 +25,30 @@ struct client;
 
 /* Reads the token. NULL on error (errno set; the reason is logged). */
 struct client *client_new(const struct client_cfg *cfg);
+/* Aborts the transfers in flight and wipes the token. */
 void client_free(struct client *c);
 
-/* One request: 0 with *out set to a new validated intent for this site and a revision
- * above after; 1 when nothing changed (204); negative errno on failure (err says). */
+/* Blocking, for --once. One request: 0 with *out set to a new validated intent for this
+ * site and a revision above after; 1 when nothing changed (204); negative errno on
+ * failure (err says). */
 int client_fetch(struct client *c, uint64_t after, struct intent **out, char *err,
 		 size_t errlen);
-/* 0, or negative errno (err says). */
+/* Blocking, for --once. 0, or negative errno (err says). */
 int client_post_status(struct client *c, const json_t *status, char *err, size_t errlen);
 
-/* Starts the poll thread. New intents become readable on client_fd. */
+/* Starts the first long-poll (and a queued status post). 0 or -errno. */
 int client_start(struct client *c, uint64_t after);
-int client_fd(const struct client *c);
+/* The sockets libcurl wants polled: fills up to max, returns how many. */
+size_t client_pollfds(struct client *c, struct pollfd *fds, size_t max);
+/* Milliseconds until libcurl's next timeout (or a backoff retry) is due, -1 for none. */
+int64_t client_timeout_ms(const struct client *c, int64_t now_ms);
+/* After poll(): hands revents of the fds client_pollfds filled to libcurl, runs due
+ * timers and backoff retries, completes transfers. */
+void client_dispatch(struct client *c, const struct pollfd *fds, size_t n, int64_t now_ms);
 /* The newest intent received and not yet taken, or NULL. */
 struct intent *client_take(struct client *c);
-/* Queues status for posting by the thread (a copy is kept). */
+/* Queues status for posting (a copy is kept). One post is in flight at a time; a newer
+ * status queued meanwhile replaces the older queued one and is posted next. */
 void client_set_status(struct client *c, const json_t *status);
 
 #endif

@@ -23,6 +23,10 @@
 
 /* Coalesce a burst of notifications (ours included) into one pass. */
 #define DAEMON_DEBOUNCE_MS 200
+/* poll() slots: signals, two netlink monitors, acquires, charon's events; then up to
+ * DAEMON_CLIENT_FDS sockets of the controller client (two transfers use two or three). */
+#define DAEMON_FDS 5
+#define DAEMON_CLIENT_FDS 8
 
 void daemon_notify(const char *msg)
 {
@@ -87,46 +91,6 @@ json_t *daemon_status_json(const struct intent *in, const struct reconcile_resul
 	return daemon_status_json_ike(in, res, NULL);
 }
 
-static bool daemon_is(const char *s, const char *const *set)
-{
-	for (; s && *set; set++)
-		if (!strcmp(s, *set))
-			return true;
-	return false;
-}
-
-/* charon's IKE_SA state to the controller's words. No SA is "none" while charon is
- * reachable and nothing failed (an idle on-demand tunnel), "down" otherwise. */
-static const char *daemon_ike_word(const char *s, bool ike_ok)
-{
-	static const char *const est[] = { "ESTABLISHED", "REKEYING", "REKEYED", NULL };
-	static const char *const con[] = { "CREATED", "CONNECTING", "PASSIVE", NULL };
-
-	if (daemon_is(s, est))
-		return "established";
-	if (daemon_is(s, con))
-		return "connecting";
-	if (!ike_ok || (s && strcmp(s, "DOWN")))
-		return "down";
-	return "none";
-}
-
-static const char *daemon_child_word(const char *s, bool ike_ok)
-{
-	static const char *const rek[] = { "REKEYING", "REKEYED", NULL };
-	static const char *const ins[] = { "CREATED", "INSTALLING", "UPDATING", "RETRYING", NULL };
-
-	if (s && !strcmp(s, "INSTALLED"))
-		return "installed";
-	if (daemon_is(s, rek))
-		return "rekeying";
-	if (daemon_is(s, ins))
-		return "installing";
-	if (!ike_ok || (s && strcmp(s, "DOWN") && strcmp(s, "ROUTED")))
-		return "down";
-	return "none";
-}
-
 /* {"message", "time"} for msg, keeping the time at which this message first showed up;
  * null without one. */
 static json_t *daemon_last_error(json_t *errs, const char *id, const char *msg)
@@ -159,12 +123,12 @@ static json_t *daemon_report_tunnel(const struct intent_tunnel *it, const struct
 	const char *err = t->failed ? t->error : s ? s->last_error : NULL;
 
 	/* A tunnel with an error and no SA is down, not merely idle. */
-	bool ok = ike_ok && s && !(s->last_error[0] && !strcmp(s->ike_state, "DOWN"));
+	bool ok = ike_ok && s && !(s->last_error[0] && s->ike_state == IKE_SA_NONE);
 
 	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "id", it->id,
 			 "interface", t->failed ? "failed" : "up",
-			 "ike", daemon_ike_word(s ? s->ike_state : NULL, ok),
-			 "child", daemon_child_word(s ? s->child_state : NULL, ok),
+			 "ike", ike_state_ike_word(s ? s->ike_state : IKE_SA_NONE, ok),
+			 "child", ike_state_child_word(s ? s->child_state : CHILD_SA_NONE, ok),
 			 "bytes_in", (json_int_t)(s ? s->bytes_in : 0),
 			 "bytes_out", (json_int_t)(s ? s->bytes_out : 0),
 			 "packets_in", (json_int_t)(s ? s->packets_in : 0),
@@ -380,6 +344,8 @@ static int daemon_timeout(const struct daemon_ctx *c, int64_t now)
 
 	if (c->ike && (k = ike_next_timeout_ms(c->ike, now)) >= 0 && k < t)
 		t = k;
+	if (c->cfg->client && (k = client_timeout_ms(c->cfg->client, now)) >= 0 && k < t)
+		t = k;
 	return t < 0 ? 0 : (int)t;
 }
 
@@ -404,26 +370,30 @@ static void daemon_ike_events(struct daemon_ctx *c, const struct pollfd *acq,
 		daemon_report(c);
 }
 
-/* Waits for the next event and handles it. Returns 0 to stop, 1 to go on. */
+/* Waits for the next event and handles it. Returns 0 to stop, 1 to go on. The
+ * controller client's sockets (libcurl's) follow the fixed fds. */
 static int daemon_wait(struct daemon_ctx *c)
 {
-	struct pollfd fds[6] = {
+	struct pollfd fds[DAEMON_FDS + DAEMON_CLIENT_FDS] = {
 		{ .fd = c->sigfd, .events = POLLIN },
 		{ .fd = nl_fd(c->mon_rt), .events = POLLIN },
 		{ .fd = nl_fd(c->mon_xf), .events = POLLIN },
-		{ .fd = c->cfg->client ? client_fd(c->cfg->client) : -1, .events = POLLIN },
 		{ .fd = c->acq ? acquire_fd(c->acq) : -1, .events = POLLIN },
 		{ .fd = c->ev ? ike_events_fd(c->ev) : -1, .events = POLLIN },
 	};
-	int n = poll(fds, 6, daemon_timeout(c, ike_now_ms()));
+	size_t n_cl = c->cfg->client ?
+		client_pollfds(c->cfg->client, fds + DAEMON_FDS, DAEMON_CLIENT_FDS) : 0;
+	int n = poll(fds, DAEMON_FDS + n_cl, daemon_timeout(c, ike_now_ms()));
 	bool pass = false;
 
 	if (n < 0 && errno != EINTR)
 		return 0;
 	if (fds[0].revents)
 		return 0;
-	if (fds[3].revents)
+	if (c->cfg->client) {
+		client_dispatch(c->cfg->client, fds + DAEMON_FDS, n_cl, ike_now_ms());
 		pass = daemon_take_intent(c);
+	}
 	if (fds[1].revents || fds[2].revents) {
 		poll(NULL, 0, DAEMON_DEBOUNCE_MS);
 		nl_drain(c->mon_rt);
@@ -436,7 +406,7 @@ static int daemon_wait(struct daemon_ctx *c)
 		c->next_resync_ms = ike_now_ms() + (int64_t)c->cfg->resync * 1000;
 		daemon_pass(c);
 	}
-	daemon_ike_events(c, &fds[4], &fds[5]);
+	daemon_ike_events(c, &fds[3], &fds[4]);
 	return 1;
 }
 

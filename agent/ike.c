@@ -341,13 +341,6 @@ static struct ike_cur_conn *ike_cur_find(struct ike_cur *cur, const char *name)
 	return NULL;
 }
 
-static bool ike_state_connecting(const char *s)
-{
-	return s && (!strcmp(s, "CONNECTING") || !strcmp(s, "CREATED") ||
-		     !strcmp(s, "INSTALLING") || !strcmp(s, "REKEYING") ||
-		     !strcmp(s, "PASSIVE"));
-}
-
 /* list-sa: { <ike name> { state=.. child-sas { <x> { state=.. } } } } */
 static void ike_cur_on_sa(const char *name, const struct vici_node *ev, void *data)
 {
@@ -358,22 +351,24 @@ static void ike_cur_on_sa(const char *name, const struct vici_node *ev, void *da
 		const struct vici_node *sa = &ev->kids[i];
 		struct ike_cur_conn *c = ike_cur_find(r->cur, sa->name ? sa->name : "");
 		const struct vici_node *kids = vici_node_get(sa, "child-sas");
-		const char *st = vici_node_str(sa, "state");
+		enum ike_state_class st =
+			ike_state_ike_class(ike_state_ike_parse(vici_node_str(sa, "state")));
 		bool installed = false;
 
 		if (!c || sa->type != VICI_NODE_SECTION)
 			continue;
 		for (size_t k = 0; kids && k < kids->n_kids; k++) {
-			const char *cs = vici_node_str(&kids->kids[k], "state");
+			enum ike_state_class cs = ike_state_child_class(
+				ike_state_child_parse(vici_node_str(&kids->kids[k], "state")));
 
-			if (cs && !strcmp(cs, "INSTALLED"))
+			if (cs == IKE_STATE_UP)
 				installed = true;
-			else if (ike_state_connecting(cs))
+			else if (cs == IKE_STATE_CONNECTING)
 				c->sa_connecting = true;
 		}
-		if (st && !strcmp(st, "ESTABLISHED") && installed)
+		if (st == IKE_STATE_UP && installed)
 			c->sa_up = true;
-		else if (ike_state_connecting(st) || (st && !strcmp(st, "ESTABLISHED")))
+		else if (st == IKE_STATE_UP || st == IKE_STATE_CONNECTING)
 			c->sa_connecting = true;
 	}
 }

@@ -43,7 +43,7 @@ struct ike_cur_conn {
 	char name[VICI_NAME_MAX + 1];
 	char child[VICI_NAME_MAX + 1];	/* the agent's child, "" for a foreign conn */
 	bool owned;			/* name fits an intent id and child is ours */
-	bool sa_up;			/* an ESTABLISHED IKE_SA with an INSTALLED child */
+	bool sa_up;			/* an IKE_SA and a child up (ike_state.h classes) */
 	bool sa_connecting;		/* an IKE_SA or CHILD_SA on its way up */
 };
 

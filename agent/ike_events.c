@@ -59,8 +59,8 @@ struct ike_status *ike_events_get(struct ike_events *ev, const char *id)
 
 void ike_events_reset(struct ike_status *st)
 {
-	snprintf(st->ike_state, sizeof(st->ike_state), "DOWN");
-	snprintf(st->child_state, sizeof(st->child_state), "DOWN");
+	st->ike_state = IKE_SA_NONE;
+	st->child_state = CHILD_SA_NONE;
 	st->reqid = 0;
 	st->bytes_in = st->bytes_out = st->packets_in = st->packets_out = 0;
 }
@@ -90,46 +90,28 @@ int ike_events_track(struct ike_events *ev, const struct intent *in)
 	return 0;
 }
 
-static int ike_ike_rank(const char *s)
+/* Of several SAs of one tunnel (during a rekey, or one per direction of a race), the
+ * best state is the tunnel's. */
+static void ike_events_set_ike(struct ike_status *st, enum ike_sa_state s)
 {
-	static const char *const order[] = {
-		"DESTROYING", "DELETING", "CREATED", "CONNECTING", "PASSIVE", "REKEYED",
-		"REKEYING", "ESTABLISHED",
-	};
-
-	for (size_t i = 0; s && i < sizeof(order) / sizeof(order[0]); i++)
-		if (!strcmp(s, order[i]))
-			return (int)i + 1;
-	return 0;
+	if (ike_state_ike_rank(s) > ike_state_ike_rank(st->ike_state))
+		st->ike_state = s;
 }
 
-static int ike_child_rank(const char *s)
+static void ike_events_set_child(struct ike_status *st, enum child_sa_state s)
 {
-	static const char *const order[] = {
-		"DESTROYING", "DELETING", "DELETED", "RETRYING", "ROUTED", "CREATED",
-		"INSTALLING", "REKEYED", "UPDATING", "REKEYING", "INSTALLED",
-	};
-
-	for (size_t i = 0; s && i < sizeof(order) / sizeof(order[0]); i++)
-		if (!strcmp(s, order[i]))
-			return (int)i + 1;
-	return 0;
-}
-
-static void ike_events_set_state(char *dst, const char *s, int (*rank)(const char *))
-{
-	if (s && rank(s) > rank(dst))
-		snprintf(dst, IKE_STATE_MAX, "%s", s);
+	if (ike_state_child_rank(s) > ike_state_child_rank(st->child_state))
+		st->child_state = s;
 }
 
 /* Counters of every SA that still carries traffic (the new one and, during a
  * rekey, the old one). */
 static void ike_events_add_child(struct ike_status *st, const struct vici_node *c)
 {
-	const char *s = vici_node_str(c, "state");
+	enum child_sa_state s = ike_state_child_parse(vici_node_str(c, "state"));
 
-	ike_events_set_state(st->child_state, s, ike_child_rank);
-	if (!s || (strcmp(s, "INSTALLED") && strcmp(s, "REKEYING") && strcmp(s, "REKEYED")))
+	ike_events_set_child(st, s);
+	if (ike_state_child_class(s) != IKE_STATE_UP)
 		return;
 	st->reqid = (uint32_t)vici_node_u64(c, "reqid", st->reqid);
 	st->bytes_in += vici_node_u64(c, "bytes-in", 0);
@@ -147,7 +129,7 @@ void ike_events_apply_sa(struct ike_events *ev, const struct vici_node *msg)
 
 		if (sa->type != VICI_NODE_SECTION || !(st = ike_events_get(ev, sa->name)))
 			continue;
-		ike_events_set_state(st->ike_state, vici_node_str(sa, "state"), ike_ike_rank);
+		ike_events_set_ike(st, ike_state_ike_parse(vici_node_str(sa, "state")));
 		for (size_t k = 0; kids && k < kids->n_kids; k++)
 			if (kids->kids[k].type == VICI_NODE_SECTION)
 				ike_events_add_child(st, &kids->kids[k]);
@@ -241,7 +223,7 @@ static void ike_events_down(struct ike_events *ev)
 
 static bool ike_events_same(const struct ike_status *a, const struct ike_status *b)
 {
-	return !strcmp(a->ike_state, b->ike_state) && !strcmp(a->child_state, b->child_state);
+	return a->ike_state == b->ike_state && a->child_state == b->child_state;
 }
 
 int ike_events_refresh_one(struct ike_events *ev, const char *id)
@@ -328,24 +310,19 @@ bool ike_events_up(struct ike_events *ev, const char *id)
 {
 	const struct ike_status *st = ike_events_get(ev, id);
 
-	return st && !strcmp(st->ike_state, "ESTABLISHED") &&
-	       ike_child_rank(st->child_state) >= ike_child_rank("REKEYED");
+	return st && ike_state_ike_class(st->ike_state) == IKE_STATE_UP &&
+	       ike_state_child_class(st->child_state) == IKE_STATE_UP;
 }
 
 /* On its way up: an IKE_SA negotiating, or an established one creating the child. */
 bool ike_events_connecting(struct ike_events *ev, const char *id)
 {
 	const struct ike_status *st = ike_events_get(ev, id);
-	int r;
 
 	if (!st || ike_events_up(ev, id))
 		return false;
-	r = ike_ike_rank(st->ike_state);
-	if (r == ike_ike_rank("CREATED") || r == ike_ike_rank("CONNECTING") ||
-	    r == ike_ike_rank("PASSIVE"))
-		return true;
-	r = ike_child_rank(st->child_state);
-	return r == ike_child_rank("CREATED") || r == ike_child_rank("INSTALLING");
+	return ike_state_ike_class(st->ike_state) == IKE_STATE_CONNECTING ||
+	       ike_state_child_class(st->child_state) == IKE_STATE_CONNECTING;
 }
 
 void ike_events_set_error(struct ike_events *ev, const char *id, const char *fmt, ...)
@@ -368,7 +345,8 @@ json_t *ike_events_status_json(struct ike_events *ev, const char *id)
 	if (!st)
 		return NULL;
 	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?}",
-			 "ike_state", st->ike_state, "child_state", st->child_state,
+			 "ike_state", ike_state_ike_name(st->ike_state),
+			 "child_state", ike_state_child_name(st->child_state),
 			 "reqid", (json_int_t)st->reqid,
 			 "bytes_in", (json_int_t)st->bytes_in,
 			 "bytes_out", (json_int_t)st->bytes_out,

@@ -11,17 +11,17 @@
 #include <jansson.h>
 
 #include "intent.h"
+#include "ike_state.h"
 
 struct vici_conn;
 struct vici_node;
 
-#define IKE_STATE_MAX 16
 #define IKE_ERROR_MAX 160
 
 struct ike_status {
 	char id[INTENT_ID_MAX + 1];
-	char ike_state[IKE_STATE_MAX];		/* charon's IKE_SA state, "DOWN" when none */
-	char child_state[IKE_STATE_MAX];	/* the best CHILD_SA's state, "DOWN" when none */
+	enum ike_sa_state ike_state;		/* the best IKE_SA's, NONE without one */
+	enum child_sa_state child_state;	/* the best CHILD_SA's, NONE without one */
 	uint32_t reqid;
 	uint64_t bytes_in, bytes_out, packets_in, packets_out;
 	uint32_t ike_rekeys, child_rekeys;	/* rekey events seen by this agent */

@@ -1,7 +1,5 @@
 /* gresec-agent: makes this site's kernel match its intent. */
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,7 +230,6 @@ static int run_controller(const struct opts *o, struct reconcile *r, struct inte
 	struct daemon_cfg dc = { .state_dir = o->state_dir, .resync = o->resync,
 				 .vici = o->vici };
 	struct client *c = client_new(&cc);
-	sigset_t sigs;
 	int rc = -ENOMEM;
 
 	if (!c)
@@ -242,12 +239,6 @@ static int run_controller(const struct opts *o, struct reconcile *r, struct inte
 		client_free(c);
 		return rc;
 	}
-	/* Blocked before the client's threads exist, so they inherit the mask and SIGTERM
-	 * reaches the daemon's signalfd instead of killing the process from a thread. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	if ((rc = client_start(c, in ? in->revision : 0))) {
 		log_err("site %s: cannot start the controller client: %s", o->site, strerror(-rc));
 		goto out;

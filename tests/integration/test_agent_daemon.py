@@ -55,9 +55,9 @@ def test_agent_notifies_systemd_and_stops_cleanly(tmp_path, netns):
                             env=dict(os.environ, NOTIFY_SOCKET=notify), stdout=log, stderr=log)
     try:
         recv_until(sock, "READY=1", 20)
-        time.sleep(0.3)     # its client threads are running by now
+        time.sleep(0.3)     # its client is retrying the unreachable controller by now
         proc.terminate()
-        # SIGTERM reaches the daemon's loop (not a thread's default action): a clean exit.
+        # SIGTERM reaches the daemon's loop through its signalfd: a clean exit.
         assert proc.wait(timeout=10) == 0, open(tmp_path / "agent.log").read()
         recv_until(sock, "STOPPING=1", 5)
     finally:

@@ -416,14 +416,14 @@ static void test_events_table(void **state)
 	assert_true(ike_events_take_dirty(ev));
 	assert_false(ike_events_take_dirty(ev));
 	st = ike_events_get(ev, "gre-1");
-	assert_string_equal(st->ike_state, "DOWN");
+	assert_int_equal(st->ike_state, IKE_SA_NONE);
 	assert_false(ike_events_up(ev, "gre-1"));
 	ike_events_apply_sa(ev, b);
 	assert_true(ike_events_connecting(ev, "gre-1"));
 	ike_events_apply_sa(ev, a);	/* a second IKE_SA of the tunnel: the best wins */
 	ike_events_apply_sa(ev, x);
-	assert_string_equal(st->ike_state, "ESTABLISHED");
-	assert_string_equal(st->child_state, "INSTALLED");
+	assert_int_equal(st->ike_state, IKE_SA_ESTABLISHED);
+	assert_int_equal(st->child_state, CHILD_SA_INSTALLED);
 	assert_true(ike_events_up(ev, "gre-1"));
 	assert_false(ike_events_connecting(ev, "gre-1"));
 	assert_int_equal(st->bytes_in, 100);	/* only installed children count */

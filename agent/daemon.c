@@ -16,16 +16,20 @@
 #include "acquire.h"
 #include "client.h"
 #include "daemon.h"
+#include "failover.h"
 #include "ike.h"
 #include "ike_events.h"
 #include "log.h"
 #include "state.h"
 
-/* Coalesce a burst of notifications (ours included) into one pass. */
+/* Coalesce a burst of notifications (ours included) into one pass. A deadline, not a
+ * sleep: BFD must keep sending meanwhile. */
 #define DAEMON_DEBOUNCE_MS 200
-/* poll() slots: signals, two netlink monitors, acquires, charon's events; then up to
- * DAEMON_CLIENT_FDS sockets of the controller client (two transfers use two or three). */
+/* poll() slots: signals, two netlink monitors, acquires, charon's events; then the BFD
+ * receive sockets (two at most), then up to DAEMON_CLIENT_FDS sockets of the controller
+ * client (two transfers use two or three). */
 #define DAEMON_FDS 5
+#define DAEMON_BFD_FDS 2
 #define DAEMON_CLIENT_FDS 8
 
 void daemon_notify(const char *msg)
@@ -183,7 +187,22 @@ struct daemon_ctx {
 	json_t *errs;			/* tunnel id -> {"message", "time"} */
 	char *posted;			/* the last report handed to the client */
 	int64_t posted_ms, next_resync_ms;
+	int64_t pass_at_ms;		/* a debounced pass is due then; 0: none */
+	struct failover *fo;
 };
+
+/* Adds each tunnel's liveness to a report or status document built by the above. */
+static void daemon_add_liveness(const struct daemon_ctx *c, json_t *doc)
+{
+	json_t *arr = json_object_get(doc, "tunnels");
+
+	for (size_t i = 0; c->fo && i < json_array_size(arr); i++) {
+		json_t *l = failover_tunnel_json(c->fo, c->in, i);
+
+		if (l)
+			json_object_set_new(json_array_get(arr, i), "liveness", l);
+	}
+}
 
 /* Writes status.json and hands the report to the client when it differs from the last
  * one, or when the heartbeat is due. */
@@ -197,11 +216,15 @@ static void daemon_report(struct daemon_ctx *c)
 	if (!c->in)
 		return;
 	st = daemon_status_json_ike(c->in, &c->res, c->ev);
+	daemon_add_liveness(c, st);
+	if (st)
+		json_object_set_new(st, "bfd", failover_bfd_json(c->fo));
 	if (st && c->cfg->state_dir)
 		state_write_json(c->cfg->state_dir, "status.json", st);
 	if (!c->cfg->client)
 		goto out;
 	rep = daemon_report_json(c->in, &c->res, c->ev, ike_ok, c->errs);
+	daemon_add_liveness(c, rep);
 	text = rep ? json_dumps(rep, JSON_COMPACT) : NULL;
 	if (!text)
 		goto out;
@@ -251,13 +274,20 @@ static void daemon_ike_pass(struct daemon_ctx *c)
 		ike_events_refresh(c->ev);
 }
 
+/* The kernel plane gets the intent as routed now: without the routes through tunnels
+ * out of forwarding. */
 static void daemon_pass(struct daemon_ctx *c)
 {
+	struct intent view;
 	int rc;
 
 	if (!c->in)
 		return;
-	rc = reconcile_pass(c->r, c->in, false, NULL, &c->res);
+	c->pass_at_ms = 0;
+	if ((rc = failover_view(c->fo, c->in, &view)) == 0) {
+		rc = reconcile_pass(c->r, &view, false, NULL, &c->res);
+		live_view_clear(&view);
+	}
 	if (rc) {
 		log_err("site %s: reconcile failed: %s", c->in->site, strerror(-rc));
 		return;
@@ -268,6 +298,8 @@ static void daemon_pass(struct daemon_ctx *c)
 			 (unsigned long long)c->res.n_msgs,
 			 c->res.converged ? "converged" : "not converged");
 	daemon_ike_pass(c);
+	/* Sessions of new tunnels, whose interfaces exist from now on. */
+	failover_eval(c->fo, c->in, &c->res, c->ike, c->ev, ike_now_ms());
 	daemon_report(c);
 }
 
@@ -286,6 +318,9 @@ static bool daemon_take_intent(struct daemon_ctx *c)
 			(unsigned long long)in->revision, strerror(-rc));
 	log_info("site %s: intent revision %llu received", in->site,
 		 (unsigned long long)in->revision);
+	if ((rc = failover_track(c->fo, c->in, in, ike_now_ms())))
+		log_err("site %s: liveness of revision %llu: %s", in->site,
+			(unsigned long long)in->revision, strerror(-rc));
 	if (c->ike && c->in && c->ike->in == c->in) {
 		intent_free(c->ike_old);
 		c->ike_old = c->in;
@@ -331,6 +366,13 @@ static int daemon_open(struct daemon_ctx *c)
 	c->sigfd = daemon_signalfd();
 	if (c->sigfd < 0)
 		return -errno;
+	c->fo = failover_new(c->cfg->state_dir, ike_now_ms());
+	if (!c->fo) {
+		log_err("cannot open the BFD sockets (UDP %d): %s", BFD_PORT, strerror(errno));
+		return -errno;
+	}
+	if (c->in && failover_track(c->fo, NULL, c->in, ike_now_ms()))
+		return -ENOMEM;
 	c->mon_rt = nl_new_monitor(NETLINK_ROUTE, rt_groups, 5);
 	c->mon_xf = c->mon_rt ? nl_new_monitor(NETLINK_XFRM, xf_groups, 1) : NULL;
 	if (!c->mon_xf)
@@ -338,25 +380,35 @@ static int daemon_open(struct daemon_ctx *c)
 	return daemon_open_ike(c);
 }
 
+static void daemon_min(int64_t *t, int64_t k)
+{
+	if (k >= 0 && k < *t)
+		*t = k;
+}
+
 static int daemon_timeout(const struct daemon_ctx *c, int64_t now)
 {
-	int64_t t = c->next_resync_ms - now, k;
+	int64_t t = c->next_resync_ms - now;
 
-	if (c->ike && (k = ike_next_timeout_ms(c->ike, now)) >= 0 && k < t)
-		t = k;
-	if (c->cfg->client && (k = client_timeout_ms(c->cfg->client, now)) >= 0 && k < t)
-		t = k;
+	if (c->pass_at_ms)
+		daemon_min(&t, c->pass_at_ms - now);
+	if (c->ike)
+		daemon_min(&t, ike_next_timeout_ms(c->ike, now));
+	if (c->cfg->client)
+		daemon_min(&t, client_timeout_ms(c->cfg->client, now));
+	daemon_min(&t, failover_timeout_ms(c->fo, now));
 	return t < 0 ? 0 : (int)t;
 }
 
-/* charon's side: acquires, events, always-on retries; reports promptly on change. */
-static void daemon_ike_events(struct daemon_ctx *c, const struct pollfd *acq,
+/* charon's side: acquires, events, always-on retries. True when charon's view of a
+ * tunnel changed. */
+static bool daemon_ike_events(struct daemon_ctx *c, const struct pollfd *acq,
 			      const struct pollfd *ev)
 {
 	int rc;
 
 	if (!c->ike)
-		return;
+		return false;
 	if (acq->revents & POLLIN)
 		acquire_dispatch(c->acq, c->ike);
 	if (ev->fd >= 0 && (ev->revents & (POLLIN | POLLHUP | POLLERR)) &&
@@ -366,7 +418,27 @@ static void daemon_ike_events(struct daemon_ctx *c, const struct pollfd *acq,
 		c->ev_was_up = false;
 	}
 	ike_tick(c->ike, ike_now_ms());
-	if (ike_events_take_dirty(c->ev))
+	return ike_events_take_dirty(c->ev);
+}
+
+/* Liveness first: a tunnel that went down leaves the routes in this very turn of the
+ * loop, without waiting for a debounce or a resync. */
+static void daemon_after_poll(struct daemon_ctx *c, bool pass, bool ike_moved)
+{
+	int64_t now = ike_now_ms();
+	bool report = ike_moved;
+
+	if (c->in && (ike_moved || failover_pending(c->fo, now)) &&
+	    failover_eval(c->fo, c->in, &c->res, c->ike, c->ev, now))
+		pass = true;
+	if (now >= c->next_resync_ms || (c->pass_at_ms && now >= c->pass_at_ms))
+		pass = true;
+	if (pass) {
+		c->next_resync_ms = now + (int64_t)c->cfg->resync * 1000;
+		daemon_pass(c);
+		report = false;		/* the pass reported */
+	}
+	if (failover_take_dirty(c->fo) || report)
 		daemon_report(c);
 }
 
@@ -374,39 +446,36 @@ static void daemon_ike_events(struct daemon_ctx *c, const struct pollfd *acq,
  * controller client's sockets (libcurl's) follow the fixed fds. */
 static int daemon_wait(struct daemon_ctx *c)
 {
-	struct pollfd fds[DAEMON_FDS + DAEMON_CLIENT_FDS] = {
+	struct pollfd fds[DAEMON_FDS + DAEMON_BFD_FDS + DAEMON_CLIENT_FDS] = {
 		{ .fd = c->sigfd, .events = POLLIN },
 		{ .fd = nl_fd(c->mon_rt), .events = POLLIN },
 		{ .fd = nl_fd(c->mon_xf), .events = POLLIN },
 		{ .fd = c->acq ? acquire_fd(c->acq) : -1, .events = POLLIN },
 		{ .fd = c->ev ? ike_events_fd(c->ev) : -1, .events = POLLIN },
 	};
-	size_t n_cl = c->cfg->client ?
-		client_pollfds(c->cfg->client, fds + DAEMON_FDS, DAEMON_CLIENT_FDS) : 0;
-	int n = poll(fds, DAEMON_FDS + n_cl, daemon_timeout(c, ike_now_ms()));
-	bool pass = false;
+	size_t nb = failover_pollfds(c->fo, fds + DAEMON_FDS, DAEMON_BFD_FDS);
+	struct pollfd *cl = fds + DAEMON_FDS + nb;
+	size_t n_cl = c->cfg->client ? client_pollfds(c->cfg->client, cl, DAEMON_CLIENT_FDS) : 0;
+	int n = poll(fds, DAEMON_FDS + nb + n_cl, daemon_timeout(c, ike_now_ms()));
+	bool pass = false, ike_moved;
 
 	if (n < 0 && errno != EINTR)
 		return 0;
 	if (fds[0].revents)
 		return 0;
+	failover_io(c->fo, fds + DAEMON_FDS, nb, ike_now_ms());
 	if (c->cfg->client) {
-		client_dispatch(c->cfg->client, fds + DAEMON_FDS, n_cl, ike_now_ms());
+		client_dispatch(c->cfg->client, cl, n_cl, ike_now_ms());
 		pass = daemon_take_intent(c);
 	}
 	if (fds[1].revents || fds[2].revents) {
-		poll(NULL, 0, DAEMON_DEBOUNCE_MS);
 		nl_drain(c->mon_rt);
 		nl_drain(c->mon_xf);
-		pass = true;
+		if (!c->pass_at_ms)
+			c->pass_at_ms = ike_now_ms() + DAEMON_DEBOUNCE_MS;
 	}
-	if (ike_now_ms() >= c->next_resync_ms)
-		pass = true;
-	if (pass) {
-		c->next_resync_ms = ike_now_ms() + (int64_t)c->cfg->resync * 1000;
-		daemon_pass(c);
-	}
-	daemon_ike_events(c, &fds[3], &fds[4]);
+	ike_moved = daemon_ike_events(c, &fds[3], &fds[4]);
+	daemon_after_poll(c, pass, ike_moved);
 	return 1;
 }
 
@@ -416,6 +485,7 @@ static void daemon_close(struct daemon_ctx *c)
 		close(c->sigfd);
 	nl_free(c->mon_rt);
 	nl_free(c->mon_xf);
+	failover_free(c->fo);
 	/* Nothing here tears SAs down: charon keeps them, the next agent adopts them. */
 	ike_free(c->ike);
 	ike_events_free(c->ev);

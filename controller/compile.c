@@ -474,9 +474,10 @@ static int compile_route_cmp(const void *x, const void *y)
 	return strcmp(a->via, b->via);
 }
 
-/* Sorted by prefix, metric, tunnel; a direct route hides every path through a hub, and
- * of routes with equal prefix, metric and tunnel the first survives (equal prefix and
- * metric through different tunnels is ECMP). */
+/* Sorted by prefix, metric, tunnel; of routes with equal prefix, metric and tunnel the
+ * first survives (equal prefix and metric through different tunnels is ECMP). Paths
+ * through hubs stay behind a direct route, at their higher metrics: they are what the
+ * agent fails over to when the direct tunnel dies. */
 static void compile_routes_settle(struct compile_routes *rs)
 {
 	size_t out = 0;
@@ -487,8 +488,7 @@ static void compile_routes_settle(struct compile_routes *rs)
 		const struct intent_route *prev = out ? &rs->v[out - 1] : NULL;
 		int same = prev && addr_prefix_cmp(&prev->prefix, &rs->v[i].prefix) == 0;
 
-		if (same && ((prev->metric == rs->v[i].metric && !strcmp(prev->via, rs->v[i].via)) ||
-			     prev->metric == COMPILE_METRIC_DIRECT)) {
+		if (same && prev->metric == rs->v[i].metric && !strcmp(prev->via, rs->v[i].via)) {
 			free(rs->v[i].via);
 			continue;
 		}

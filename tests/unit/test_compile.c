@@ -172,9 +172,11 @@ static void test_dual_hubs_and_path_preference(void **state)
 	assert_int_equal(count_routes(in, "10.12.0.0/24", tunnel_to(in, "192.0.2.1"), 200), 1);
 	assert_int_equal(count_routes(in, "10.12.0.0/24", tunnel_to(in, "192.0.2.2"), 201), 1);
 	assert_int_equal(count_routes(in, "10.12.0.0/24", NULL, -1), 2);
-	/* Direct beats the hubs. */
-	assert_int_equal(count_routes(in, "10.13.0.0/24", NULL, -1), 1);
+	/* Direct beats the hubs, which stay behind it for failover. */
+	assert_int_equal(count_routes(in, "10.13.0.0/24", NULL, -1), 3);
 	assert_int_equal(count_routes(in, "10.13.0.0/24", tunnel_to(in, "192.0.2.13"), 100), 1);
+	assert_int_equal(count_routes(in, "10.13.0.0/24", tunnel_to(in, "192.0.2.1"), 200), 1);
+	assert_int_equal(count_routes(in, "10.13.0.0/24", tunnel_to(in, "192.0.2.2"), 201), 1);
 	json_decref(in);
 	/* A hub reaches each spoke directly, and the hubs are joined to each other. */
 	in = intent_of(f, "hub1", NULL);

@@ -17,11 +17,13 @@ FUZZ_KINDS_SRC   = tests/fuzz/fuzz_kinds.c api/addr.c controller/verr.c controll
 FUZZ_CSV_SRC     = tests/fuzz/fuzz_csv.c controller/csv.c
 FUZZ_INTENT_SRC  = tests/fuzz/fuzz_intent.c api/intent.c api/intent_validate.c api/addr.c
 FUZZ_VICI_SRC    = tests/fuzz/fuzz_vici.c agent/vici.c
+FUZZ_BFD_SRC     = tests/fuzz/fuzz_bfd.c agent/bfd.c
 FUZZ_HDRS        = $(wildcard api/*.h controller/*.h)
 # Per target: extra options. Inputs stay small: these are short JSON documents and addresses.
 FUZZ_OPTS_addr   = -max_len=128
 FUZZ_OPTS_kinds  = -max_len=4096 -dict=tests/fuzz/kinds.dict
-FUZZ_TARGETS     = addr kinds csv intent vici
+FUZZ_OPTS_bfd    = -max_len=512
+FUZZ_TARGETS     = addr kinds csv intent vici bfd
 
 .PHONY: fuzz fuzz-smoke fuzz-build
 
@@ -47,13 +49,18 @@ $(FUZZ_DIR)/fuzz_vici: $(FUZZ_VICI_SRC) agent/vici.h tests/fuzz/rules.mk
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Iagent -o $@ $(FUZZ_VICI_SRC)
 
+$(FUZZ_DIR)/fuzz_bfd: $(FUZZ_BFD_SRC) agent/bfd.h tests/fuzz/rules.mk
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Iagent -o $@ $(FUZZ_BFD_SRC)
+
 fuzz-build: $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
 
 fuzz: fuzz-build
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(FUZZ_DIR)/corpus/$$t; \
 		echo "== fuzz_$$t for $(FUZZ_TIME)s"; \
-		opts=$$(case $$t in addr) echo '$(FUZZ_OPTS_addr)';; kinds) echo '$(FUZZ_OPTS_kinds)';; esac); \
+		opts=$$(case $$t in addr) echo '$(FUZZ_OPTS_addr)';; kinds) echo '$(FUZZ_OPTS_kinds)';; \
+			bfd) echo '$(FUZZ_OPTS_bfd)';; esac); \
 		$(FUZZ_DIR)/fuzz_$$t $$opts -max_total_time=$(FUZZ_TIME) -timeout=10 \
 			-print_final_stats=1 $(FUZZ_DIR)/corpus/$$t tests/fuzz/seeds/$$t; \
 	done
@@ -63,7 +70,8 @@ fuzz: fuzz-build
 fuzz-smoke: fuzz-build
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "== fuzz_$$t: seeds, then $(FUZZ_SMOKE_TIME)s"; \
-		opts=$$(case $$t in addr) echo '$(FUZZ_OPTS_addr)';; kinds) echo '$(FUZZ_OPTS_kinds)';; esac); \
+		opts=$$(case $$t in addr) echo '$(FUZZ_OPTS_addr)';; kinds) echo '$(FUZZ_OPTS_kinds)';; \
+			bfd) echo '$(FUZZ_OPTS_bfd)';; esac); \
 		rm -rf $(FUZZ_DIR)/smoke/$$t; mkdir -p $(FUZZ_DIR)/smoke/$$t; \
 		log=$(FUZZ_DIR)/smoke/$$t.log; \
 		$(FUZZ_DIR)/fuzz_$$t $$opts tests/fuzz/seeds/$$t/* >$$log 2>&1 || \

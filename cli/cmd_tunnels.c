@@ -6,9 +6,30 @@
 #include "cli.h"
 
 static const char *const tunnels_headers[] = {
-	"ID", "A", "B", "KIND", "PROFILE", "STATE", "SOURCE",
+	"ID", "A", "B", "KIND", "PROFILE", "STATE", "A-END", "B-END", "SOURCE",
 };
 #define TUNNELS_NCOLS (sizeof(tunnels_headers) / sizeof(tunnels_headers[0]))
+
+/* One end's last report, compactly and without blanks (a table cell): the agent's
+ * liveness "down,nofwd,flaps=3,bfd-timeout"; from an agent older than BFD, its CHILD_SA
+ * state "child=installed"; "-" without a report. A new reference. */
+static json_t *tunnels_end(const json_t *item, const char *end)
+{
+	const json_t *st = json_object_get(json_object_get(item, "state"),
+					   json_string_value(json_object_get(item, end)));
+	const json_t *lv = json_object_get(st, "liveness");
+	const char *why = json_string_value(json_object_get(lv, "reason"));
+
+	if (!json_is_object(st))
+		return json_string("-");
+	if (!json_is_object(lv))
+		return json_sprintf("child=%s", json_string_value(json_object_get(st, "child")));
+	return json_sprintf("%s,%s,flaps=%" JSON_INTEGER_FORMAT "%s%s",
+			    json_string_value(json_object_get(lv, "state")),
+			    json_is_true(json_object_get(lv, "forwarding")) ? "fwd" : "nofwd",
+			    json_integer_value(json_object_get(lv, "flaps")), why ? "," : "",
+			    why ? why : "");
+}
 
 static int tunnels_table(json_t *items)
 {
@@ -20,6 +41,7 @@ static int tunnels_table(json_t *items)
 	if (!t)
 		return -ENOMEM;
 	json_array_foreach(items, i, item) {
+		json_t *ea = tunnels_end(item, "a"), *eb = tunnels_end(item, "b");
 		json_t *vals[TUNNELS_NCOLS] = {
 			json_object_get(item, "id"),
 			json_object_get(item, "a"),
@@ -27,10 +49,15 @@ static int tunnels_table(json_t *items)
 			json_object_get(item, "tunnel_type"),
 			json_object_get(item, "profile"),
 			json_object_get(json_object_get(item, "state"), "overall"),
+			ea,
+			eb,
 			json_object_get(item, "source"),
 		};
+		int added = ea && eb ? table_add_json(t, vals) : -ENOMEM;
 
-		if (table_add_json(t, vals) < 0)
+		json_decref(ea);
+		json_decref(eb);
+		if (added < 0)
 			goto out;
 	}
 	table_print(t, stdout);

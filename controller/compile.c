@@ -205,6 +205,20 @@ static uint32_t compile_u32(const json_t *o, const char *key)
 	return (uint32_t)json_integer_value(json_object_get(o, key));
 }
 
+/* The profile's "bfd", each sub-field absent taken as its default: profiles stored
+ * before profiles had "bfd" have none, and keep the BFD they were compiled with. */
+static void compile_bfd(const json_t *prof, struct intent_bfd *b)
+{
+	const json_t *o = json_object_get(prof, "bfd");
+	const json_t *en = json_object_get(o, "enabled");
+
+	b->enabled = en ? json_is_true(en) : true;
+	b->interval_ms = json_object_get(o, "interval_ms") ? compile_u32(o, "interval_ms")
+							   : INTENT_BFD_INTERVAL_DEFAULT;
+	b->multiplier = json_object_get(o, "multiplier") ? compile_u32(o, "multiplier")
+							 : INTENT_BFD_MULT_DEFAULT;
+}
+
 static int compile_is(const json_t *o, const char *key, const char *value)
 {
 	const char *v = json_string_value(json_object_get(o, key));
@@ -327,9 +341,7 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 	t->overlay_local = (struct intent_ifaddr){ (k->a == self ? oa : ob).addr, oa.len };
 	t->overlay_peer = (struct intent_ifaddr){ (k->a == self ? ob : oa).addr, oa.len };
 	compile_security(k->profile, sj, pj, k->a == self, k->vti, &t->sec);
-	/* Until profiles carry "bfd": on, with the defaults. */
-	t->bfd = (struct intent_bfd){ .enabled = true, .interval_ms = INTENT_BFD_INTERVAL_DEFAULT,
-				      .multiplier = INTENT_BFD_MULT_DEFAULT };
+	compile_bfd(k->profile, &t->bfd);
 	t->mtu = compile_mtu(sj, pj, t->local.family == AF_INET6, k->vti, &t->sec);
 	r = compile_strv(json_object_get(k->profile, "ike_proposals"), &t->sec.ike_proposals,
 			 &t->sec.n_ike_proposals);

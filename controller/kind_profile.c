@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "intent.h"
 #include "kind.h"
 #include "valid.h"
 
@@ -13,6 +14,16 @@ static const char *const profile_start[] = { "on-demand", "always", NULL };
 static const char *const profile_ike_default[] = { "aes256gcm16-prfsha384-ecp384", NULL };
 static const char *const profile_esp_default[] = { "aes256gcm16-ecp384", NULL };
 static const char *const profile_ah_default[] = { "sha256-ecp384", NULL };
+
+/* Liveness of each tunnel of the profile: BFD between the overlay addresses. Every
+ * sub-field is filled in, so an export shows what the sites run. */
+static const struct valid_field profile_bfd_fields[] = {
+	{ .key = "enabled", .type = VALID_BOOL, .def = 1 },
+	{ .key = "interval_ms", .type = VALID_INT, .min = INTENT_BFD_INTERVAL_MIN,
+	  .max = INTENT_BFD_INTERVAL_MAX, .def = INTENT_BFD_INTERVAL_DEFAULT },
+	{ .key = "multiplier", .type = VALID_INT, .min = INTENT_BFD_MULT_MIN,
+	  .max = INTENT_BFD_MULT_MAX, .def = INTENT_BFD_MULT_DEFAULT },
+};
 
 static const struct valid_field profile_fields[] = {
 	{ .key = "name", .type = VALID_NAME, .required = true },
@@ -32,6 +43,8 @@ static const struct valid_field profile_fields[] = {
 	{ .key = "dpd_interval", .type = VALID_INT, .min = 0, .max = 3600, .def = 30 },
 	{ .key = "start", .type = VALID_ENUM, .choices = profile_start, .def_str = "on-demand" },
 	{ .key = "ecmp", .type = VALID_BOOL, .def = 0 },
+	{ .key = "bfd", .type = VALID_OBJECT, .fields = profile_bfd_fields,
+	  .nfields = sizeof(profile_bfd_fields) / sizeof(profile_bfd_fields[0]) },
 	{ .key = "description", .type = VALID_STRING, .max = 255 },
 };
 

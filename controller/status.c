@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,11 @@ static const char *const status_if_states[] = { "up", "down", "missing", "failed
 static const char *const status_ike_states[] = { "none", "connecting", "established", "down", NULL };
 static const char *const status_child_states[] = { "none", "installing", "installed", "rekeying",
 						   "down", NULL };
+/* The agent's liveness verdict per tunnel (docs/api.md, Agents and status). */
+static const char *const status_live_states[] = { "up", "down", "idle", "admin-down", NULL };
+static const char *const status_live_reasons[] = { "bfd-timeout", "bfd-no-reply", "peer-admin-down",
+						   "ike-failed", "ike-timeout", "interface", NULL };
+static const char *const status_bfd_states[] = { "off", "admin-down", "down", "init", "up", NULL };
 static const char *const status_counters[] = { "bytes_in", "bytes_out", "packets_in",
 					       "packets_out", NULL };
 
@@ -28,12 +34,14 @@ static void status_enum(const json_t *e, const char *key, const char *const *all
 			const char *path, struct verr *errs, json_t *out)
 {
 	const char *v = json_string_value(json_object_get(e, key));
-	char p[128];
+	char p[128], list[128] = "";
+	size_t n = 0;
 
 	if (!status_in_list(v, allowed)) {
-		verr_add(errs, verr_path_key(p, sizeof(p), path, key), "must be one of %s%s%s%s%s",
-			 allowed[0], allowed[1] ? ", " : "", allowed[1] ? allowed[1] : "",
-			 allowed[2] ? ", ..." : "", "");
+		for (int i = 0; allowed[i] && n < sizeof(list); i++)
+			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
+					      allowed[i]);
+		verr_add(errs, verr_path_key(p, sizeof(p), path, key), "must be one of %s", list);
 		return;
 	}
 	json_object_set_new(out, key, json_string(v));
@@ -58,10 +66,97 @@ static void status_last_error(const json_t *e, const char *path, struct verr *er
 	json_object_set_new(out, "last_error", json_pack("{s:s, s:s}", "message", msg, "time", when));
 }
 
+/* "2026-11-30T23:59:59Z", a fraction of a second allowed: UTC only, and a real date. */
+static int status_is_utc(const char *s)
+{
+	static const char pat[] = "dddd-dd-ddTdd:dd:dd";
+	struct tm tm = { 0 }, back;
+	const char *rest = s + sizeof(pat) - 1;
+	size_t i, n;
+
+	for (i = 0; i < sizeof(pat) - 1; i++)
+		if (pat[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != pat[i])
+			return 0;
+	if (*rest == '.') {
+		n = strspn(rest + 1, "0123456789");
+		if (n < 1 || n > 9)
+			return 0;
+		rest += n + 1;
+	}
+	if (strcmp(rest, "Z") || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
+					&tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon--;
+	back = tm;
+	/* timegm() normalises 31 November into 1 December: a changed field means no such time. */
+	if (tm.tm_year < 70 || timegm(&back) == (time_t)-1)
+		return 0;
+	return back.tm_mday == tm.tm_mday && back.tm_mon == tm.tm_mon && back.tm_hour == tm.tm_hour &&
+	       back.tm_min == tm.tm_min && back.tm_sec == tm.tm_sec;
+}
+
+/* The fields of "liveness" other than its enums. */
+static void status_liveness_scalars(const json_t *lv, const char *path, struct verr *errs,
+				    json_t *out)
+{
+	const json_t *since = json_object_get(lv, "since"), *flaps = json_object_get(lv, "flaps");
+	const json_t *fwd = json_object_get(lv, "forwarding"), *why = json_object_get(lv, "reason");
+	char p[160];
+
+	if (!json_is_string(since) || json_string_length(since) > 64 ||
+	    !status_is_utc(json_string_value(since)))
+		verr_add(errs, verr_path_key(p, sizeof(p), path, "since"),
+			 "must be a UTC time like 2026-11-30T23:59:59Z");
+	else
+		json_object_set(out, "since", (json_t *)since);
+	if (!json_is_integer(flaps) || json_integer_value(flaps) < 0)
+		verr_add(errs, verr_path_key(p, sizeof(p), path, "flaps"),
+			 "must be a non-negative integer");
+	else
+		json_object_set(out, "flaps", (json_t *)flaps);
+	if (!json_is_boolean(fwd))
+		verr_add(errs, verr_path_key(p, sizeof(p), path, "forwarding"), "must be true or false");
+	else
+		json_object_set(out, "forwarding", (json_t *)fwd);
+	/* Absent or null: the tunnel has not gone down since the agent started. */
+	if (!why || json_is_null(why))
+		json_object_set_new(out, "reason", json_null());
+	else
+		status_enum(lv, "reason", status_live_reasons, path, errs, out);
+}
+
+/* The optional "liveness" of an entry: absent from agents older than BFD. */
+static void status_liveness(const json_t *e, const char *path, struct verr *errs, json_t *out)
+{
+	static const char *const keys[] = { "state", "since", "flaps", "reason", "forwarding",
+		"bfd", NULL };
+	const json_t *lv = json_object_get(e, "liveness");
+	json_t *o, *v;
+	const char *k;
+	char p[128], kp[160];
+
+	if (!lv)
+		return;
+	verr_path_key(p, sizeof(p), path, "liveness");
+	if (!json_is_object(lv)) {
+		verr_add(errs, p, "must be an object");
+		return;
+	}
+	o = json_object();
+	json_object_foreach((json_t *)lv, k, v)
+		if (!status_in_list(k, keys))
+			verr_add(errs, verr_path_key(kp, sizeof(kp), p, k), "unknown field");
+	status_enum(lv, "state", status_live_states, p, errs, o);
+	status_liveness_scalars(lv, p, errs, o);
+	status_enum(lv, "bfd", status_bfd_states, p, errs, o);
+	json_object_set_new(out, "liveness", o);
+}
+
 static json_t *status_entry(const json_t *e, const char *path, struct verr *errs)
 {
 	static const char *const keys[] = { "id", "interface", "ike", "child", "bytes_in",
-		"bytes_out", "packets_in", "packets_out", "last_error", NULL };
+		"bytes_out", "packets_in", "packets_out", "last_error", "liveness", NULL };
 	json_t *out = json_object();
 	const char *id = json_string_value(json_object_get(e, "id")), *k;
 	json_t *v;
@@ -89,6 +184,7 @@ static json_t *status_entry(const json_t *e, const char *path, struct verr *errs
 		json_object_set_new(out, status_counters[i], json_integer(v ? json_integer_value(v) : 0));
 	}
 	status_last_error(e, path, errs, out);
+	status_liveness(e, path, errs, out);
 	return out;
 }
 
@@ -252,25 +348,47 @@ json_t *status_site_view(const json_t *loaded, const char *site)
 			 "applied_revision", json_object_get(row, "applied_revision"));
 }
 
-/* up: a fresh report from either end has the interface up and the CHILD_SA installed;
- * down: fresh reports exist but none says so; pending: no fresh report yet. */
+/* One end's verdict: its agent's liveness state when it reports one; from an agent
+ * older than BFD, "up" for the interface up with the CHILD_SA installed, "idle" for the
+ * interface up with no IKE_SA and no CHILD_SA (on demand, nothing to send yet), else "". */
+static const char *status_end_state(const json_t *e)
+{
+	const char *live = json_string_value(json_object_get(json_object_get(e, "liveness"), "state"));
+	const char *iface = json_string_value(json_object_get(e, "interface"));
+	const char *ike = json_string_value(json_object_get(e, "ike"));
+	const char *child = json_string_value(json_object_get(e, "child"));
+
+	if (live)
+		return live;
+	if (!iface || !ike || !child || strcmp(iface, "up"))
+		return "";
+	if (!strcmp(child, "installed") || !strcmp(child, "rekeying"))
+		return "up";
+	return !strcmp(ike, "none") && !strcmp(child, "none") ? "idle" : "";
+}
+
+/* pending: no fresh report from either end; down: a fresh report says down (or
+ * admin-down); up: one says up; idle: every one says idle; down otherwise. */
 static const char *status_tunnel_overall(const json_t *a, const json_t *b, int fresh_a, int fresh_b)
 {
 	const json_t *ends[2] = { fresh_a ? a : NULL, fresh_b ? b : NULL };
-	int seen = 0;
+	int seen = 0, up = 0, idle = 1;
 
 	for (int i = 0; i < 2; i++) {
-		const char *iface = json_string_value(json_object_get(ends[i], "interface"));
-		const char *child = json_string_value(json_object_get(ends[i], "child"));
+		const char *st;
 
 		if (!ends[i])
 			continue;
 		seen = 1;
-		if (iface && child && !strcmp(iface, "up") &&
-		    (!strcmp(child, "installed") || !strcmp(child, "rekeying")))
-			return "up";
+		st = status_end_state(ends[i]);
+		if (!strcmp(st, "down") || !strcmp(st, "admin-down"))
+			return "down";
+		up |= !strcmp(st, "up");
+		idle &= !strcmp(st, "idle");
 	}
-	return seen ? "down" : "pending";
+	if (!seen)
+		return "pending";
+	return up ? "up" : idle ? "idle" : "down";
 }
 
 static json_t *status_tunnel_state(const json_t *loaded, const char *a, const char *b,
@@ -333,7 +451,8 @@ int status_summary(struct store *s, unsigned stale_after, json_t **out)
 	size_t i;
 	int r;
 
-	tunnels = json_pack("{s:i, s:i, s:i, s:i}", "total", 0, "up", 0, "down", 0, "pending", 0);
+	tunnels = json_pack("{s:i, s:i, s:i, s:i, s:i}", "total", 0, "up", 0, "idle", 0, "down", 0,
+			    "pending", 0);
 	r = tunnels ? status_load(s, NULL, stale_after, &loaded) : -ENOMEM;
 	if (r == 0)
 		r = store_names(s, &kind_site, &names);

@@ -700,6 +700,26 @@ static int valid_default(const struct valid_field *f, json_t **out)
 	}
 }
 
+/* A nested object: the whole of it or an error. A partial body (valid_object keeps the
+ * valid sub-fields) is no use to a caller checking rules across the outer fields. */
+static int valid_rd_object(const struct valid_field *f, const json_t *v, const char *path,
+			   struct verr *errs, json_t **out)
+{
+	json_t *empty = v ? NULL : json_object(), *body = NULL;
+	int r;
+
+	if (!v && !empty)
+		return -ENOMEM;
+	r = valid_object(v ? v : empty, path, f->fields, f->nfields, errs, &body);
+	json_decref(empty);
+	if (r) {
+		json_decref(body);
+		return r;
+	}
+	*out = body;
+	return 0;
+}
+
 static int valid_field_read(const struct valid_field *f, const json_t *v, const char *path,
 			    struct verr *errs, json_t **out)
 {
@@ -707,6 +727,9 @@ static int valid_field_read(const struct valid_field *f, const json_t *v, const 
 	if (f->nullable && (!v || json_is_null(v)))
 		return valid_new(json_null(), out);
 	if (!v) {
+		/* An absent object is an empty one: its sub-fields bring their defaults. */
+		if (f->type == VALID_OBJECT && !f->required)
+			return valid_rd_object(f, NULL, path, errs, out);
 		if (!f->required)
 			return valid_default(f, out);
 		verr_add(errs, path, "required");
@@ -735,6 +758,8 @@ static int valid_field_read(const struct valid_field *f, const json_t *v, const 
 		return valid_rd_tags(v, path, errs, out);
 	case VALID_PROPOSALS:
 		return valid_rd_proposals(f, v, path, errs, out);
+	case VALID_OBJECT:
+		return valid_rd_object(f, v, path, errs, out);
 	}
 	return -EINVAL;
 }

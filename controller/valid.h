@@ -33,6 +33,8 @@ enum valid_type {
 	VALID_NAMES,		/* names: sorted, no duplicates; [] */
 	VALID_TAGS,		/* object string → string; {} */
 	VALID_PROPOSALS,	/* proposal strings of kind proposal, order kept; choices */
+	VALID_OBJECT,		/* an object read by valid_object() against fields/nfields;
+				 * absent → every sub-field's default */
 };
 
 struct valid_field {
@@ -45,6 +47,8 @@ struct valid_field {
 	const char *def_str;
 	const char *const *choices;	/* NULL-terminated */
 	enum valid_proposal_kind proposal;
+	const struct valid_field *fields;	/* VALID_OBJECT */
+	size_t nfields;
 };
 
 /* Reads in against the n fields: required fields present, no unknown fields, each value

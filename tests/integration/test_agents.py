@@ -437,7 +437,7 @@ def test_status_round_trip(actl, spec):
               last_error=None)]}, token=ta), 204)
     s = ok(actl.get("/v1/status")).json
     assert s["sites"] == {"total": 6, "seen": 1, "stale": 0, "never": 5, "stale_after": 60}, s
-    assert s["tunnels"] == {"total": 3, "up": 1, "down": 0, "pending": 2}, s
+    assert s["tunnels"] == {"total": 3, "up": 1, "idle": 0, "down": 0, "pending": 2}, s
     page = ok(actl.get("/v1/tunnels?site=m1")).json
     validate(spec, response_schema(spec, "/v1/tunnels", "GET", 200), page, "tunnels")
     (t,) = page["items"]
@@ -470,7 +470,7 @@ def test_status_round_trip(actl, spec):
     assert t["state"]["overall"] == "down", t["state"]
     assert t["state"]["m1"]["bytes_in"] == 0
     s = actl.get("/v1/status").json
-    assert s["sites"]["seen"] == 2 and s["tunnels"] == {"total": 3, "up": 0, "down": 1,
+    assert s["sites"]["seen"] == 2 and s["tunnels"] == {"total": 3, "up": 0, "idle": 0, "down": 1,
                                                         "pending": 2}, s
     # A CHILD_SA being rekeyed counts as up.
     ok(actl.post("/v1/agents/m1/status", {"revision": it["revision"], "tunnels": [
@@ -495,7 +495,7 @@ def test_stale_reports_stop_counting(make_controller):
             break
         time.sleep(0.25)
     assert s["sites"] == {"total": 6, "seen": 0, "stale": 1, "never": 5, "stale_after": 1}, s
-    assert s["tunnels"] == {"total": 3, "up": 0, "down": 0, "pending": 3}, s
+    assert s["tunnels"] == {"total": 3, "up": 0, "idle": 0, "down": 0, "pending": 3}, s
     ag = ctl.get("/v1/sites/m1").json["status"]["agent"]
     assert ag["stale"] is True and ag["age"] > 1, ag
     (t,) = ctl.get("/v1/tunnels?site=m1").json["items"]

@@ -78,7 +78,7 @@ def test_status_matches_the_api(ctl):
     st = ctl.get("/v1/status").json
     r = ok(run(ctl, "status"))
     assert "sites       5 total: 0 seen, 0 stale, 5 never" in r.stdout, r.stdout
-    assert "tunnels     %d total: 0 up, 0 down, %d pending" % (
+    assert "tunnels     %d total: 0 up, 0 idle, 0 down, %d pending" % (
         st["tunnels"]["total"], st["tunnels"]["total"]) in r.stdout, r.stdout
     assert json.loads(ok(run(ctl, "--json", "status")).stdout) == st
     # Global options may also follow the command.
@@ -181,13 +181,14 @@ def test_tunnels_table(ctl):
     loaded(ctl)
     all_t = ctl.all_tunnels()
     r = ok(run(ctl, "tunnels"))
-    assert r.stdout.split("\n")[0].split() == ["ID", "A", "B", "KIND", "PROFILE", "STATE", "SOURCE"]
+    assert r.stdout.split("\n")[0].split() == ["ID", "A", "B", "KIND", "PROFILE", "STATE",
+                                               "A-END", "B-END", "SOURCE"]
     table = rows(r.stdout)
     assert [int(row[0]) for row in table] == [t["id"] for t in all_t]
     for row, t in zip(table, all_t):
         assert row[1:] == [t["a"], t["b"], t["tunnel_type"], t["profile"],
-                           t["state"]["overall"], t["source"]]
-    explicit = [row for row in table if row[6] == "tunnel/hub-m1"]
+                           t["state"]["overall"], "-", "-", t["source"]]
+    explicit = [row for row in table if row[8] == "tunnel/hub-m1"]
     assert len(explicit) == 1 and explicit[0][3] == "gre" and explicit[0][4] == "p2"
     r = ok(run(ctl, "tunnels", "--site", "m2"))
     assert sorted(int(row[0]) for row in rows(r.stdout)) == \
@@ -196,6 +197,41 @@ def test_tunnels_table(ctl):
     assert [t["id"] for t in got["items"]] == [t["id"] for t in ctl.all_tunnels("hub")]
     r = run(ctl, "tunnels", "--site", "nosuch")
     assert r.returncode in (0, 1), r      # an empty list or a 404, never a crash
+
+
+def test_tunnels_and_status_show_liveness(ctl):
+    loaded(ctl)
+    (t,) = [t for t in ctl.all_tunnels("m1") if t["source"] == "tunnel/hub-m1"]
+    tid, a, b = "gs%d" % t["id"], t["a"], t["b"]
+    down = {"state": "down", "since": "2026-11-30T23:59:59Z", "flaps": 3,
+            "reason": "bfd-timeout", "forwarding": False, "bfd": "down"}
+    r = ctl.post("/v1/agents/%s/status" % a, {"revision": 1, "tunnels": [
+        {"id": tid, "interface": "up", "ike": "established", "child": "installed",
+         "liveness": down}]})
+    assert r.status == 204, r
+    # b's agent predates BFD: no liveness, its CHILD_SA state instead.
+    r = ctl.post("/v1/agents/%s/status" % b, {"revision": 1, "tunnels": [
+        {"id": tid, "interface": "up", "ike": "none", "child": "none"}]})
+    assert r.status == 204, r
+    (row,) = [row for row in rows(ok(run(ctl, "tunnels")).stdout) if row[0] == str(t["id"])]
+    assert row[5:8] == ["down", "down,nofwd,flaps=3,bfd-timeout", "child=none"], row
+    up = dict(down, state="up", forwarding=True, reason=None, bfd="up", flaps=0)
+    r = ctl.post("/v1/agents/%s/status" % a, {"revision": 1, "tunnels": [
+        {"id": tid, "interface": "up", "ike": "established", "child": "installed",
+         "liveness": up}]})
+    assert r.status == 204, r
+    (row,) = [row for row in rows(ok(run(ctl, "tunnels")).stdout) if row[0] == str(t["id"])]
+    assert row[5:7] == ["up", "up,fwd,flaps=0"], row
+    # --json passes the API's answer through, liveness and all.
+    got = json.loads(ok(run(ctl, "--json", "tunnels", "--site", a)).stdout)["items"]
+    (mine,) = [x for x in got if x["id"] == t["id"]]
+    assert mine["state"][a]["liveness"] == up and mine["state"]["overall"] == "up"
+    # Only b reports idle for a tunnel of its own: the status line counts it.
+    ctl.post("/v1/agents/%s/status" % a, {"revision": 1, "tunnels": []})
+    st = ctl.get("/v1/status").json["tunnels"]
+    assert st["idle"] == 1, st
+    assert "0 up, 1 idle, 0 down, %d pending" % (st["total"] - 1) in \
+        ok(run(ctl, "status")).stdout
 
 
 def test_import_422_lists_every_path(ctl, tmp_path):

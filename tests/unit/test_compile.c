@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "compile.h"
+#include "db.h"
 #include "revision.h"
 #include "import.h"
 #include "store.h"
@@ -386,6 +387,55 @@ static void test_vti_and_mtu(void **state)
 	json_decref(in);
 }
 
+static void assert_bfd(const json_t *in, const char *remote, int enabled, int ms, int mult)
+{
+	const json_t *b = json_object_get(tunnel_obj(in, remote), "bfd");
+
+	assert_non_null(b);
+	assert_int_equal(json_is_true(json_object_get(b, "enabled")), enabled);
+	assert_int_equal(json_integer_value(json_object_get(b, "interval_ms")), ms);
+	assert_int_equal(json_integer_value(json_object_get(b, "multiplier")), mult);
+}
+
+/* Each tunnel carries its profile's bfd; a profile stored before profiles had "bfd"
+ * compiles to the defaults, byte for byte what the same profile with them compiles to. */
+static void test_bfd_from_profile(void **state)
+{
+	struct fx *f = *state;
+	char *a = NULL, *b = NULL;
+	json_t *in;
+	uint64_t r1, r2, r3;
+
+	assert_int_equal(import(f, "{\"profiles\":[{\"name\":\"p\"},{\"name\":\"q\",\"bfd\":"
+		"{\"enabled\":false,\"interval_ms\":250,\"multiplier\":7}}],\"sites\":[" SITES_4 "],"
+		"\"tunnels\":[{\"name\":\"t1\",\"a\":\"s1\",\"b\":\"s2\",\"profile\":\"q\"},"
+		"{\"name\":\"t2\",\"a\":\"s1\",\"b\":\"hub1\",\"profile\":\"p\"}]}", NULL), 0);
+	in = intent_of(f, "s1", &r1);
+	assert_bfd(in, "192.0.2.12", 0, 250, 7);
+	assert_bfd(in, "192.0.2.1", 1, 100, 3);
+	json_decref(in);
+	assert_int_equal(revision_current(f->s, "hub1", &r1, &a), 0);
+	assert_int_equal(db_exec(store_db(f->s), "UPDATE object SET body = json_remove(body, '$.bfd') "
+				 "WHERE kind = 'profile' AND name = 'p'"), 0);
+	store_set_compiled(f->s, NULL);
+	assert_int_equal(revision_current(f->s, "hub1", &r2, &b), 0);
+	assert_string_equal(a, b);
+	assert_int_equal(r1, r2);
+	assert_non_null(strstr(b, "\"bfd\":{\"enabled\":true,\"interval_ms\":100,\"multiplier\":3}"));
+	free(a);
+	free(b);
+	/* A new bfd moves the revision of the sites its tunnels reach, and only theirs. */
+	json_decref(intent_of(f, "hub2", &r1));
+	assert_int_equal(import(f, "{\"profiles\":[{\"name\":\"p\",\"bfd\":{\"multiplier\":5}}]}",
+				NULL), 0);
+	in = intent_of(f, "hub1", &r3);
+	assert_true(r3 > r2);
+	assert_bfd(in, "192.0.2.11", 1, 100, 5);
+	json_decref(in);
+	json_decref(intent_of(f, "hub2", &r2));
+	assert_int_equal(r1, r2);
+}
+
 static void test_stability_and_revisions(void **state)
 {
 	struct fx *f = *state;
@@ -504,6 +554,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nat_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_initiator_without_nat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vti_and_mtu, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bfd_from_profile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stability_and_revisions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deterministic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump_matches_jansson, setup, teardown),

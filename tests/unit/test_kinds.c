@@ -279,8 +279,9 @@ static void test_profile_defaults(void **state)
 {
 	(void)state;
 	assert_canon(&kind_profile, "{\"name\":\"std\"}",
-		     "{\"ah_proposals\":[\"sha256-ecp384\"],\"auth\":\"psk\",\"description\":\"\","
-		     "\"dpd_interval\":30,\"ecmp\":false,\"esp_proposals\":[\"aes256gcm16-ecp384\"],"
+		     "{\"ah_proposals\":[\"sha256-ecp384\"],\"auth\":\"psk\","
+		     "\"bfd\":{\"enabled\":true,\"interval_ms\":100,\"multiplier\":3},"
+		     "\"description\":\"\",\"dpd_interval\":30,\"ecmp\":false,\"esp_proposals\":[\"aes256gcm16-ecp384\"],"
 		     "\"ike_lifetime\":86400,\"ike_proposals\":[\"aes256gcm16-prfsha384-ecp384\"],"
 		     "\"ike_version\":2,\"keying\":\"ike\",\"mode\":\"transport\",\"name\":\"std\","
 		     "\"protocol\":\"esp\",\"sa_lifetime\":3600,\"start\":\"on-demand\"}");
@@ -304,6 +305,54 @@ static void test_profile_values(void **state)
 	json_decref(norm_ok(&kind_profile, "{\"name\":\"p\",\"dpd_interval\":0,\"ike_version\":1,"
 			    "\"auth\":\"x509\",\"mode\":\"tunnel\",\"protocol\":\"ah\","
 			    "\"start\":\"always\",\"ecmp\":true}"));
+}
+
+/* The canonical "bfd" of the profile in. */
+static void assert_bfd_canon(const char *in, const char *want)
+{
+	json_t *out = norm_ok(&kind_profile, in);
+	char *txt = dump(json_object_get(out, "bfd"));
+
+	assert_string_equal(txt, want);
+	free(txt);
+	json_decref(out);
+}
+
+static void test_profile_bfd(void **state)
+{
+	json_t *d;
+
+	(void)state;
+	/* Sub-fields given are kept, the others take their defaults. */
+	assert_bfd_canon("{\"name\":\"p\",\"bfd\":{\"interval_ms\":50}}",
+			 "{\"enabled\":true,\"interval_ms\":50,\"multiplier\":3}");
+	assert_bfd_canon("{\"name\":\"p\",\"bfd\":{\"enabled\":false,\"interval_ms\":10000,"
+			 "\"multiplier\":50}}",
+			 "{\"enabled\":false,\"interval_ms\":10000,\"multiplier\":50}");
+	json_decref(norm_ok(&kind_profile, "{\"name\":\"p\",\"bfd\":{\"multiplier\":2}}"));
+	fail1(&kind_profile, "{\"name\":\"p\",\"bfd\":{\"interval_ms\":49}}", "bfd.interval_ms",
+	      "from 50 to 10000");
+	fail1(&kind_profile, "{\"name\":\"p\",\"bfd\":{\"interval_ms\":10001}}", "bfd.interval_ms",
+	      "from 50 to 10000");
+	fail1(&kind_profile, "{\"name\":\"p\",\"bfd\":{\"multiplier\":1}}", "bfd.multiplier",
+	      "from 2 to 50");
+	fail1(&kind_profile, "{\"name\":\"p\",\"bfd\":{\"multiplier\":51}}", "bfd.multiplier",
+	      "from 2 to 50");
+	fail1(&kind_profile, "{\"name\":\"p\",\"bfd\":{\"enabled\":\"yes\"}}", "bfd.enabled",
+	      "true or false");
+	fail1(&kind_profile, "{\"name\":\"p\",\"bfd\":{\"intervl_ms\":100}}", "bfd.intervl_ms",
+	      "did you mean 'interval_ms'");
+	fail1(&kind_profile, "{\"name\":\"p\",\"bfd\":true}", "bfd", "must be an object");
+	fail1(&kind_profile, "{\"name\":\"p\",\"bfd\":null}", "bfd", "must be an object");
+	/* Every error inside, under the caller's path, and the other fields still checked. */
+	d = norm_fail(&kind_profile, "profiles[2]", "{\"name\":\"p\",\"ecmp\":1,"
+		      "\"bfd\":{\"interval_ms\":1.5,\"multiplier\":\"3\",\"x\":0}}");
+	assert_err(d, "profiles[2].bfd.interval_ms", "from 50 to 10000");
+	assert_err(d, "profiles[2].bfd.multiplier", "from 2 to 50");
+	assert_err(d, "profiles[2].bfd.x", "unknown field");
+	assert_err(d, "profiles[2].ecmp", "true or false");
+	assert_int_equal(json_array_size(d), 4);
+	json_decref(d);
 }
 
 static void test_profile_lifetimes(void **state)
@@ -878,6 +927,7 @@ int main(void)
 		cmocka_unit_test(test_site_collects_all),
 		cmocka_unit_test(test_profile_defaults),
 		cmocka_unit_test(test_profile_values),
+		cmocka_unit_test(test_profile_bfd),
 		cmocka_unit_test(test_profile_lifetimes),
 		cmocka_unit_test(test_profile_proposals),
 		cmocka_unit_test(test_topology_defaults),

@@ -35,7 +35,7 @@ CLI_OBJ   = $(call obj,$(CLI_SRC))
 
 BINS = $(BUILD)/gresec-controller $(BUILD)/gresec-agent $(BUILD)/gresec
 
-.PHONY: all check test unit integration kernel demo bench install clean deps fuzz
+.PHONY: all check test unit integration kernel demo bench install clean deps deps-demo fuzz
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c $(wildcard api/*.h controller/*.h agent/*.h cli/*.h)
@@ -73,7 +73,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(CTL_OBJ) $(AGENT_OBJ) $(BUILD)/libgresec-api.
 		$(call pkglibs,$(sort $(PKG_CTL) $(PKG_AGENT)) cmocka) -lm -ldl
 
 deps:
-	sh contrib/install-deps.sh
+	sh contrib/install-deps.sh check
+
+deps-demo:
+	sh contrib/install-deps.sh demo
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -95,7 +98,7 @@ check: deps
 
 test: unit integration
 
-demo: deps all
+demo: deps-demo all
 	sh contrib/demo.sh
 
 bench: deps all

@@ -188,6 +188,10 @@ struct daemon_ctx {
 	char *posted;			/* the last report handed to the client */
 	int64_t posted_ms, next_resync_ms;
 	int64_t pass_at_ms;		/* a debounced pass is due then; 0: none */
+	/* When ike_tick is due: -1 none, 0 at once (its schedule may have moved). Cached
+	 * because BFD wakes the loop thousands of times a second, and the IKE plane's
+	 * timers are a walk over every tunnel. */
+	int64_t ike_due_ms;
 	struct failover *fo;
 };
 
@@ -392,8 +396,8 @@ static int daemon_timeout(const struct daemon_ctx *c, int64_t now)
 
 	if (c->pass_at_ms)
 		daemon_min(&t, c->pass_at_ms - now);
-	if (c->ike)
-		daemon_min(&t, ike_next_timeout_ms(c->ike, now));
+	if (c->ike && c->ike_due_ms >= 0)
+		daemon_min(&t, c->ike_due_ms - now < 0 ? 0 : c->ike_due_ms - now);
 	if (c->cfg->client)
 		daemon_min(&t, client_timeout_ms(c->cfg->client, now));
 	daemon_min(&t, failover_timeout_ms(c->fo, now));
@@ -417,7 +421,13 @@ static bool daemon_ike_events(struct daemon_ctx *c, const struct pollfd *acq,
 			 c->in ? c->in->site : "-", strerror(-rc));
 		c->ev_was_up = false;
 	}
-	ike_tick(c->ike, ike_now_ms());
+	if (acq->revents || ev->revents || (c->ike_due_ms >= 0 && ike_now_ms() >= c->ike_due_ms)) {
+		int64_t now = ike_now_ms(), k;
+
+		ike_tick(c->ike, now);
+		k = ike_next_timeout_ms(c->ike, now);
+		c->ike_due_ms = k < 0 ? -1 : now + k;
+	}
 	return ike_events_take_dirty(c->ev);
 }
 
@@ -428,14 +438,16 @@ static void daemon_after_poll(struct daemon_ctx *c, bool pass, bool ike_moved)
 	int64_t now = ike_now_ms();
 	bool report = ike_moved;
 
-	if (c->in && (ike_moved || failover_pending(c->fo, now)) &&
-	    failover_eval(c->fo, c->in, &c->res, c->ike, c->ev, now))
-		pass = true;
+	if (c->in && (ike_moved || failover_pending(c->fo, now))) {
+		c->ike_due_ms = 0;	/* it may have started initiations */
+		pass |= failover_eval(c->fo, c->in, &c->res, c->ike, c->ev, now);
+	}
 	if (now >= c->next_resync_ms || (c->pass_at_ms && now >= c->pass_at_ms))
 		pass = true;
 	if (pass) {
 		c->next_resync_ms = now + (int64_t)c->cfg->resync * 1000;
 		daemon_pass(c);
+		c->ike_due_ms = 0;
 		report = false;		/* the pass reported */
 	}
 	if (failover_take_dirty(c->fo) || report)

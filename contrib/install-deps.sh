@@ -2,14 +2,19 @@
 # Installs everything gresec needs to build, test and run its demo on Debian 12.
 # Idempotent: packages already present are left alone, apt runs only when something is missing.
 set -eu
-PKGS="build-essential pkg-config clang
+# What `make demo` needs (kept small: a fresh machine runs the demo quickly), then what
+# `make check` adds: the test tools, FRR (bfdd is the BFD peer of the interop test).
+#   contrib/install-deps.sh [demo|check]     (default: check)
+TIER=${1:-check}
+PKGS="build-essential pkg-config
 libmnl-dev
 libsqlite3-dev sqlite3 libjansson-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev
-libcmocka-dev
 strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
 user-mode-linux kmod iproute2 iputils-ping tcpdump iptables
-python3 python3-pytest python3-yaml
-curl jq bsdextrautils openssl wrk nginx-light"
+curl jq bsdextrautils openssl"
+if [ "$TIER" = check ]; then
+	PKGS="$PKGS clang libcmocka-dev python3 python3-pytest python3-yaml wrk nginx-light frr"
+fi
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -23,6 +28,8 @@ if [ -n "$missing" ]; then
 else
 	echo "install-deps: all dependencies present"
 fi
+
+[ "$TIER" = check ] || exit 0
 
 # The OpenAPI linter (tests/openapi) comes from the npm registry, pinned by its lock file.
 # Node.js from Debian only when the machine has none (it may carry a newer one already).

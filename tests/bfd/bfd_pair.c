@@ -1,6 +1,9 @@
 /* bfd_pair: runs agent/bfd_set.c on real sockets for the integration test.
  *
  *   bfd_pair ID,IFNAME,LOCAL,PEER,INTERVAL_MS,MULT [...]
+ *   bfd_pair --many N,IFNAME,SIDE,INTERVAL_MS,MULT
+ *            N sessions (the benchmark, tests/bench/bfd.sh): session i between
+ *            169.254.<i / 128>.<2 (i % 128) + SIDE> and the other address of that /31
  *
  * Makes the sessions (again and again until their socket can be made), then prints one
  * line per event, each starting with CLOCK_MONOTONIC seconds (Python's time.monotonic):
@@ -24,7 +27,6 @@
 
 #include "bfd_set.h"
 
-#define PAIR_MAX 8
 #define PAIR_RETRY_US 100000
 
 struct pair_sess {
@@ -79,10 +81,45 @@ static int pair_parse(char *arg, struct pair_sess *ps)
 	return 0;
 }
 
+/* --many: n sessions on one interface, the addresses numbered as above. */
+static struct pair_sess *pair_many(const char *arg, size_t *n)
+{
+	char ifname[32];
+	unsigned cnt, side, ms, mult;
+	struct pair_sess *ps;
+
+	if (sscanf(arg, "%u,%31[^,],%u,%u,%u", &cnt, ifname, &side, &ms, &mult) != 5 ||
+	    !cnt || cnt > 32768 || side > 1 || !ms || !mult || mult > 255 ||
+	    !(ps = calloc(cnt, sizeof(*ps))))
+		return NULL;
+	for (unsigned i = 0; i < cnt; i++) {
+		char a[32], b[32];
+
+		snprintf(a, sizeof(a), "169.254.%u.%u", i / 128, 2 * (i % 128) + side);
+		snprintf(b, sizeof(b), "169.254.%u.%u", i / 128, 2 * (i % 128) + !side);
+		snprintf(ps[i].id, sizeof(ps[i].id), "s%u", i);
+		snprintf(ps[i].ifname, sizeof(ps[i].ifname), "%s", ifname);
+		addr_parse(a, &ps[i].local);
+		addr_parse(b, &ps[i].peer);
+		ps[i].cfg = (struct bfd_cfg){ .desired_min_tx_us = ms * 1000u,
+					      .required_min_rx_us = ms * 1000u,
+					      .detect_mult = (uint8_t)mult };
+		ps[i].rc = 1;
+	}
+	*n = cnt;
+	return ps;
+}
+
+/* Sessions made once stay: only those whose socket could not be made yet are tried
+ * again (as the agent does). */
 static void pair_ensure(struct bfd_set *bs, struct pair_sess *ps, size_t n, int64_t now)
 {
 	for (size_t i = 0; i < n; i++) {
-		int rc = bfd_set_ensure(bs, ps[i].id, ps[i].ifname, &ps[i].local, &ps[i].peer,
+		int rc;
+
+		if (!ps[i].rc)
+			continue;
+		rc = bfd_set_ensure(bs, ps[i].id, ps[i].ifname, &ps[i].local, &ps[i].peer,
 					&ps[i].cfg, now);
 
 		if (rc && rc != ps[i].rc)
@@ -144,18 +181,26 @@ static void pair_loop(struct bfd_set *bs, int sfd, struct pair_sess *ps, size_t 
 
 int main(int argc, char **argv)
 {
-	struct pair_sess ps[PAIR_MAX];
+	struct pair_sess *ps = NULL;
 	struct bfd_set *bs = NULL;
 	size_t n = 0;
 	sigset_t sigs;
 	int sfd = -1, rc = 2;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (int i = 1; i < argc; i++)
-		if (n == PAIR_MAX || pair_parse(argv[i], &ps[n++])) {
-			fprintf(stderr, "usage: bfd_pair ID,IFNAME,LOCAL,PEER,INTERVAL_MS,MULT...\n");
-			goto out;
-		}
+	if (argc == 3 && !strcmp(argv[1], "--many"))
+		ps = pair_many(argv[2], &n);
+	else if ((ps = calloc(argc, sizeof(*ps))))
+		for (int i = 1; ps && i < argc; i++)
+			if (pair_parse(argv[i], &ps[n++])) {
+				free(ps);
+				ps = NULL;
+			}
+	if (!ps) {
+		fprintf(stderr, "usage: bfd_pair ID,IFNAME,LOCAL,PEER,INTERVAL_MS,MULT...\n"
+			"       bfd_pair --many N,IFNAME,SIDE,INTERVAL_MS,MULT\n");
+		goto out;
+	}
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGUSR1);
 	sigaddset(&sigs, SIGUSR2);
@@ -173,6 +218,7 @@ int main(int argc, char **argv)
 	pair_drops(bs);
 	rc = 0;
 out:
+	free(ps);
 	bfd_set_free(bs);
 	if (sfd >= 0)
 		close(sfd);

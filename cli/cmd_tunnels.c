@@ -19,13 +19,15 @@ static json_t *tunnels_end(const json_t *item, const char *end)
 					   json_string_value(json_object_get(item, end)));
 	const json_t *lv = json_object_get(st, "liveness");
 	const char *why = json_string_value(json_object_get(lv, "reason"));
+	const char *child = json_string_value(json_object_get(st, "child"));
+	const char *state = json_string_value(json_object_get(lv, "state"));
 
 	if (!json_is_object(st))
 		return json_string("-");
 	if (!json_is_object(lv))
-		return json_sprintf("child=%s", json_string_value(json_object_get(st, "child")));
+		return json_sprintf("child=%s", child ? child : "?");
 	return json_sprintf("%s,%s,flaps=%" JSON_INTEGER_FORMAT "%s%s",
-			    json_string_value(json_object_get(lv, "state")),
+			    state ? state : "?",
 			    json_is_true(json_object_get(lv, "forwarding")) ? "fwd" : "nofwd",
 			    json_integer_value(json_object_get(lv, "flaps")), why ? "," : "",
 			    why ? why : "");

@@ -136,12 +136,20 @@ static uint32_t bfd_session_rand(struct bfd_session *s)
 	return s->rng = x;
 }
 
+/* How early a periodic packet may go: a twentieth of the interval, at most
+ * BFD_TX_SLACK_US. */
+static uint32_t bfd_session_slack(uint32_t iv)
+{
+	return iv / 20 < BFD_TX_SLACK_US ? iv / 20 : BFD_TX_SLACK_US;
+}
+
 /* §6.8.7: 75-100 % of the interval, 75-90 % with a detect multiplier of 1 so that one
- * late packet cannot take the peer past its detection time. Never 0: the caller's
- * loop must move forward. */
+ * late packet cannot take the peer past its detection time. The lower end is raised by
+ * the slack, since a packet may go that much before its time: what the peer sees
+ * stays within 75-100 %. Never 0: the caller's loop must move forward. */
 static uint32_t bfd_session_jitter(struct bfd_session *s, uint32_t iv)
 {
-	uint32_t lo = iv - iv / 4;
+	uint32_t lo = iv - iv / 4 + bfd_session_slack(iv);
 	uint32_t hi = s->cfg.detect_mult == 1 ? iv - (iv / 10 + (iv % 10 != 0)) : iv;
 	uint32_t j = hi > lo ? lo + bfd_session_rand(s) % (hi - lo + 1) : lo;
 
@@ -297,9 +305,14 @@ bool bfd_session_expire(struct bfd_session *s, int64_t now_us)
 	return true;
 }
 
+bool bfd_session_tx_due(const struct bfd_session *s, int64_t now_us)
+{
+	return s->next_tx_us <= now_us + bfd_session_slack(s->tx_interval_us);
+}
+
 bool bfd_session_tx(struct bfd_session *s, int64_t now_us, struct bfd_pkt *p)
 {
-	bool due = s->next_tx_us <= now_us, final = s->send_final;
+	bool due = bfd_session_tx_due(s, now_us), final = s->send_final;
 
 	if (!due && !final)
 		return false;

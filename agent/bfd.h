@@ -23,6 +23,12 @@
 #define BFD_VERSION 1
 #define BFD_PKT_LEN 24			/* the mandatory section; we send nothing else */
 #define BFD_SLOW_TX_US 1000000u		/* §6.8.3: desired min TX while not Up */
+/* A periodic packet may go up to this much (and at most 5 % of the interval) before
+ * its time, so that a loop serving hundreds of sessions sends those due within one
+ * window together and wakes a few hundred times a second, not once per packet. The
+ * jitter's lower end is raised by as much, so the intervals the peer sees stay within
+ * §6.8.7's 75-100 %. */
+#define BFD_TX_SLACK_US 5000u
 
 enum bfd_state { BFD_ADMIN_DOWN = 0, BFD_DOWN = 1, BFD_INIT = 2, BFD_UP = 3 };
 
@@ -120,7 +126,11 @@ bool bfd_session_expire(struct bfd_session *s, int64_t now_us);
 /* When a packet is due (periodic, a Final, or right after a state change), fills p,
  * schedules the next periodic one with jitter and returns true. */
 bool bfd_session_tx(struct bfd_session *s, int64_t now_us, struct bfd_pkt *p);
-/* The earliest of the next transmission and the detection deadline. */
+/* Whether a periodic packet is due at now (within the slack). */
+bool bfd_session_tx_due(const struct bfd_session *s, int64_t now_us);
+/* The earliest of the next transmission and the detection deadline. (Woken then, a
+ * loop sends what is due within the slack too, so the next wakeup is at least a slack
+ * away.) */
 int64_t bfd_session_next_us(const struct bfd_session *s);
 /* New intervals or multiplier: takes effect through a Poll Sequence (§6.8.3). */
 void bfd_session_set_cfg(struct bfd_session *s, const struct bfd_cfg *cfg, int64_t now_us);

@@ -529,7 +529,7 @@ size_t bfd_set_count(const struct bfd_set *bs)
 static void bfd_set_service(struct bfd_set *bs, struct bfd_set_ent *e, enum bfd_state old,
 			    int64_t now_us)
 {
-	bool due = e->s.next_tx_us <= now_us;
+	bool due = bfd_session_tx_due(&e->s, now_us);
 	uint8_t buf[BFD_PKT_LEN];
 	struct bfd_pkt p;
 

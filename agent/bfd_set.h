@@ -23,6 +23,12 @@
 
 struct bfd_set;
 
+/* The shortest turn of a loop that serves BFD: packets that arrive within it are read
+ * together. Without it, a peer's burst wakes the loop once per packet (thousands of
+ * times a second with hundreds of sessions); detection times are hundreds of
+ * milliseconds, to which a delay this short is nothing. */
+#define BFD_LOOP_TURN_US 2000
+
 /* Called when a session's state moves (old -> s->state), from bfd_set_dispatch or
  * bfd_set_run. */
 typedef void (*bfd_change_fn)(void *ud, const char *id, const struct bfd_session *s,

@@ -14,6 +14,7 @@
 #include <linux/xfrm.h>
 
 #include "acquire.h"
+#include "bfd_set.h"
 #include "client.h"
 #include "daemon.h"
 #include "failover.h"
@@ -192,6 +193,7 @@ struct daemon_ctx {
 	 * because BFD wakes the loop thousands of times a second, and the IKE plane's
 	 * timers are a walk over every tunnel. */
 	int64_t ike_due_ms;
+	int64_t turn_us;		/* when the last turn of the loop began */
 	struct failover *fo;
 };
 
@@ -466,6 +468,12 @@ static int daemon_wait(struct daemon_ctx *c)
 		{ .fd = c->ev ? ike_events_fd(c->ev) : -1, .events = POLLIN },
 	};
 	size_t nb = failover_pollfds(c->fo, fds + DAEMON_FDS, DAEMON_BFD_FDS);
+	int64_t now_us = bfd_now_us();
+
+	if (now_us - c->turn_us < BFD_LOOP_TURN_US)
+		usleep((useconds_t)(BFD_LOOP_TURN_US - (now_us - c->turn_us)));
+	c->turn_us = bfd_now_us();
+
 	struct pollfd *cl = fds + DAEMON_FDS + nb;
 	size_t n_cl = c->cfg->client ? client_pollfds(c->cfg->client, cl, DAEMON_CLIENT_FDS) : 0;
 	int n = poll(fds, DAEMON_FDS + nb + n_cl, daemon_timeout(c, ike_now_ms()));

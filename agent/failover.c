@@ -12,6 +12,7 @@
 #include "kstate.h"
 #include "log.h"
 #include "state.h"
+#include "vici.h"
 
 #define FAILOVER_STATE_FILE "liveness.json"
 
@@ -38,6 +39,20 @@ static void failover_on_bfd(void *ud, const char *id, const struct bfd_session *
 		 bfd_state_name(old), bfd_state_name(s->state), bfd_diag_name(s->local_diag));
 }
 
+static size_t failover_hook_fds(void *ud, struct pollfd *fds, size_t max, int64_t *deadline)
+{
+	struct failover *f = ud;
+	int64_t next = bfd_set_next_us(f->bfd);
+
+	*deadline = next == INT64_MAX ? -1 : (next + 999) / 1000;
+	return bfd_set_pollfds(f->bfd, fds, max);
+}
+
+static void failover_hook_run(void *ud, const struct pollfd *fds, size_t n)
+{
+	failover_io(ud, fds, n, 0);
+}
+
 struct failover *failover_new(const char *state_dir, int64_t now_ms)
 {
 	struct failover *f = calloc(1, sizeof(*f));
@@ -54,6 +69,8 @@ struct failover *failover_new(const char *state_dir, int64_t now_ms)
 		errno = e;
 		return NULL;
 	}
+	vici_set_wait_hook(&(struct vici_wait_hook){ .fds = failover_hook_fds,
+						     .run = failover_hook_run, .ud = f });
 	return f;
 }
 
@@ -61,6 +78,7 @@ void failover_free(struct failover *f)
 {
 	if (!f)
 		return;
+	vici_set_wait_hook(NULL);
 	bfd_set_free(f->bfd);
 	live_free(f->live);
 	free(f->inp);

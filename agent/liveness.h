@@ -38,7 +38,7 @@
 #define LIVE_FLAP_MAX 3			/* downs within the window that suppress */
 #define LIVE_SUPPRESS_MS 15000		/* unbroken up time a suppressed tunnel needs */
 #define LIVE_RETRY_MIN_MS 1000		/* initiations of a down tunnel, doubling */
-#define LIVE_RETRY_MAX_MS 8000
+#define LIVE_RETRY_MAX_MS 4000
 
 enum live_state { LIVE_IDLE, LIVE_UP, LIVE_DOWN, LIVE_ADMIN_DOWN };
 

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <poll.h>
 #include <stdint.h>
 
 /* Protocol limits: names carry a one-byte length, values a two-byte one. charon
@@ -117,6 +118,18 @@ struct vici_conn {
 	vici_event_cb cb;		/* events outside a streamed request */
 	void *cb_data;
 };
+
+/* While a request waits for charon the agent's loop is not turning, yet its BFD
+ * sessions must go on sending and reading (a slow charon must not look like a dead
+ * path to the peers). The hook, set once by the daemon, adds fds to the wait and is
+ * run when they are ready or its deadline (monotonic ms, -1 none) has come. It must
+ * not call into VICI. */
+struct vici_wait_hook {
+	size_t (*fds)(void *ud, struct pollfd *fds, size_t max, int64_t *deadline_ms);
+	void (*run)(void *ud, const struct pollfd *fds, size_t n);
+	void *ud;
+};
+void vici_set_wait_hook(const struct vici_wait_hook *h);	/* NULL: none */
 
 struct vici_conn *vici_conn_new(void);
 void vici_conn_free(struct vici_conn *c);

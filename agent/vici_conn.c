@@ -90,18 +90,37 @@ static int64_t vici_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+#define VICI_HOOK_FDS 4
+
+static struct vici_wait_hook vici_hook;
+
+void vici_set_wait_hook(const struct vici_wait_hook *h)
+{
+	vici_hook = h ? *h : (struct vici_wait_hook){ 0 };
+}
+
+/* Waits for fd (the hook's fds served meanwhile). 0 when ready, negative errno. */
 static int vici_wait_fd(int fd, short events, int64_t deadline)
 {
-	struct pollfd p = { .fd = fd, .events = events };
-	int64_t left = deadline - vici_now_ms();
-	int rc;
+	struct pollfd p[1 + VICI_HOOK_FDS] = { { .fd = fd, .events = events } };
 
-	if (left <= 0)
-		return vici_errno(VICI_FAIL_TIMEOUT, NULL);
-	rc = poll(&p, 1, (int)(left > 60000 ? 60000 : left));
-	if (rc < 0)
-		return errno == EINTR ? 0 : -errno;
-	return rc == 0 ? vici_errno(VICI_FAIL_TIMEOUT, NULL) : 0;
+	for (;;) {
+		int64_t now = vici_now_ms(), left = deadline - now, hd = -1;
+		size_t n = vici_hook.fds ? vici_hook.fds(vici_hook.ud, p + 1, VICI_HOOK_FDS, &hd) : 0;
+		int rc;
+
+		if (left <= 0)
+			return vici_errno(VICI_FAIL_TIMEOUT, NULL);
+		if (hd >= 0 && hd - now < left)
+			left = hd - now < 0 ? 0 : hd - now;
+		rc = poll(p, 1 + n, (int)(left > 60000 ? 60000 : left));
+		if (rc < 0)
+			return errno == EINTR ? 0 : -errno;
+		if (p[0].revents)
+			return 0;
+		if (n || hd >= 0)
+			vici_hook.run(vici_hook.ud, p + 1, n);
+	}
 }
 
 static int vici_write_all(struct vici_conn *c, const uint8_t *p, size_t n)

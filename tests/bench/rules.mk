@@ -1,5 +1,5 @@
 # Tools the benchmarks need, built with the project's flags.
-BENCH_TOOLS = $(BUILD)/bench/pollers $(BUILD)/bench/compile_bench
+BENCH_TOOLS = $(BUILD)/bench/pollers $(BUILD)/bench/compile_bench $(BUILD)/tests/bfd_pair
 
 $(BUILD)/bench/pollers: tests/bench/pollers.c
 	@mkdir -p $(dir $@)

@@ -149,14 +149,21 @@ static bool pair_signal(int sfd, struct bfd_set *bs, struct pair_sess *ps, size_
 	return false;
 }
 
+/* As the agent's loop: at most one turn per BFD_LOOP_TURN_US (see bfd_set.h). */
 static void pair_loop(struct bfd_set *bs, int sfd, struct pair_sess *ps, size_t n)
 {
-	int64_t retry_at = 0;
+	int64_t retry_at = 0, turn = 0;
 
 	for (;;) {
 		struct pollfd fds[3];
 		int64_t now = bfd_now_us(), wait;
 		size_t nfd;
+
+		if (now - turn < BFD_LOOP_TURN_US) {
+			usleep((useconds_t)(BFD_LOOP_TURN_US - (now - turn)));
+			now = bfd_now_us();
+		}
+		turn = now;
 
 		if (now >= retry_at) {
 			pair_ensure(bs, ps, n, now);

@@ -244,7 +244,7 @@ static void test_retry_backoff(void **state)
 {
 	struct fx *f = *state;
 	struct live_input in = bfd_down();
-	int64_t t = 20000, want[] = { 1000, 2000, 4000, 8000, 8000 };
+	int64_t t = 20000, want[] = { 1000, 2000, 4000, 4000 };
 
 	bring_up(f, 10000);
 	live_update(f->l, 0, &in, t);

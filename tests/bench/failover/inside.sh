@@ -24,7 +24,7 @@ while [ $k -lt "$N" ]; do
 	warm || die "kill $k: spoke1 <-> spoke2 broken before the kill"
 	wait_for 40 is_via spoke1 spoke2 "$FO_H1" || die "kill $k: traffic not through hub1"
 	wait_for 20 is_live spoke1 "$FO_H1" "up true" || die "kill $k: $FO_H1 not up"
-	p=$(probe spoke1 spoke2 5 "$L/b.ping")
+	probe spoke1 spoke2 5 "$L/b.ping"; p=$PROBE
 	sleep 1
 	t0=$(now_ms)
 	hub_kill hub1

@@ -138,7 +138,8 @@ sc_ecmp() {
 		fail "ecmp: spoke1's $pfx after hub1 came back: $(ip -n spoke1 route show $pfx | tr '\n' ' ')"
 	api -X PATCH -H 'Content-Type: application/merge-patch+json' "$CTL_URL/v1/profiles/on-demand" \
 		-d '{"ecmp": false}' > /dev/null || fail "ecmp: PATCH back"
-	wait_for 15 has_paths "$FO_H1 " || fail "ecmp: not back to one path"
+	single() { ! ip -n spoke1 route show $pfx | grep -q nexthop && ip -n spoke1 route show $pfx | grep -q "dev $FO_H1 .*metric 200"; }
+	wait_for 15 single || fail "ecmp: not back to one path per metric: $(ip -n spoke1 route show $pfx | tr '\n' ' ')"
 }
 
 # 12. A dead direct tunnel while a hub path exists: traffic takes the hub path.

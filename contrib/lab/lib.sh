@@ -255,10 +255,11 @@ lab_states() {
 
 lab_table() {
 	api "$CTL_URL/v1/tunnels?limit=1000" | jq -r '
-		["SITE", "PEER", "TUNNEL", "KIND", "IKE", "SA", "BYTES IN", "BYTES OUT", "OVERALL"],
+		["SITE", "PEER", "TUNNEL", "KIND", "IKE", "SA", "LIVENESS", "BFD", "BYTES IN", "BYTES OUT", "OVERALL"],
 		(.items[] | . as $t | [.a, .b][] as $s | ($t.state[$s] // {}) as $e |
 		 [$s, (if $s == $t.a then $t.b else $t.a end), $t.interfaces[$t.a], $t.tunnel_type,
-		  ($e.ike // "-"), ($e.child // "-"), ($e.bytes_in // 0 | tostring),
+		  ($e.ike // "-"), ($e.child // "-"), ($e.liveness.state // "-"), ($e.liveness.bfd // "-"),
+		  ($e.bytes_in // 0 | tostring),
 		  ($e.bytes_out // 0 | tostring), $t.state.overall]) | @tsv' |
 		column -t -s "$(printf '\t')"
 }

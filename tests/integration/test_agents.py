@@ -772,12 +772,16 @@ def test_two_hubs_give_two_paths_and_the_direct_tunnel_wins(actl):
         # Each hub's own prefix: directly through that hub, once.
         for h in ("h1", "h2"):
             assert [(peer[r["via"]], r["metric"]) for r in rs[PFX[h]]] == [(h, 100)], rs[PFX[h]]
-    # s1 and s2 have their own tunnel: it is the only route between them.
+    # s1 and s2 have their own tunnel: it wins (metric 100); the paths through the hubs stay
+    # behind it, so the agent can fall back to them when the direct tunnel dies.
     for me, other in (("s1", "s2"), ("s2", "s1")):
         it = intent_json(actl, me)
         peer = peer_of(it, und)
         paths = routes_by_prefix(it)[PFX[other]]
-        assert [(peer[r["via"]], r["metric"]) for r in paths] == [(other, 100)], (me, paths)
+        got = sorted((r["metric"], peer[r["via"]]) for r in paths)
+        assert got[0] == (100, other), (me, paths)
+        assert sorted(p for _, p in got[1:]) == ["h1", "h2"], (me, paths)
+        assert len({m for m, _ in got}) == 3, (me, paths)
     # A hub reaches each spoke through that spoke's tunnel only; the hubs reach each other.
     for h in ("h1", "h2"):
         it = intent_json(actl, h)

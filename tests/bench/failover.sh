@@ -1,4 +1,5 @@
 #!/bin/bash
+# bench-timeout: 1000
 # Failover benchmark: in the lab (user-mode Linux, the demo network, real charons and
 # agents), hub1 is killed BENCH_FAILOVER_KILLS times (20) while spoke1 pings spoke2
 # every 10 ms; reported: the outage per kill (p50 and max; target max <= 1000 ms with

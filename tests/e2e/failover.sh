@@ -9,6 +9,7 @@
 
 now_ms() { date +%s%3N; }
 # The tunnel interface NS routes DST through (from its LAN address).
+hostaddr() { host_of "$1"; }
 via() { route_dev "$1" "$(hostaddr "$1")" "$(hostaddr "$2")"; }
 is_via() { [ "$(via "$1" "$2")" = "$3" ]; }
 # Liveness of tunnel T as the agent of SITE reports it: "state forwarding".

@@ -27,7 +27,6 @@ report() {
 }
 # tunnel id between two sites
 tid() { awk -v a="$1" -v b="$2" '($2 == a && $3 == b) || ($2 == b && $3 == a) { print $1 }' "$L/tunnels"; }
-hostaddr() { host_of "$1"; }
 spis() { ip -n "$1" xfrm state | grep -o 'spi 0x[0-9a-f]*' | sort | tr '\n' ' '; }
 capture() {	# capture NS IF SECONDS FILE FILTER
 	ip netns exec "$1" timeout "$3" tcpdump -U -n -i "$2" -w "$4" "$5" > /dev/null 2>&1 &

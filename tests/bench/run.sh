@@ -2,7 +2,8 @@
 # `make bench`: runs every tests/bench/*.sh but this one, in name order, each bounded in
 # time (BENCH_TIMEOUT seconds, 600, or what its "# bench-timeout: S" line asks), then
 # prints one summary line per benchmark: its "RESULT:" line, or how it failed.
-# Benchmarks are not tests: the exit status is 1 only when a benchmark could not run (or, with BENCH_STRICT=1, missed a target).
+# Benchmarks are not tests: the exit status is 1 only when a benchmark could not run
+# (or, with BENCH_STRICT=1, missed a target).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 limit=${BENCH_TIMEOUT:-600}

@@ -22,7 +22,7 @@ DOC = {
 
 def run_agent(url, site, token_file, state, extra=()):
     return subprocess.run([AGENT, "--controller", url, "--site", site, "--token-file",
-                           token_file, "--state-dir", state, "--once", "--dry-run"] + list(extra),
+                           token_file, "--state-dir", state, "--once", "--dry-run", "--insecure-http"] + list(extra),
                           capture_output=True, text=True, timeout=60)
 
 

@@ -192,9 +192,12 @@ static int run_once(struct opts *o, struct reconcile *r, struct intent *in, json
 	}
 	if (run_once_ike(o, in, &ev))
 		res.converged = false;
-	/* Something was refused: the intent is not what is enforced. */
+	/* Something was refused: the intent is not what is enforced; a refused tunnel is a
+	 * failed one. */
 	if (!o->purge && o->refused.n)
 		res.converged = false;
+	for (size_t i = 0; !o->purge && i < o->refused.n; i++)
+		res.n_failed += o->refused.v[i].tunnel;
 	/* Stable, parseable summary on stderr: the kernel tests count messages with it. */
 	converged = res.converged;
 	fprintf(stderr, "gresec-agent: actions=%zu messages=%llu failed=%zu converged=%s\n",

@@ -53,6 +53,23 @@ def test_agent_plans_its_own_intent(ctl, tmp_path):
         assert s not in r.stdout + r.stderr
 
 
+def test_agent_refuses_plain_http_unless_told(ctl, tmp_path):
+    assert ctl.post("/v1/import", DOC).status == 200
+    tok, secret = agent_token(ctl, tmp_path, "b1")
+    url = "http://127.0.0.1:%d" % ctl.port
+    r = subprocess.run([AGENT, "--controller", url, "--site", "b1", "--token-file", tok,
+                        "--state-dir", str(tmp_path), "--once", "--dry-run"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert "refusing plain http" in r.stderr and "--insecure-http" in r.stderr, r.stderr
+    assert r.stdout == "" and secret not in r.stderr
+    # Nothing was fetched: the agent's intent was never asked for.
+    assert "add link" not in r.stdout
+    r = run_agent(url, "b1", tok, str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "plain http (--insecure-http)" in r.stderr, r.stderr
+
+
 def test_agent_token_of_another_site_is_refused(ctl, tmp_path):
     assert ctl.post("/v1/import", DOC).status == 200
     tok, _ = agent_token(ctl, tmp_path, "b1")

@@ -380,6 +380,9 @@ static bool daemon_install(struct daemon_ctx *c, struct intent *in, bool recheck
 	struct guard_report rep = { 0 };
 	int rc;
 
+	/* The host's addresses as they are now (DHCP may have moved the underlay). */
+	if (c->cfg->guard && (rc = guard_keep_host(c->cfg->guard)))
+		log_warn("site %s: cannot list this host's addresses: %s", in->site, strerror(-rc));
 	if (c->cfg->guard && (rc = guard_apply(c->cfg->guard, in, &rep))) {
 		log_err("site %s: cannot check intent revision %llu: %s", in->site,
 			(unsigned long long)in->revision, strerror(-rc));

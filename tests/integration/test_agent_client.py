@@ -93,3 +93,22 @@ def test_agent_verifies_the_controller_certificate(make_controller, tmp_path):
     r = run_agent(url, "hub", tok, str(tmp_path / "x"), ["--ca", other])
     assert r.returncode != 0
     assert "add link" not in r.stdout
+
+
+def test_agent_refuses_a_weak_profile_the_controller_accepts(ctl, tmp_path):
+    # The controller takes any proposal charon parses; the agent's allowed set is
+    # narrower (docs/intent.md): the tunnel is refused, named, with its reason.
+    doc = dict(DOC, profiles=[{"name": "p", "ike_proposals": ["aes128-sha1-modp2048"]}])
+    assert ctl.post("/v1/import", doc).status == 200
+    tok, secret = agent_token(ctl, tmp_path, "b1")
+    r = run_agent("http://127.0.0.1:%d" % ctl.port, "b1", tok, str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    (t,) = ctl.get("/v1/agents/b1/intent").json["tunnels"]
+    line = "refuse tunnel %s: IKE proposal: 'sha1' is SHA-1" % t["id"]
+    assert line in r.stdout, r.stdout
+    assert "site b1 tunnel %s: refused: IKE proposal: 'sha1' is SHA-1" % t["id"] in r.stderr
+    # Nothing of the tunnel is planned, and the plan says nothing else would change.
+    assert "add link" not in r.stdout and "add route" not in r.stdout, r.stdout
+    assert "converged=no" in r.stderr
+    for s in [secret, t["psk"]]:
+        assert s not in r.stdout + r.stderr

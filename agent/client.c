@@ -47,6 +47,9 @@ struct client {
 	int64_t retry_ms;		/* the next long-poll after an error, -1 when none */
 	unsigned int backoff;		/* seconds */
 	bool started;
+	bool insecure_http;		/* http:// allowed: the operator said so */
+	struct addr peer;		/* the controller's address of the last transfer */
+	bool peer_known;
 	struct client_xfer poll, post;
 	uint64_t after;
 	struct intent *pending;		/* received, not yet taken */
@@ -138,7 +141,9 @@ static int client_xfer_init(struct client *c, struct client_xfer *x, const char 
 	curl_easy_setopt(x->h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, client_write_cb);
 	curl_easy_setopt(x->h, CURLOPT_WRITEDATA, &x->resp);
-	curl_easy_setopt(x->h, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* The token and the intent's PSKs cross this connection: clear text only when
+	 * the operator asked for it (--insecure-http). */
+	curl_easy_setopt(x->h, CURLOPT_PROTOCOLS_STR, c->insecure_http ? "http,https" : "https");
 	if (c->ca)
 		curl_easy_setopt(x->h, CURLOPT_CAINFO, c->ca);
 	if (x->body)
@@ -329,6 +334,7 @@ struct client *client_new(const struct client_cfg *cfg)
 	c->curl_due_ms = c->retry_ms = -1;
 	c->backoff = 1;
 	c->poll_timeout = cfg->poll_timeout > 0 ? cfg->poll_timeout : 30;
+	c->insecure_http = cfg->insecure_http;
 	c->url = strdup(cfg->url);
 	c->site = strdup(cfg->site);
 	c->ca = cfg->ca ? strdup(cfg->ca) : NULL;
@@ -486,6 +492,23 @@ int64_t client_timeout_ms(const struct client *c, int64_t now_ms)
 	return t;
 }
 
+/* Where the transfer went: the guard keeps the controller's addresses out of routes. */
+static void client_note_peer(struct client *c, CURL *h)
+{
+	char *ip = NULL;
+
+	if (curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip && *ip &&
+	    !addr_parse(ip, &c->peer))
+		c->peer_known = true;
+}
+
+bool client_peer(const struct client *c, struct addr *out)
+{
+	if (c->peer_known)
+		*out = c->peer;
+	return c->peer_known;
+}
+
 /* Transfers libcurl has finished. */
 static void client_complete(struct client *c)
 {
@@ -498,6 +521,7 @@ static void client_complete(struct client *c)
 
 		if (m->msg != CURLMSG_DONE)
 			continue;
+		client_note_peer(c, h);
 		if (h == c->poll.h)
 			client_poll_done(c, cc);
 		else if (h == c->post.h)

@@ -19,6 +19,7 @@ struct client_cfg {
 	const char *token_file;
 	const char *ca;			/* NULL: system CAs */
 	long poll_timeout;		/* seconds the client waits on one long-poll */
+	bool insecure_http;		/* allow http:// (--insecure-http); else https only */
 };
 
 struct client;
@@ -47,6 +48,9 @@ int64_t client_timeout_ms(const struct client *c, int64_t now_ms);
 void client_dispatch(struct client *c, const struct pollfd *fds, size_t n, int64_t now_ms);
 /* The newest intent received and not yet taken, or NULL. */
 struct intent *client_take(struct client *c);
+/* The controller's address of the last finished transfer (libcurl's primary IP):
+ * false until one finished. */
+bool client_peer(const struct client *c, struct addr *out);
 /* Queues status for posting (a copy is kept). One post is in flight at a time; a newer
  * status queued meanwhile replaces the older queued one and is posted next. */
 void client_set_status(struct client *c, const json_t *status);

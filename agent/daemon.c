@@ -158,6 +158,50 @@ json_t *daemon_report_json(const struct intent *in, const struct reconcile_resul
 	return st;
 }
 
+static json_t *daemon_refused_tunnel(const struct guard_refusal *f, bool report, json_t *errs)
+{
+	struct intent_tunnel it = { .id = (char *)f->id };
+	struct reconcile_tunnel t = { .failed = true };
+
+	guard_refusal_text(f, t.error, sizeof(t.error));
+	return report ? daemon_report_tunnel(&it, &t, NULL, false, errs) :
+			daemon_status_tunnel(&it, &t, NULL);
+}
+
+/* A refused route is its tunnel's error when the tunnel has no worse one. */
+static void daemon_refused_route(json_t *arr, const struct guard_refusal *f, bool report,
+				 json_t *errs)
+{
+	const char *key = report ? "last_error" : "error";
+	char text[sizeof(((struct reconcile_tunnel *)0)->error)];
+	size_t i;
+	json_t *o;
+
+	json_array_foreach(arr, i, o) {
+		json_t *e = json_object_get(o, key);
+
+		if (strcmp(json_string_value(json_object_get(o, "id")), f->id) ||
+		    (e && !json_is_null(e)))
+			continue;
+		guard_refusal_text(f, text, sizeof(text));
+		json_object_set_new(o, key, report ? daemon_last_error(errs, f->id, text) :
+						     json_string(text));
+		return;
+	}
+}
+
+void daemon_add_refused(json_t *doc, const struct guard_report *rep, bool report, json_t *errs)
+{
+	json_t *arr = json_object_get(doc, "tunnels");
+
+	for (size_t i = 0; arr && i < rep->n; i++) {
+		if (rep->v[i].tunnel)
+			json_array_append_new(arr, daemon_refused_tunnel(&rep->v[i], report, errs));
+		else
+			daemon_refused_route(arr, &rep->v[i], report, errs);
+	}
+}
+
 /* ---- the loop ---- */
 
 static int daemon_signalfd(void)
@@ -195,6 +239,7 @@ struct daemon_ctx {
 	int64_t ike_due_ms;
 	int64_t turn_us;		/* when the last turn of the loop began */
 	struct failover *fo;
+	struct guard_report refused;	/* what the guard took out of in */
 };
 
 /* Adds each tunnel's liveness to a report or status document built by the above. */
@@ -223,6 +268,7 @@ static void daemon_report(struct daemon_ctx *c)
 		return;
 	st = daemon_status_json_ike(c->in, &c->res, c->ev);
 	daemon_add_liveness(c, st);
+	daemon_add_refused(st, &c->refused, false, NULL);
 	if (st)
 		json_object_set_new(st, "bfd", failover_bfd_json(c->fo));
 	if (st && c->cfg->state_dir)
@@ -231,6 +277,7 @@ static void daemon_report(struct daemon_ctx *c)
 		goto out;
 	rep = daemon_report_json(c->in, &c->res, c->ev, ike_ok, c->errs);
 	daemon_add_liveness(c, rep);
+	daemon_add_refused(rep, &c->refused, true, c->errs);
 	text = rep ? json_dumps(rep, JSON_COMPACT) : NULL;
 	if (!text)
 		goto out;
@@ -309,9 +356,62 @@ static void daemon_pass(struct daemon_ctx *c)
 	daemon_report(c);
 }
 
-/* A new intent from the controller: persist it first, so a restart enforces it even
- * if the controller is then unreachable. The IKE plane borrows the intent it last
- * applied: that one stays alive until the plane has moved on. */
+/* Appends the refusals of rep to c->refused (a re-check of the current intent). */
+static void daemon_refused_merge(struct daemon_ctx *c, struct guard_report *rep)
+{
+	void *nv = realloc(c->refused.v, (c->refused.n + rep->n + 1) * sizeof(*rep->v));
+
+	if (nv) {
+		c->refused.v = nv;
+		memcpy(c->refused.v + c->refused.n, rep->v, rep->n * sizeof(*rep->v));
+		c->refused.n += rep->n;
+		c->refused.cap = c->refused.n;
+	}
+	guard_report_clear(rep);
+}
+
+/* Makes in current: guarded first (what the guard refuses never reaches the kernel,
+ * charon or BFD), then tracked for liveness. The IKE plane borrows the intent it last
+ * applied: that one stays alive until the plane has moved on. An intent the guard
+ * could not check (no memory) is not used. recheck: in is a copy of the current intent,
+ * its earlier refusals stand. */
+static bool daemon_install(struct daemon_ctx *c, struct intent *in, bool recheck)
+{
+	struct guard_report rep = { 0 };
+	int rc;
+
+	/* The host's addresses as they are now (DHCP may have moved the underlay). */
+	if (c->cfg->guard && (rc = guard_keep_host(c->cfg->guard)))
+		log_warn("site %s: cannot list this host's addresses: %s", in->site, strerror(-rc));
+	if (c->cfg->guard && (rc = guard_apply(c->cfg->guard, in, &rep))) {
+		log_err("site %s: cannot check intent revision %llu: %s", in->site,
+			(unsigned long long)in->revision, strerror(-rc));
+		guard_report_clear(&rep);
+		intent_free(in);
+		return false;
+	}
+	if (recheck) {
+		daemon_refused_merge(c, &rep);
+	} else {
+		guard_report_clear(&c->refused);
+		c->refused = rep;
+	}
+	if ((rc = failover_track(c->fo, c->in, in, ike_now_ms())))
+		log_err("site %s: liveness of revision %llu: %s", in->site,
+			(unsigned long long)in->revision, strerror(-rc));
+	if (c->ike && c->in && c->ike->in == c->in) {
+		intent_free(c->ike_old);
+		c->ike_old = c->in;
+	} else {
+		intent_free(c->in);
+	}
+	c->in = in;
+	return true;
+}
+
+/* A new intent from the controller: persist it first (as received: the guard runs again
+ * on it after a restart), so a restart enforces it even if the controller is then
+ * unreachable. */
 static bool daemon_take_intent(struct daemon_ctx *c)
 {
 	struct intent *in = client_take(c->cfg->client);
@@ -324,17 +424,33 @@ static bool daemon_take_intent(struct daemon_ctx *c)
 			(unsigned long long)in->revision, strerror(-rc));
 	log_info("site %s: intent revision %llu received", in->site,
 		 (unsigned long long)in->revision);
-	if ((rc = failover_track(c->fo, c->in, in, ike_now_ms())))
-		log_err("site %s: liveness of revision %llu: %s", in->site,
-			(unsigned long long)in->revision, strerror(-rc));
-	if (c->ike && c->in && c->ike->in == c->in) {
-		intent_free(c->ike_old);
-		c->ike_old = c->in;
-	} else {
-		intent_free(c->in);
+	return daemon_install(c, in, false);
+}
+
+/* The controller answered from an address the guard did not know (DNS changed, or it
+ * did not resolve at start): the current intent's routes must keep clear of it too.
+ * True when the intent was re-checked and a pass is due. */
+static bool daemon_controller_moved(struct daemon_ctx *c)
+{
+	struct intent *copy = NULL;
+	char text[ADDR_STRLEN], err[256];
+	struct addr a;
+	json_t *j;
+
+	if (!c->cfg->guard || !client_peer(c->cfg->client, &a) ||
+	    guard_keep(c->cfg->guard, &a, true) != 1 || !c->in)
+		return false;
+	addr_fmt(&a, text, sizeof(text));
+	log_info("site %s: controller reached at %s: checking the intent against it", c->in->site,
+		 text);
+	j = intent_to_json(c->in);
+	if (!j || intent_from_json(j, &copy, err, sizeof(err))) {
+		log_err("site %s: cannot re-check the intent: out of memory", c->in->site);
+		json_decref(j);
+		return false;
 	}
-	c->in = in;
-	return true;
+	json_decref(j);
+	return daemon_install(c, copy, true);
 }
 
 static int daemon_open_ike(struct daemon_ctx *c)
@@ -487,6 +603,7 @@ static int daemon_wait(struct daemon_ctx *c)
 	if (c->cfg->client) {
 		client_dispatch(c->cfg->client, cl, n_cl, ike_now_ms());
 		pass = daemon_take_intent(c);
+		pass |= daemon_controller_moved(c);
 	}
 	if (fds[1].revents || fds[2].revents) {
 		nl_drain(c->mon_rt);
@@ -513,6 +630,7 @@ static void daemon_close(struct daemon_ctx *c)
 	json_decref(c->errs);
 	free(c->posted);
 	reconcile_result_clear(&c->res);
+	guard_report_clear(&c->refused);
 	intent_free(c->ike_old);
 	intent_free(c->in);
 }
@@ -520,9 +638,11 @@ static void daemon_close(struct daemon_ctx *c)
 int daemon_run(const struct daemon_cfg *cfg, struct reconcile *r, struct intent *in)
 {
 	struct daemon_ctx c = { .cfg = cfg, .r = r, .in = in, .sigfd = -1 };
-	int rc = daemon_open(&c);
+	int rc = 0;
 
-	if (rc)
+	if (in && cfg->guard && (rc = guard_apply(cfg->guard, in, &c.refused)))
+		goto out;
+	if ((rc = daemon_open(&c)))
 		goto out;
 	c.next_resync_ms = ike_now_ms() + (int64_t)cfg->resync * 1000;
 	daemon_pass(&c);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <jansson.h>
 
+#include "guard.h"
 #include "intent.h"
 #include "reconcile.h"
 
@@ -22,6 +23,7 @@ struct daemon_cfg {
 	unsigned int resync;		/* seconds */
 	struct client *client;		/* NULL: local intent only */
 	const char *vici;		/* charon's VICI socket; NULL: the IKE plane is off */
+	struct guard *guard;		/* what every intent is checked against; NULL: none */
 };
 
 /* Status document for state_dir/status.json: applied revision, convergence and
@@ -35,8 +37,13 @@ json_t *daemon_status_json_ike(const struct intent *in, const struct reconcile_r
  * tunnel, kept by the caller. ike_ok: charon is reachable. New reference. */
 json_t *daemon_report_json(const struct intent *in, const struct reconcile_result *res,
 			   struct ike_events *ev, bool ike_ok, json_t *errs);
+/* Adds the guard's refusals to a document built by daemon_status_json_ike (report
+ * false) or daemon_report_json (report true, errs as there): each refused tunnel as a
+ * failed one with its reason, each refused route as its tunnel's error unless it has
+ * one already. */
+void daemon_add_refused(json_t *doc, const struct guard_report *rep, bool report, json_t *errs);
 /* Runs until SIGTERM/SIGINT. in (may be NULL until the controller sends one) is
- * owned by the loop from here on. Returns 0 on a clean stop, negative errno else. */
+ * owned by the loop from here on, and guarded by it like every later one. Returns 0 on a clean stop, negative errno else. */
 int daemon_run(const struct daemon_cfg *cfg, struct reconcile *r, struct intent *in);
 /* Tells systemd (Type=notify) through $NOTIFY_SOCKET; a no-op without it. */
 void daemon_notify(const char *msg);

@@ -6,9 +6,12 @@
 #include <string.h>
 
 #include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "client.h"
 #include "daemon.h"
+#include "guard.h"
 #include "ike.h"
 #include "ike_events.h"
 #include "log.h"
@@ -22,8 +25,10 @@
 struct opts {
 	const char *controller, *site, *token_file, *ca, *state_dir, *vici, *intent;
 	unsigned int resync;
-	bool once, dry_run, purge, vici_given;
+	bool once, dry_run, purge, vici_given, insecure_http;
 	enum log_level level;
+	struct guard *guard;
+	struct guard_report refused;	/* of the intent of a one-shot run */
 };
 
 static void usage(FILE *f)
@@ -32,7 +37,26 @@ static void usage(FILE *f)
 		"usage: gresec-agent --controller URL --site NAME --token-file FILE [--ca FILE]\n"
 		"                    [--state-dir DIR] [--vici PATH] [--resync SECONDS]\n"
 		"                    [--once] [--dry-run] [--intent FILE] [--purge]\n"
-		"                    [--log-level error|warn|info|debug]\n");
+		"                    [--log-level error|warn|info|debug] [--insecure-http]\n");
+}
+
+/* The agent's token and its intent's pre-shared keys travel on this connection: in
+ * clear only when the operator says so. */
+static int check_url(const struct opts *o)
+{
+	if (!strncasecmp(o->controller, "https://", 8))
+		return 0;
+	if (strncasecmp(o->controller, "http://", 7)) {
+		fprintf(stderr, "gresec-agent: --controller: an https:// URL\n");
+		return -EINVAL;
+	}
+	if (!o->insecure_http) {
+		fprintf(stderr, "gresec-agent: --controller %s: refusing plain http: the agent "
+			"token and the tunnels' pre-shared keys would cross the network in clear; "
+			"use https:// (or --insecure-http on a test bench)\n", o->controller);
+		return -EPERM;
+	}
+	return 0;
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -50,6 +74,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "intent", required_argument, NULL, 'i' },
 		{ "purge", no_argument, NULL, 'p' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "insecure-http", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -70,6 +95,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'o': o->once = true; break;
 		case 'n': o->dry_run = true; break;
 		case 'p': o->purge = true; break;
+		case 'k': o->insecure_http = true; break;
 		case 'r':
 			v = strtoul(optarg, &end, 10);
 			if (*end || !v || v > 3600) {
@@ -97,7 +123,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		usage(stderr);
 		return -EINVAL;
 	}
-	return 0;
+	return o->controller ? check_url(o) : 0;
 }
 
 /* One-shot modes drive charon only when asked to (--vici) or when its default socket
@@ -132,22 +158,46 @@ static int run_once_ike(const struct opts *o, const struct intent *in, struct ik
 	return rc;
 }
 
+/* --dry-run: what the guard took out, before the plan of what is left. */
+static void print_refused(const struct guard_report *rep)
+{
+	for (size_t i = 0; i < rep->n; i++) {
+		const struct guard_refusal *f = &rep->v[i];
+
+		if (f->tunnel)
+			printf("refuse tunnel %s: %s\n", f->id, f->reason);
+		else
+			printf("refuse route %s via %s: %s\n", f->route, f->id, f->reason);
+	}
+}
+
 /* --purge, or --intent with --once/--dry-run: one pass, then exit. */
-static int run_once(const struct opts *o, struct reconcile *r, const struct intent *in,
-		    json_t **report)
+static int run_once(struct opts *o, struct reconcile *r, struct intent *in, json_t **report)
 {
 	struct reconcile_result res = { 0 };
 	struct ike_events *ev = NULL;
-	int rc = reconcile_pass(r, o->purge ? NULL : in, o->dry_run, stdout, &res);
 	json_t *st = NULL;
 	bool converged = false;
+	int rc = 0;
 
+	if (in && !o->purge && (rc = guard_apply(o->guard, in, &o->refused)))
+		log_err("site %s: cannot check the intent: %s", in->site, strerror(-rc));
+	if (!rc && o->dry_run)
+		print_refused(&o->refused);
+	if (!rc)
+		rc = reconcile_pass(r, o->purge ? NULL : in, o->dry_run, stdout, &res);
 	if (rc) {
 		log_err("site %s: reconcile failed: %s", in ? in->site : "-", strerror(-rc));
 		goto out;
 	}
 	if (run_once_ike(o, in, &ev))
 		res.converged = false;
+	/* Something was refused: the intent is not what is enforced; a refused tunnel is a
+	 * failed one. */
+	if (!o->purge && o->refused.n)
+		res.converged = false;
+	for (size_t i = 0; !o->purge && i < o->refused.n; i++)
+		res.n_failed += o->refused.v[i].tunnel;
 	/* Stable, parseable summary on stderr: the kernel tests count messages with it. */
 	converged = res.converged;
 	fprintf(stderr, "gresec-agent: actions=%zu messages=%llu failed=%zu converged=%s\n",
@@ -155,11 +205,13 @@ static int run_once(const struct opts *o, struct reconcile *r, const struct inte
 		res.converged ? "yes" : "no");
 	if (!o->dry_run && o->state_dir && !o->purge) {
 		st = daemon_status_json_ike(in, &res, ev);
-		if (st)
+		if (st) {
+			daemon_add_refused(st, &o->refused, false, NULL);
 			state_write_json(o->state_dir, "status.json", st);
+		}
 	}
-	if (report && in)
-		*report = daemon_report_json(in, &res, ev, ev != NULL, NULL);
+	if (report && in && (*report = daemon_report_json(in, &res, ev, ev != NULL, NULL)))
+		daemon_add_refused(*report, &o->refused, true, NULL);
 out:
 	ike_events_free(ev);
 	json_decref(st);
@@ -195,7 +247,7 @@ static int initial_intent(const struct opts *o, struct intent **in)
 
 /* --once with a controller: take the newest intent (if newer than the persisted one),
  * persist it, converge once, report status, exit. */
-static int run_controller_once(const struct opts *o, struct reconcile *r, struct client *c,
+static int run_controller_once(struct opts *o, struct reconcile *r, struct client *c,
 			       struct intent *in)
 {
 	struct intent *fresh = NULL;
@@ -223,12 +275,13 @@ static int run_controller_once(const struct opts *o, struct reconcile *r, struct
 	return rc;
 }
 
-static int run_controller(const struct opts *o, struct reconcile *r, struct intent *in)
+static int run_controller(struct opts *o, struct reconcile *r, struct intent *in)
 {
 	struct client_cfg cc = { .url = o->controller, .site = o->site,
-				 .token_file = o->token_file, .ca = o->ca };
+				 .token_file = o->token_file, .ca = o->ca,
+				 .insecure_http = o->insecure_http };
 	struct daemon_cfg dc = { .state_dir = o->state_dir, .resync = o->resync,
-				 .vici = o->vici };
+				 .vici = o->vici, .guard = o->guard };
 	struct client *c = client_new(&cc);
 	int rc = -ENOMEM;
 
@@ -252,6 +305,35 @@ out:
 	return rc ? 1 : 0;
 }
 
+/* A core dump would hold every PSK and the agent token: none, whatever the system's
+ * defaults (and no ptrace by other processes of the same user). */
+static void no_core(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		log_warn("cannot disable core dumps (PR_SET_DUMPABLE): %s", strerror(errno));
+	if (setrlimit(RLIMIT_CORE, &rl) < 0)
+		log_warn("cannot set RLIMIT_CORE to 0: %s", strerror(errno));
+}
+
+/* What no route of an intent may contain: this host's addresses, and the controller's
+ * as they resolve now (more are added as the client reaches the controller). */
+static int guard_setup(struct opts *o)
+{
+	char err[256];
+	int rc;
+
+	if (!(o->guard = guard_new()))
+		return -ENOMEM;
+	if ((rc = guard_keep_host(o->guard)))
+		log_warn("cannot list this host's addresses: %s", strerror(-rc));
+	if (o->controller && (rc = guard_keep_url(o->guard, o->controller, err, sizeof(err))))
+		log_warn("controller %s: %s; its address is checked once the agent reaches it",
+			 o->controller, err);
+	return rc == -ENOMEM ? rc : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -259,9 +341,15 @@ int main(int argc, char **argv)
 	struct intent *in = NULL;
 	int rc = 1;
 
+	no_core();
 	if (parse_opts(argc, argv, &o))
 		return 1;
 	log_init("gresec-agent", o.level);
+	if (o.insecure_http && o.controller && !strncasecmp(o.controller, "http://", 7))
+		log_warn("controller %s: plain http (--insecure-http): the token and the PSKs "
+			 "cross the network in clear", o.controller);
+	if (guard_setup(&o))
+		goto out;
 	if (!o.purge && initial_intent(&o, &in))
 		goto out;
 	r = reconcile_new();
@@ -275,7 +363,7 @@ int main(int argc, char **argv)
 		rc = run_once(&o, r, in, NULL);
 	} else if (o.intent) {
 		struct daemon_cfg dc = { .state_dir = o.state_dir, .resync = o.resync,
-					 .vici = o.vici };
+					 .vici = o.vici, .guard = o.guard };
 
 		rc = daemon_run(&dc, r, in) ? 1 : 0;
 		in = NULL;
@@ -286,5 +374,7 @@ int main(int argc, char **argv)
 out:
 	intent_free(in);
 	reconcile_free(r);
+	guard_free(o.guard);
+	guard_report_clear(&o.refused);
 	return rc;
 }

@@ -278,7 +278,10 @@ static int plan_desired_merge(struct kstate *out)
 	for (size_t i = 0; i < n; i++)
 		if (m[i].n_nh == 1)
 			memset(&m[i].nh[0].gw, 0, sizeof(struct addr));
-	memcpy(out->routes, m, n * sizeof(*m));
+	/* An intent without routes leaves out->routes NULL: memcpy(NULL, .., 0) is
+	 * undefined behaviour all the same. */
+	if (n)
+		memcpy(out->routes, m, n * sizeof(*m));
 	out->n_routes = n;
 	rc = 0;
 out:

@@ -67,7 +67,8 @@ static int vici_msg_room(struct vici_msg *m, size_t n)
 
 static void vici_msg_put(struct vici_msg *m, const void *p, size_t n)
 {
-	if (vici_msg_room(m, n))
+	/* n == 0 on an empty message leaves m->buf NULL: memcpy must not see it. */
+	if (!n || vici_msg_room(m, n))
 		return;
 	memcpy(m->buf + m->len, p, n);
 	m->len += n;

@@ -200,7 +200,7 @@ agent_start() {	# agent_start SITE [EXTRA ARGS]
 	mkdir -p "$L/$s/state"
 	ip netns exec "$s" "$LAB_BUILD/gresec-agent" --controller "$CTL_URL" --site "$s" \
 		--token-file "$L/$s.token" --state-dir "$L/$s/state" \
-		--vici "$L/$s/charon.vici" --resync 2 --log-level debug "$@" >> "$L/$s/agent.log" 2>&1 &
+		--vici "$L/$s/charon.vici" --resync 2 --log-level debug --insecure-http "$@" >> "$L/$s/agent.log" 2>&1 &
 	echo $! > "$L/$s/agent.pid"
 }
 

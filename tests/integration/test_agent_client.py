@@ -22,7 +22,7 @@ DOC = {
 
 def run_agent(url, site, token_file, state, extra=()):
     return subprocess.run([AGENT, "--controller", url, "--site", site, "--token-file",
-                           token_file, "--state-dir", state, "--once", "--dry-run"] + list(extra),
+                           token_file, "--state-dir", state, "--once", "--dry-run", "--insecure-http"] + list(extra),
                           capture_output=True, text=True, timeout=60)
 
 
@@ -53,6 +53,23 @@ def test_agent_plans_its_own_intent(ctl, tmp_path):
         assert s not in r.stdout + r.stderr
 
 
+def test_agent_refuses_plain_http_unless_told(ctl, tmp_path):
+    assert ctl.post("/v1/import", DOC).status == 200
+    tok, secret = agent_token(ctl, tmp_path, "b1")
+    url = "http://127.0.0.1:%d" % ctl.port
+    r = subprocess.run([AGENT, "--controller", url, "--site", "b1", "--token-file", tok,
+                        "--state-dir", str(tmp_path), "--once", "--dry-run"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert "refusing plain http" in r.stderr and "--insecure-http" in r.stderr, r.stderr
+    assert r.stdout == "" and secret not in r.stderr
+    # Nothing was fetched: the agent's intent was never asked for.
+    assert "add link" not in r.stdout
+    r = run_agent(url, "b1", tok, str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "plain http (--insecure-http)" in r.stderr, r.stderr
+
+
 def test_agent_token_of_another_site_is_refused(ctl, tmp_path):
     assert ctl.post("/v1/import", DOC).status == 200
     tok, _ = agent_token(ctl, tmp_path, "b1")
@@ -76,3 +93,22 @@ def test_agent_verifies_the_controller_certificate(make_controller, tmp_path):
     r = run_agent(url, "hub", tok, str(tmp_path / "x"), ["--ca", other])
     assert r.returncode != 0
     assert "add link" not in r.stdout
+
+
+def test_agent_refuses_a_weak_profile_the_controller_accepts(ctl, tmp_path):
+    # The controller takes any proposal charon parses; the agent's allowed set is
+    # narrower (docs/intent.md): the tunnel is refused, named, with its reason.
+    doc = dict(DOC, profiles=[{"name": "p", "ike_proposals": ["aes128-sha1-modp2048"]}])
+    assert ctl.post("/v1/import", doc).status == 200
+    tok, secret = agent_token(ctl, tmp_path, "b1")
+    r = run_agent("http://127.0.0.1:%d" % ctl.port, "b1", tok, str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    (t,) = ctl.get("/v1/agents/b1/intent").json["tunnels"]
+    line = "refuse tunnel %s: IKE proposal: 'sha1' is SHA-1" % t["id"]
+    assert line in r.stdout, r.stdout
+    assert "site b1 tunnel %s: refused: IKE proposal: 'sha1' is SHA-1" % t["id"] in r.stderr
+    # Nothing of the tunnel is planned, and the plan says nothing else would change.
+    assert "add link" not in r.stdout and "add route" not in r.stdout, r.stdout
+    assert "converged=no" in r.stderr
+    for s in [secret, t["psk"]]:
+        assert s not in r.stdout + r.stderr

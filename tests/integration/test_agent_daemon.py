@@ -51,7 +51,8 @@ def test_agent_notifies_systemd_and_stops_cleanly(tmp_path, netns):
     proc = subprocess.Popen(["ip", "netns", "exec", netns, AGENT, "--controller",
                              "http://127.0.0.1:%d" % free_port(), "--site", "b1",
                              "--token-file", str(token), "--state-dir", str(tmp_path / "state"),
-                             "--vici", str(tmp_path / "no-charon.vici"), "--resync", "1"],
+                             "--vici", str(tmp_path / "no-charon.vici"), "--resync", "1",
+                             "--insecure-http"],
                             env=dict(os.environ, NOTIFY_SOCKET=notify), stdout=log, stderr=log)
     try:
         recv_until(sock, "READY=1", 20)

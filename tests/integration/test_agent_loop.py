@@ -129,7 +129,8 @@ def test_daemon_client_long_polls_retries_and_reports_on_one_thread(
     proc = subprocess.Popen(["ip", "netns", "exec", netns, AGENT, "--controller",
                              "http://127.0.0.1:%d" % fwd.port, "--site", "b1",
                              "--token-file", tok, "--state-dir", str(tmp_path / "state"),
-                             "--vici", str(tmp_path / "no-charon.vici"), "--resync", "1"],
+                             "--vici", str(tmp_path / "no-charon.vici"), "--resync", "1",
+                             "--insecure-http"],
                             stdout=log, stderr=log)
 
     def agent_log():

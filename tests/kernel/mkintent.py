@@ -12,6 +12,11 @@ Scenarios:
          (198.51.100.0/24), both in front of 10.30.0.0/24 and 2001:db8:30::/64: s.json
          routes them through both hubs at metric 200 (ECMP), s1.json through h1 only;
          the hubs route the spoke's 10.20.0.0/24 and 2001:db8:20::/64 back.
+  hostile  site a of pair as a compromised controller would send it (a.json): the GRE
+         tunnel's out policy widened to all traffic (0.0.0.0/0 <-> 0.0.0.0/0, proto 0),
+         and through the VTI 0.0.0.0/1 + 128.0.0.0/1, 127.0.0.0/8, the GRE peer's
+         underlay 192.0.2.2/32 and the controller's 203.0.113.0/24; the VTI's own
+         10.2.1.0/24 stays legitimate. noroutes.json: a.json without any route.
 """
 import ipaddress
 import json
@@ -110,6 +115,17 @@ def ecmp():
     }
 
 
+def hostile():
+    a = pair()["a"]
+    gre_out = a["spd"][0]
+    gre_out.update({"src": "0.0.0.0/0", "dst": "0.0.0.0/0", "proto": 0})
+    for p in ("0.0.0.0/1", "128.0.0.0/1", "127.0.0.0/8", "192.0.2.2/32", "203.0.113.0/24"):
+        a["routes"].append({"prefix": p, "via": "ab-vti", "metric": 100})
+    bare = pair()["a"]
+    bare["routes"] = []
+    return {"a": a, "noroutes": bare}
+
+
 def many(n):
     ts, routes = [], []
     for i in range(n):
@@ -125,7 +141,8 @@ def many(n):
 def main():
     scen, outdir = sys.argv[1], sys.argv[2]
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 200
-    docs = {"pair": pair, "hub": hub, "ecmp": ecmp, "many": lambda: many(n)}[scen]()
+    docs = {"pair": pair, "hub": hub, "ecmp": ecmp, "hostile": hostile,
+            "many": lambda: many(n)}[scen]()
     os.makedirs(outdir, exist_ok=True)
     for site, doc in docs.items():
         with open(os.path.join(outdir, site + ".json"), "w") as f:

@@ -386,5 +386,55 @@ sc_ecmp() {
 	check test "$(ip -n s -o link show | count ' gs-')" = 0
 }
 
-ALL="pair restart drift clash kill9 hub dryrun purge ecmp"
+# A compromised controller's intent (mkintent.py hostile): the guard refuses the GRE
+# tunnel (catch-all policy) and every hostile route, the VTI and its own route proceed,
+# nothing hostile reaches the kernel, and the gateway still reaches the "controller"
+# (203.0.113.1, behind b) and the peer's underlay. Then an intent without routes.
+sc_hostile() {
+	setup_pair
+	python3 "$ROOT/tests/kernel/mkintent.py" hostile "$W/hostile"
+	ip -n a addr add 203.0.113.2/24 dev va; ip -n b addr add 203.0.113.1/24 dev vb
+	ctl=https://203.0.113.1:8443
+	agent b --intent "$W/pair/b.json" --once || fail "agent b: $(cat $W/agent.err)"
+	agent a --intent "$W/hostile/a.json" --controller $ctl --dry-run > "$W/d" ||
+		fail "dry-run: $(cat $W/agent.err)"
+	cat "$W/d"
+	grep -q "^refuse tunnel ab-gre: spd\[0\]: a GRE tunnel's policies are in and out, protocol 47" "$W/d" ||
+		fail "catch-all GRE policy not refused"
+	for p in 0.0.0.0/1 128.0.0.0/1; do
+		grep -q "^refuse route $p metric 100 via ab-vti: a default or near-default" "$W/d" ||
+			fail "$p not refused"
+	done
+	grep -q "^refuse route 127.0.0.0/8 metric 100 via ab-vti: overlaps the loopback" "$W/d" || fail "127/8"
+	grep -q "^refuse route 192.0.2.2/32 metric 100 via ab-vti: contains 192.0.2.2," "$W/d" || fail "peer underlay"
+	grep -q "^refuse route 203.0.113.0/24 metric 100 via ab-vti: contains 203.0.113.1, the controller's address" "$W/d" ||
+		fail "controller route"
+	rc=0; agent a --intent "$W/hostile/a.json" --controller $ctl --once || rc=$?
+	check test $rc = 2
+	summary | grep -q 'failed=1 converged=no' || fail "summary: $(summary)"
+	# Nothing hostile in the kernel, the rest applied.
+	check test "$(ip -n a -o link show | count ' gs-b:')" = 0
+	check test "$(ip -n a xfrm policy list proto gre | count 'dir')" = 0
+	check test "$(owned_policies a)" = 2
+	check test "$(ip -n a xfrm policy list | grep -B1 -A2 'src 0.0.0.0/0 dst 0.0.0.0/0' | count 'mark 0x3ea/0xffffffff')" = 2
+	r=$(ip -n a route show proto 201)
+	echo "$r"
+	check test "$(echo "$r" | tr '\n' '|')" = "10.2.1.0/24 dev gs-bv scope link metric 100 |"
+	check test "$(ip -n a route show table all | count '^127.0.0.0/8 .*proto 201')" = 0
+	# The gateway still reaches the controller and its peer's underlay, and the VTI carries.
+	ip netns exec a ping -c 2 -i 0.2 -W 2 203.0.113.1 > /dev/null || fail "controller unreachable"
+	ip netns exec a ping -c 2 -i 0.2 -W 2 192.0.2.2 > /dev/null || fail "peer underlay unreachable"
+	ip netns exec a ping -c 2 -i 0.2 -W 2 -I 10.1.1.1 10.2.1.1 > /dev/null || fail "VTI ping"
+	# The status the agent writes says why.
+	mkdir -p "$W/st"
+	agent a --intent "$W/hostile/a.json" --controller $ctl --once --state-dir "$W/st" || true
+	grep -q 'refused by the agent: spd\[0\]' "$W/st/status.json" ||
+		fail "status: $(cat "$W/st/status.json")"
+	# No routes at all (memcpy(NULL, .., 0) in the planner once): applies, converges.
+	agent a --intent "$W/hostile/noroutes.json" --once || fail "no routes: $(cat $W/agent.err)"
+	check test "$(owned_routes a | tr '\n' ' ')" = "0 0 "
+	check test "$(owned_policies a)" = 4
+}
+
+ALL="pair restart drift clash kill9 hub dryrun purge ecmp hostile"
 for s in $ALL; do run $s; done

@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "guard.h"
+#include "proposal.h"
 #include "kstate.h"
 #include "log.h"
 
@@ -311,14 +312,14 @@ static int guard_ike_id(const char *field, const char *id, char *why, size_t len
 
 static int guard_proposals(const struct intent_tunnel *t, char *why, size_t len)
 {
-	enum guard_prop_kind child = t->sec.protocol == INTENT_PROTO_AH ? GUARD_PROP_AH :
-								     GUARD_PROP_ESP;
+	enum proposal_kind child = t->sec.protocol == INTENT_PROTO_AH ? PROPOSAL_AH :
+								     PROPOSAL_ESP;
 	int rc = 0;
 
 	for (size_t i = 0; !rc && i < t->sec.n_ike_proposals; i++)
-		rc = guard_proposal_check(t->sec.ike_proposals[i], GUARD_PROP_IKE, why, len);
+		rc = proposal_policy(t->sec.ike_proposals[i], PROPOSAL_IKE, why, len);
 	for (size_t i = 0; !rc && i < t->sec.n_child_proposals; i++)
-		rc = guard_proposal_check(t->sec.child_proposals[i], child, why, len);
+		rc = proposal_policy(t->sec.child_proposals[i], child, why, len);
 	return rc;
 }
 

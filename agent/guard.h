@@ -44,8 +44,6 @@ struct guard_report {
 	size_t n, cap;
 };
 
-enum guard_prop_kind { GUARD_PROP_IKE, GUARD_PROP_ESP, GUARD_PROP_AH };
-
 struct guard *guard_new(void);
 void guard_free(struct guard *g);
 /* Adds a to the kept addresses. 1 when it is new, 0 when known, -ENOMEM. */
@@ -64,9 +62,5 @@ void guard_report_clear(struct guard_report *rep);
 /* "refused by the agent: <reason>" (tunnels) or "route <prefix> metric <m> refused by
  * the agent: <reason>" (routes): the text a status report carries. */
 void guard_refusal_text(const struct guard_refusal *r, char *buf, size_t len);
-
-/* One strongSwan proposal against the allowed set (guard_prop.c). 0, or -EPERM with
- * the reason in why. */
-int guard_proposal_check(const char *prop, enum guard_prop_kind kind, char *why, size_t len);
 
 #endif

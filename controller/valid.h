@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
+#include "proposal.h"
 #include "verr.h"
 
 /* A DNS label: 1–63 of a-z, 0-9 and '-', not starting or ending with '-'. */
@@ -14,7 +15,12 @@ bool valid_name(const char *s);
 #define VALID_NAME_MSG "must be 1\u201363 characters of a-z, 0-9 and '-', " \
 	"not starting or ending with '-'"
 
-enum valid_proposal_kind { VALID_PROPOSAL_IKE, VALID_PROPOSAL_ESP, VALID_PROPOSAL_AH };
+/* charon's grammar, by the kinds of the shared allow-list (api/proposal.h) */
+enum valid_proposal_kind {
+	VALID_PROPOSAL_IKE = PROPOSAL_IKE,
+	VALID_PROPOSAL_ESP = PROPOSAL_ESP,
+	VALID_PROPOSAL_AH = PROPOSAL_AH,
+};
 
 /* One strongSwan proposal ("aes128-sha256-modp2048"), checked against the keywords of
  * the strongSwan the agent runs (5.9) and the rules charon applies when it loads it,

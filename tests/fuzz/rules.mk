@@ -11,14 +11,14 @@ FUZZ_FLAGS       = -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissi
 	-Werror -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer -D_GNU_SOURCE -Iapi -Icontroller
 FUZZ_ADDR_SRC    = tests/fuzz/fuzz_addr.c api/addr.c
-FUZZ_KINDS_SRC   = tests/fuzz/fuzz_kinds.c api/addr.c controller/verr.c controller/valid.c \
-	controller/kind.c controller/kind_site.c controller/kind_profile.c \
-	controller/kind_topology.c controller/kind_tunnel.c
+FUZZ_KINDS_SRC   = tests/fuzz/fuzz_kinds.c api/addr.c api/proposal.c controller/verr.c \
+	controller/valid.c controller/valid_prop.c controller/kind.c controller/kind_site.c \
+	controller/kind_profile.c controller/kind_topology.c controller/kind_tunnel.c
 FUZZ_CSV_SRC     = tests/fuzz/fuzz_csv.c controller/csv.c
 FUZZ_INTENT_SRC  = tests/fuzz/fuzz_intent.c api/intent.c api/intent_validate.c api/addr.c
 FUZZ_VICI_SRC    = tests/fuzz/fuzz_vici.c agent/vici.c
 FUZZ_BFD_SRC     = tests/fuzz/fuzz_bfd.c agent/bfd.c
-FUZZ_PLAN_SRC    = tests/fuzz/fuzz_plan.c agent/guard.c agent/guard_prop.c agent/plan.c \
+FUZZ_PLAN_SRC    = tests/fuzz/fuzz_plan.c agent/guard.c api/proposal.c agent/plan.c \
 	agent/plan_fmt.c agent/kstate.c agent/tunnel_kind.c api/intent.c api/intent_validate.c \
 	api/addr.c api/log.c
 FUZZ_HDRS        = $(wildcard api/*.h controller/*.h)

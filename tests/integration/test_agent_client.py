@@ -22,7 +22,8 @@ DOC = {
 
 def run_agent(url, site, token_file, state, extra=()):
     return subprocess.run([AGENT, "--controller", url, "--site", site, "--token-file",
-                           token_file, "--state-dir", state, "--once", "--dry-run", "--insecure-http"] + list(extra),
+                           token_file, "--state-dir", state, "--once", "--dry-run",
+                           "--insecure-http"] + list(extra),
                           capture_output=True, text=True, timeout=60)
 
 
@@ -95,20 +96,27 @@ def test_agent_verifies_the_controller_certificate(make_controller, tmp_path):
     assert "add link" not in r.stdout
 
 
-def test_agent_refuses_a_weak_profile_the_controller_accepts(ctl, tmp_path):
-    # The controller takes any proposal charon parses; the agent's allowed set is
-    # narrower (docs/intent.md): the tunnel is refused, named, with its reason.
+def test_weak_proposals_are_refused_by_the_controller_and_by_the_agent(ctl, tmp_path):
+    # One allowed set (docs/intent.md) for both: the controller refuses the profile...
     doc = dict(DOC, profiles=[{"name": "p", "ike_proposals": ["aes128-sha1-modp2048"]}])
-    assert ctl.post("/v1/import", doc).status == 200
-    tok, secret = agent_token(ctl, tmp_path, "b1")
-    r = run_agent("http://127.0.0.1:%d" % ctl.port, "b1", tok, str(tmp_path))
-    assert r.returncode == 0, r.stderr
-    (t,) = ctl.get("/v1/agents/b1/intent").json["tunnels"]
+    r = ctl.post("/v1/import", doc)
+    assert r.status == 422, r
+    assert {"path": "profiles[0].ike_proposals[0]",
+            "message": "IKE proposal: 'sha1' is SHA-1"} in r.json["error"]["details"], r.json
+    # ... and a controller that sends one all the same (compromised, or restored from an
+    # old backup) gets the tunnel refused, named, with its reason.
+    assert ctl.post("/v1/import", DOC).status == 200
+    it = ctl.get("/v1/agents/b1/intent").json
+    (t,) = it["tunnels"]
+    t["security"]["ike_proposals"] = ["aes128-sha1-modp2048"]
+    path = tmp_path / "weak.json"
+    path.write_text(json.dumps(it))
+    r = subprocess.run([AGENT, "--intent", str(path), "--state-dir", str(tmp_path),
+                        "--once", "--dry-run"], capture_output=True, text=True, timeout=60)
     line = "refuse tunnel %s: IKE proposal: 'sha1' is SHA-1" % t["id"]
-    assert line in r.stdout, r.stdout
+    assert line in r.stdout, (r.stdout, r.stderr)
     assert "site b1 tunnel %s: refused: IKE proposal: 'sha1' is SHA-1" % t["id"] in r.stderr
-    # Nothing of the tunnel is planned, and the plan says nothing else would change.
+    # Nothing of the tunnel is planned, and the run says it did not converge.
     assert "add link" not in r.stdout and "add route" not in r.stdout, r.stdout
-    assert "converged=no" in r.stderr
-    for s in [secret, t["psk"]]:
-        assert s not in r.stdout + r.stderr
+    assert "failed=1 converged=no" in r.stderr, r.stderr
+    assert t["psk"] not in r.stdout + r.stderr

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "guard.h"
+#include "proposal.h"
 #include "intent.h"
 #include "kstate.h"
 #include "plan.h"
@@ -234,21 +235,21 @@ static void test_proposal_sets(void **state)
 	char why[GUARD_REASON_MAX];
 
 	(void)state;
-	assert_int_equal(guard_proposal_check("aes256gcm16-prfsha384-ecp384", GUARD_PROP_IKE, why,
+	assert_int_equal(proposal_policy("aes256gcm16-prfsha384-ecp384", PROPOSAL_IKE, why,
 					      sizeof(why)), 0);
-	assert_int_equal(guard_proposal_check("aes128-sha256-modp2048", GUARD_PROP_IKE, why,
+	assert_int_equal(proposal_policy("aes128-sha256-modp2048", PROPOSAL_IKE, why,
 					      sizeof(why)), 0);
-	assert_int_equal(guard_proposal_check("aes256gcm16-ecp384", GUARD_PROP_ESP, why,
+	assert_int_equal(proposal_policy("aes256gcm16-ecp384", PROPOSAL_ESP, why,
 					      sizeof(why)), 0);
-	assert_int_equal(guard_proposal_check("aes128-sha256-esn", GUARD_PROP_ESP, why,
+	assert_int_equal(proposal_policy("aes128-sha256-esn", PROPOSAL_ESP, why,
 					      sizeof(why)), 0);
-	assert_int_equal(guard_proposal_check("sha256-ecp384", GUARD_PROP_AH, why, sizeof(why)), 0);
-	assert_int_equal(guard_proposal_check("aes128gcm16", GUARD_PROP_AH, why, sizeof(why)),
+	assert_int_equal(proposal_policy("sha256-ecp384", PROPOSAL_AH, why, sizeof(why)), 0);
+	assert_int_equal(proposal_policy("aes128gcm16", PROPOSAL_AH, why, sizeof(why)),
 			 -EPERM);
 	assert_non_null(strstr(why, "AH does not encrypt"));
-	assert_int_equal(guard_proposal_check("aes128gcm16-", GUARD_PROP_ESP, why, sizeof(why)),
+	assert_int_equal(proposal_policy("aes128gcm16-", PROPOSAL_ESP, why, sizeof(why)),
 			 -EPERM);
-	assert_int_equal(guard_proposal_check("aes128gcm16-none", GUARD_PROP_IKE, why,
+	assert_int_equal(proposal_policy("aes128gcm16-none", PROPOSAL_IKE, why,
 					      sizeof(why)), -EPERM);
 	assert_non_null(strstr(why, "IKE needs a key exchange"));
 }

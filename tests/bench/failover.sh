@@ -12,7 +12,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 n=${BENCH_FAILOVER_KILLS:-20}
 keep=$(mktemp -d /tmp/gresec-bench-fo.XXXXXX)
-trap 'rm -rf "$keep"' EXIT
+# The lab's logs are kept when a kill misses the target, to see why.
+trap '[ "${verdict:-}" = MISSED ] && echo "logs kept in $keep" || rm -rf "$keep"' EXIT
 LAB_TIME_LIMIT=$((60 + n * 40)) LAB_KEEP=$keep BUILD=${GRESEC_BUILD:-$top/build} \
 	sh "$top/contrib/lab/lab.sh" tests/bench/failover/inside.sh "$n" || { echo "failover: the lab run failed"; exit 2; }
 stats() {	# FILE: "p50 max count"

@@ -7,6 +7,8 @@
 
 #include "api.h"
 #include "log.h"
+#include "utf8.h"
+#include "valid.h"
 
 #define API_OBJECT_ROUTES(plural) \
 	{ "POST",   "/v1/" plural,             AUTH_OPERATOR, api_object_create }, \
@@ -75,6 +77,9 @@ void api_error(struct api_req *r, unsigned status, const char *code, json_t *det
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Messages quote what the client sent (a path, a header): jansson takes only valid
+	 * UTF-8, and vsnprintf may have cut a character in two. */
+	utf8_sanitize(msg);
 	r->rep->etag[0] = r->rep->location[0] = '\0';
 	api_reply(r, status, json_pack("{s:{s:i, s:s, s:s, s:o}}", "error", "status", (int)status,
 				       "code", code ? code : api_status_code(status),
@@ -118,6 +123,15 @@ int api_body(struct api_req *r, bool csv_ok, json_t **out)
 	*out = NULL;
 	if (csv_ok && api_content_type_is(ct, "text/csv"))
 		return 1;
+	/* A merge patch on PUT or POST would be read as the whole object: fields it
+	 * leaves out would silently reset. */
+	if (api_content_type_is(ct, "application/merge-patch+json") &&
+	    strcmp(http_method(r->http), "PATCH") != 0) {
+		api_error(r, 415, NULL, NULL, "Content-Type application/merge-patch+json is for "
+			  "PATCH only; %s takes application/json%s", http_method(r->http),
+			  csv_ok ? " or text/csv" : "");
+		return -EINVAL;
+	}
 	if (!api_content_type_is(ct, "application/json") &&
 	    !api_content_type_is(ct, "application/merge-patch+json")) {
 		api_error(r, 415, NULL, NULL, "Content-Type must be application/json%s (got %s)",
@@ -155,13 +169,29 @@ static int api_query_int(struct api_req *r, const char *key, long long lo, long 
 	return 0;
 }
 
+int api_query_name(struct api_req *r, const char *key, const char **out)
+{
+	const char *v = http_query(r->http, key);
+
+	*out = NULL;
+	if (v && !valid_name(v)) {
+		api_error(r, 400, NULL, json_pack("[{s:s, s:s}]", "path", key, "message",
+			  "not a name"), "query parameter %s must be a name (1-63 of a-z, 0-9 "
+			  "and '-', not at either end)", key);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
 int api_paging(struct api_req *r, unsigned *limit, const char **after)
 {
 	long long n = API_LIMIT_DEFAULT;
 	int rc = api_query_int(r, "limit", 1, API_LIMIT_MAX, &n);
 
 	*limit = (unsigned)n;
-	*after = http_query(r->http, "after");
+	if (rc == 0 && after)
+		rc = api_query_name(r, "after", after);
 	return rc;
 }
 
@@ -246,40 +276,91 @@ static void api_run(struct api_req *r, const struct api_route *rt)
 		db_read_end(db);
 }
 
-static void api_dispatch(struct api_req *r)
+/* The route for the request, or NULL with a 404 or 405 set. */
+static const struct api_route *api_route_find(struct api_req *r)
 {
 	const char *method = http_method(r->http), *path = http_path(r->http);
-	const struct api_route *rt = NULL;
 	size_t allow_len = 0;
 
 	for (size_t i = 0; i < api_nroutes; i++) {
 		if (!api_match(api_routes[i].pattern, path, r->param, sizeof(r->param)))
 			continue;
 		if (strcmp(api_routes[i].method, method) == 0) {
-			rt = &api_routes[i];
-			break;
+			r->rep->allow[0] = '\0';
+			return &api_routes[i];
 		}
 		allow_len += (size_t)snprintf(r->rep->allow + allow_len,
 			allow_len < sizeof(r->rep->allow) ? sizeof(r->rep->allow) - allow_len : 0,
 			"%s%s", allow_len ? ", " : "", api_routes[i].method);
 	}
-	if (!rt) {
-		if (allow_len)
-			api_error(r, 405, NULL, NULL, "%s is not allowed on %s", method, path);
-		else
-			api_error(r, 404, NULL, NULL, "no such route: %s", path);
+	if (allow_len)
+		api_error(r, 405, NULL, NULL, "%s is not allowed on %s", method, path);
+	else
+		api_error(r, 404, NULL, NULL, "no such route: %s", path);
+	return NULL;
+}
+
+/* Routing, then the token and its role: what a request's headers alone decide. */
+static const struct api_route *api_admit(struct api_req *r)
+{
+	const struct api_route *rt;
+	const char *refused = http_refused(r->http);
+
+	if (refused) {
+		api_error(r, 400, NULL, NULL, "%s", refused);
+		return NULL;
+	}
+	if (!(rt = api_route_find(r)))
+		return NULL;
+	if (rt->min_role == AUTH_NONE)
+		return rt;
+	if (api_authenticate(r) < 0)
+		return NULL;
+	if (r->who.role < rt->min_role) {
+		api_error(r, 403, NULL, NULL, "role %s may not %s %s",
+			  auth_role_name(r->who.role), http_method(r->http), rt->pattern);
+		return NULL;
+	}
+	return rt;
+}
+
+/* The announced body is over the limit: refused before it is read. */
+static int api_length_check(struct api_req *r)
+{
+	const char *v = http_header(r->http, "Content-Length");
+	unsigned long long n;
+	char *end;
+
+	if (!v)
+		return 0;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno || end == v || n <= http_body_limit(r->http))
+		return 0;
+	api_error(r, 413, NULL, NULL, "request body is larger than the limit (%zu bytes%s)",
+		  http_body_limit(r->http), r->who.role == AUTH_NONE ? " without a token" : "");
+	return -EFBIG;
+}
+
+void api_head(void *ctx, struct http_request *req, struct http_reply *rep)
+{
+	struct api_req r = { .api = ctx, .http = req, .rep = rep };
+	const struct api_route *rt = api_admit(&r);
+
+	if (!rt)
 		return;
-	}
-	r->rep->allow[0] = '\0';
-	if (rt->min_role != AUTH_NONE) {
-		if (api_authenticate(r) < 0)
-			return;
-		if (r->who.role < rt->min_role) {
-			api_error(r, 403, NULL, NULL, "role %s may not %s %s",
-				  auth_role_name(r->who.role), method, rt->pattern);
-			return;
-		}
-	}
+	/* Only a client with a token may make us hold a large body. */
+	if (r.who.role != AUTH_NONE)
+		http_trust(req);
+	api_length_check(&r);
+}
+
+static void api_dispatch(struct api_req *r)
+{
+	const struct api_route *rt = api_admit(r);
+
+	if (!rt)
+		return;
 	r->kind = api_route_kind(rt->pattern);
 	api_run(r, rt);
 }

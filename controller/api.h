@@ -43,6 +43,9 @@ struct api_route {
 
 /* The http_handler: routes, authenticates, dispatches. ctx is struct api. */
 void api_handle(void *ctx, struct http_request *req, struct http_reply *rep);
+/* The head handler: routes and authenticates on the headers alone, so a request that
+ * will be refused is refused before its body is read. */
+void api_head(void *ctx, struct http_request *req, struct http_reply *rep);
 
 /* Reply helpers. api_reply takes ownership of body. */
 void api_reply(struct api_req *r, unsigned status, json_t *body);
@@ -53,8 +56,11 @@ void api_fail(struct api_req *r, int err, const char *what);
 /* The request body as JSON; on failure the error reply is set and -EINVAL returned.
  * csv_ok lets text/csv through (returns 1 with *out NULL). */
 int api_body(struct api_req *r, bool csv_ok, json_t **out);
-/* limit and after query parameters; -EINVAL with a 400 set. */
+/* limit and after query parameters (after a name; pass NULL to read after yourself);
+ * -EINVAL with a 400 set. */
 int api_paging(struct api_req *r, unsigned *limit, const char **after);
+/* A query parameter that must be a name when given; -EINVAL with a 400 set. */
+int api_query_name(struct api_req *r, const char *key, const char **out);
 int api_query_bool(struct api_req *r, const char *key, bool *out);
 bool api_may_see_secrets(const struct api_req *r);
 

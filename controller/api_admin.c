@@ -33,13 +33,12 @@ static void api_admin_id_page(struct api_req *r,
 			      int (*list)(struct db *, long long, unsigned, json_t **),
 			      const char *what)
 {
-	const char *ignored;
 	unsigned limit;
 	long long after;
 	json_t *out = NULL;
 	int rc;
 
-	if (api_paging(r, &limit, &ignored) < 0 || api_admin_after_id(r, &after) < 0)
+	if (api_paging(r, &limit, NULL) < 0 || api_admin_after_id(r, &after) < 0)
 		return;
 	rc = list(store_db(r->api->store), after, limit, &out);
 	if (rc < 0)
@@ -68,17 +67,16 @@ void api_admin_routes(struct api_req *r)
 
 void api_admin_tunnels(struct api_req *r)
 {
-	const char *ignored;
+	const char *site;
 	unsigned limit;
 	long long after;
-	json_t *out = NULL;
+	json_t *out = NULL, *loaded = NULL;
 	int rc;
 
-	if (api_paging(r, &limit, &ignored) < 0 || api_admin_after_id(r, &after) < 0)
+	if (api_paging(r, &limit, NULL) < 0 || api_admin_after_id(r, &after) < 0 ||
+	    api_query_name(r, "site", &site) < 0)
 		return;
-	json_t *loaded = NULL;
-
-	rc = tunnel_list(r->api->store, http_query(r->http, "site"), after, limit, &out);
+	rc = tunnel_list(r->api->store, site, after, limit, &out);
 	if (rc == 0)
 		rc = status_load(r->api->store, NULL, r->api->stale_after, &loaded);
 	if (rc < 0) {

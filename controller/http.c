@@ -5,28 +5,52 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stdint.h>
 #include <time.h>
 #include <microhttpd.h>
 
 #include "http.h"
+#include "http_conn.h"
 #include "log.h"
+
+/* Beyond this many query parameters a request is refused: no route takes more than
+ * four, and libmicrohttpd stores each in the connection's small memory pool. */
+#define HTTP_MAX_QUERY 32
+#define HTTP_STR_(x) #x
+#define HTTP_STR(x) HTTP_STR_(x)
+/* A body must keep coming at this rate once the client timeout has passed. */
+#define HTTP_BODY_MIN_RATE (64u << 10)
+
+/* TLS 1.2 and 1.3 only, forward-secret key exchange and AEAD ciphers only, our order
+ * first (what strongSwan's and iked's maintainers would ship today). */
+#define HTTP_TLS_PRIORITIES \
+	"SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+	"-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-GCM:" \
+	"-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:" \
+	"-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-FFDHE3072:" \
+	"%SERVER_PRECEDENCE"
 
 struct http_server {
 	struct MHD_Daemon *mhd;
-	http_handler fn;
+	struct http_conns *conns;
+	http_handler head, fn;
 	void *ctx;
-	size_t max_body;
+	size_t max_body, unauth_body;
+	unsigned client_timeout;
 	char *cert, *key;
 };
 
 struct http_request {
+	struct http_server *srv;
 	struct MHD_Connection *conn;
 	const char *method, *path;
+	const char *refused;		/* why the raw request target is refused (400) */
+	bool headers_done;
 	char *body;
-	size_t len, cap;
+	size_t len, cap, limit;
 	bool too_large;
 	bool suspend;
-	struct timespec start;
+	struct timespec start, body_start;
 	void *user;
 	void (*user_free)(void *);
 };
@@ -83,10 +107,52 @@ bool http_body_too_large(const struct http_request *req)
 	return req->too_large;
 }
 
-static int http_append(struct http_server *srv, struct http_request *req, const char *data,
-		       size_t n)
+const char *http_refused(const struct http_request *req)
 {
-	if (req->too_large || n > srv->max_body - req->len) {
+	return req->refused;
+}
+
+void http_trust(struct http_request *req)
+{
+	req->limit = req->srv->max_body;
+}
+
+size_t http_body_limit(const struct http_request *req)
+{
+	return req->limit;
+}
+
+bool http_peer_closed(const struct http_request *req)
+{
+	return http_conns_peer_closed(req->conn);
+}
+
+/* Checks the request target as the client sent it, before libmicrohttpd decodes it:
+ * once decoded, "/v1/sites%2Fhub1" is "/v1/sites/hub1" and "%00" ends the string.
+ * NULL when fine, else the reason. */
+const char *http_target_check(const char *raw)
+{
+	const char *query = strchr(raw, '?');
+	size_t path_len = query ? (size_t)(query - raw) : strlen(raw);
+	unsigned params = 0;
+
+	for (const char *p = raw; (p = strchr(p, '%')); p++) {
+		if (p[1] == '0' && p[2] == '0')
+			return "the request target may not contain an encoded NUL (%00)";
+		if ((size_t)(p - raw) < path_len && p[1] == '2' && (p[2] == 'f' || p[2] == 'F'))
+			return "the path may not contain an encoded '/' (%2F): names have no '/'";
+	}
+	for (const char *p = query; p && *p; p = strchr(p + 1, '&'))
+		if (p[1] && p[1] != '&')
+			params++;
+	if (params > HTTP_MAX_QUERY)
+		return "too many query parameters (at most " HTTP_STR(HTTP_MAX_QUERY) ")";
+	return NULL;
+}
+
+static int http_append(struct http_request *req, const char *data, size_t n)
+{
+	if (req->too_large || n > req->limit - req->len) {
 		req->too_large = true;	/* keep reading, so the client sees our 413 */
 		return 0;
 	}
@@ -154,6 +220,50 @@ static void http_log(const struct http_request *req, unsigned status)
 		  (now.tv_sec - req->start.tv_sec) * 1e3 + (now.tv_nsec - req->start.tv_nsec) / 1e6);
 }
 
+/* Sends the reply and frees it. */
+static enum MHD_Result http_answer(struct http_request *req, struct http_reply *rep)
+{
+	enum MHD_Result ret;
+
+	http_log(req, rep->status);
+	ret = http_send(req, rep);
+	json_decref(rep->body);
+	free(rep->raw);
+	return ret;
+}
+
+/* The body so far took longer than the client timeout plus a second per
+ * HTTP_BODY_MIN_RATE bytes: a client trickling it is cut off. */
+static bool http_body_late(const struct http_request *req)
+{
+	struct timespec now;
+	double took, allowed;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	took = (double)(now.tv_sec - req->body_start.tv_sec) +
+	       (now.tv_nsec - req->body_start.tv_nsec) / 1e9;
+	allowed = req->srv->client_timeout + (double)req->len / HTTP_BODY_MIN_RATE;
+	return took > allowed;
+}
+
+/* Headers complete: the head handler may answer from them alone (routing,
+ * authentication, a refused target), and the body is then never read. */
+static enum MHD_Result http_headers(struct http_request *req, const char *url,
+				    const char *method)
+{
+	struct http_server *srv = req->srv;
+	struct http_reply rep = { .status = 0 };
+
+	req->headers_done = true;
+	req->method = method;
+	req->path = url;
+	req->limit = srv->unauth_body;
+	clock_gettime(CLOCK_MONOTONIC, &req->body_start);
+	http_conns_headers_done(req->conn);
+	srv->head(srv->ctx, req, &rep);
+	return rep.status ? http_answer(req, &rep) : MHD_YES;
+}
+
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
 				   const char *method, const char *version,
 				   const char *upload, size_t *upload_size, void **con_cls)
@@ -161,22 +271,14 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 	struct http_server *srv = cls;
 	struct http_request *req = *con_cls;
 	struct http_reply rep = { .status = 500 };
-	enum MHD_Result ret;
 
 	(void)version;
-	if (!req) {
-		req = calloc(1, sizeof(*req));
-		if (!req)
-			return MHD_NO;
-		req->conn = conn;
-		req->method = method;
-		req->path = url;
-		clock_gettime(CLOCK_MONOTONIC, &req->start);
-		*con_cls = req;
-		return MHD_YES;
-	}
+	if (!req)
+		return MHD_NO;		/* no request context: out of memory in http_target */
+	if (!req->headers_done)
+		return http_headers(req, url, method);
 	if (*upload_size) {
-		if (http_append(srv, req, upload, *upload_size) < 0)
+		if (http_body_late(req) || http_append(req, upload, *upload_size) < 0)
 			return MHD_NO;
 		*upload_size = 0;
 		return MHD_YES;
@@ -189,11 +291,32 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 		MHD_suspend_connection(conn);
 		return MHD_YES;
 	}
-	http_log(req, rep.status);
-	ret = http_send(req, &rep);
-	json_decref(rep.body);
-	free(rep.raw);
-	return ret;
+	return http_answer(req, &rep);
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: the first sight of a request, with its target not yet
+ * decoded; what it returns is the request's context from then on. */
+static void *http_target(void *cls, const char *uri_const, struct MHD_Connection *conn)
+{
+	struct http_request *req = calloc(1, sizeof(*req));
+	char *uri = (char *)uri_const;
+
+	if (!req)
+		return NULL;
+	req->srv = cls;
+	req->conn = conn;
+	req->refused = http_target_check(uri);
+	/* libmicrohttpd parses the query next, into its fixed per-connection pool; too
+	 * many parameters exhaust it and 0.9.75 then neither answers nor closes. The
+	 * target is in its (writable) read buffer: a refused request's query is cut. */
+	if (req->refused) {
+		char *q = strchr(uri, '?');
+
+		if (q)
+			q[1] = '\0';
+	}
+	clock_gettime(CLOCK_MONOTONIC, &req->start);
+	return req;
 }
 
 static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -202,8 +325,8 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 	struct http_request *req = *con_cls;
 
 	(void)cls;
-	(void)conn;
 	(void)toe;
+	http_conns_request_done(conn);
 	if (!req)
 		return;
 	if (req->user_free)
@@ -264,45 +387,88 @@ static int http_read_file(const char *path, char **out)
 	return 0;
 }
 
-int http_start(const struct http_config *cfg, http_handler fn, void *ctx,
+/* The daemon's options; TLS ones only with TLS, the address only with a listener. */
+static void http_options(const struct http_config *cfg, struct http_server *srv,
+			 const struct sockaddr_storage *ss, struct MHD_OptionItem *o)
+{
+	size_t n = 0;
+
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
+		(intptr_t)http_completed, srv };
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)http_target, srv };
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION,
+		(intptr_t)http_conns_notify, srv->conns };
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns, NULL };
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		cfg->max_per_client, NULL };
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, cfg->client_timeout, NULL };
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL };
+	if (cfg->listen)
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, (void *)ss };
+	if (srv->cert) {
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, srv->cert };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->key };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
+			(void *)HTTP_TLS_PRIORITIES };
+	}
+	o[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+}
+
+/* Where to listen and with what TLS material, into flags and srv. */
+static int http_setup(const struct http_config *cfg, struct http_server *srv,
+		      struct sockaddr_storage *ss, unsigned *flags)
+{
+	int r;
+
+	if (!cfg->listen) {
+		*flags |= MHD_USE_NO_LISTEN_SOCKET;
+		return 0;
+	}
+	if (http_parse_listen(cfg->listen, ss) < 0) {
+		log_err("--listen %s: expected HOST:PORT, [IPv6]:PORT or :PORT", cfg->listen);
+		return -EINVAL;
+	}
+	if (ss->ss_family == AF_INET6)
+		*flags |= MHD_USE_IPv6;
+	if (!cfg->tls_cert)
+		return 0;
+	if ((r = http_read_file(cfg->tls_cert, &srv->cert)) < 0 ||
+	    (r = http_read_file(cfg->tls_key, &srv->key)) < 0) {
+		log_err("cannot read TLS certificate or key: %s", strerror(-r));
+		return r;
+	}
+	*flags |= MHD_USE_TLS;
+	return 0;
+}
+
+int http_start(const struct http_config *cfg, http_handler head, http_handler fn, void *ctx,
 	       struct http_server **out)
 {
 	struct http_server *srv = calloc(1, sizeof(*srv));
 	struct sockaddr_storage ss = { 0 };
+	struct MHD_OptionItem opts[16];
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
 	int r;
 
 	if (!srv)
 		return -ENOMEM;
+	srv->head = head;
 	srv->fn = fn;
 	srv->ctx = ctx;
 	srv->max_body = cfg->max_body;
-	r = http_parse_listen(cfg->listen, &ss);
-	if (r < 0) {
-		log_err("--listen %s: expected HOST:PORT, [IPv6]:PORT or :PORT", cfg->listen);
+	srv->unauth_body = cfg->unauth_body < cfg->max_body ? cfg->unauth_body : cfg->max_body;
+	srv->client_timeout = cfg->client_timeout;
+	r = http_setup(cfg, srv, &ss, &flags);
+	if (r == 0)
+		r = http_conns_new(cfg->client_timeout, &srv->conns);
+	if (r < 0)
 		goto out;
-	}
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	if (cfg->tls_cert) {
-		if ((r = http_read_file(cfg->tls_cert, &srv->cert)) < 0 ||
-		    (r = http_read_file(cfg->tls_key, &srv->key)) < 0) {
-			log_err("cannot read TLS certificate or key: %s", strerror(-r));
-			goto out;
-		}
-		flags |= MHD_USE_TLS;
-	}
+	http_options(cfg, srv, &ss, opts);
 	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, http_access, srv,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
-		MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns,
-		MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-		cfg->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->cert,
-		MHD_OPTION_HTTPS_MEM_KEY, srv->key,
-		MHD_OPTION_END);
+				    MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!srv->mhd) {
-		log_err("cannot listen on %s (in use, or TLS material invalid)", cfg->listen);
+		log_err("cannot listen on %s (in use, or TLS material invalid)",
+			cfg->listen ? cfg->listen : "(no socket)");
 		r = -EADDRINUSE;
 	}
 out:
@@ -314,12 +480,18 @@ out:
 	return 0;
 }
 
+int http_adopt(struct http_server *srv, int fd, const struct sockaddr *addr, socklen_t len)
+{
+	return MHD_add_connection(srv->mhd, fd, addr, len) == MHD_YES ? 0 : -errno;
+}
+
 void http_free(struct http_server *srv)
 {
 	if (!srv)
 		return;
 	if (srv->mhd)
 		MHD_stop_daemon(srv->mhd);
+	http_conns_free(srv->conns);
 	free(srv->cert);
 	free(srv->key);
 	free(srv);

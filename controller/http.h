@@ -6,17 +6,22 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <jansson.h>
 
 struct http_server;
 struct http_request;
 
 struct http_config {
-	const char *listen;	/* "127.0.0.1:8080", "[::1]:8443", ":8080" */
+	const char *listen;	/* "127.0.0.1:8080", "[::1]:8443", ":8080"; NULL: no socket,
+				 * connections come from http_adopt (in-process tests) */
 	const char *tls_cert;	/* PEM file paths, both or neither */
 	const char *tls_key;
-	size_t max_body;	/* 413 past it */
+	size_t max_body;	/* 413 past it, once the head handler called http_trust */
+	size_t unauth_body;	/* the bound before that (unauthenticated requests) */
 	unsigned max_conns;
+	unsigned max_per_client;	/* connections from one address */
+	unsigned client_timeout;	/* seconds: for a request's headers, idle, body start */
 };
 
 /* The reply a handler fills in; http.c sends it once the handler returns. */
@@ -31,9 +36,15 @@ struct http_reply {
 
 typedef void (*http_handler)(void *ctx, struct http_request *req, struct http_reply *rep);
 
-int http_start(const struct http_config *cfg, http_handler fn, void *ctx,
+/* head runs once a request's headers are in, before any of its body is read: it
+ * answers (sets rep->status) to refuse the request on its headers alone, or leaves
+ * status 0 to have the body read and fn called with the whole request. */
+int http_start(const struct http_config *cfg, http_handler head, http_handler fn, void *ctx,
 	       struct http_server **out);
 void http_free(struct http_server *srv);
+/* Serves a connected socket (the server takes it over): for a server without a
+ * listening socket, in-process tests. */
+int http_adopt(struct http_server *srv, int fd, const struct sockaddr *addr, socklen_t len);
 
 const char *http_method(const struct http_request *req);
 const char *http_path(const struct http_request *req);
@@ -41,8 +52,18 @@ const char *http_path(const struct http_request *req);
 const char *http_header(const struct http_request *req, const char *name);
 const char *http_query(const struct http_request *req, const char *key);
 const char *http_body(const struct http_request *req, size_t *len);
-/* The body went past cfg.max_body (and was discarded). */
+/* The body went past its limit (and was discarded). */
 bool http_body_too_large(const struct http_request *req);
+/* From the head handler: the client is authenticated; its body may be as large as
+ * cfg.max_body instead of cfg.unauth_body. */
+void http_trust(struct http_request *req);
+size_t http_body_limit(const struct http_request *req);
+/* Why the request target as sent is refused (an encoded '/' or NUL, too many query
+ * parameters), or NULL. */
+const char *http_refused(const struct http_request *req);
+const char *http_target_check(const char *raw);
+/* For a parked request: whether its client has gone. Any thread. */
+bool http_peer_closed(const struct http_request *req);
 
 /* From a handler: park the connection without replying (a long-poll). After
  * http_resume the handler is called again for the same request. */

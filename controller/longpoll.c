@@ -54,8 +54,11 @@ static void *longpoll_timer(void *arg)
 			pthread_mutex_unlock(&p->lock);
 			return NULL;
 		}
+		/* A client that hung up is answered (and its connection freed) at once, not
+		 * at its deadline: dropped polls must not pile up. */
 		for (struct longpoll_waiter *w = p->head; w; w = w->next)
-			if (w->parked && longpoll_before(&w->deadline, &now))
+			if (w->parked && (longpoll_before(&w->deadline, &now) ||
+					  http_peer_closed(w->req)))
 				longpoll_wake(w, true);
 		pthread_mutex_unlock(&p->lock);
 	}

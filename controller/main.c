@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -18,13 +20,16 @@
 #include "log.h"
 #include "store.h"
 
+/* What a client without a token may send as a body (only /healthz takes none). */
+#define MAIN_UNAUTH_BODY 4096
+
 struct main_opts {
 	const char *db;
 	const char *listen;
 	const char *token_file;
 	const char *tls_cert, *tls_key;
 	size_t max_body;
-	unsigned max_conns;
+	unsigned max_conns, max_per_client, client_timeout;
 	enum log_level level;
 	struct addr_prefix pool;
 	unsigned stale_after;
@@ -37,13 +42,20 @@ static void main_usage(FILE *f)
 		"usage: gresec-controller [--db FILE] [--listen HOST:PORT] [--admin-token-file FILE]\n"
 		"                         [--tls-cert FILE --tls-key FILE] [--log-level LEVEL]\n"
 		"                         [--max-body BYTES] [--max-connections N]\n"
+		"                         [--max-connections-per-client N] [--client-timeout SECONDS]\n"
 		"  --db FILE               SQLite database (default /var/lib/gresec/gresec.db)\n"
 		"  --listen HOST:PORT      address to serve the API on (default 127.0.0.1:8080)\n"
 		"  --admin-token-file FILE where the first admin token is written (default: beside the db)\n"
 		"  --tls-cert/--tls-key    serve HTTPS with this PEM certificate and key\n"
 		"  --log-level LEVEL       error, warn, info (default) or debug\n"
 		"  --max-body BYTES        largest request body accepted (default 33554432)\n"
-		"  --max-connections N     concurrent connections (default 4096)\n"
+		"  --max-connections N     concurrent connections (default 4096; keep it below the\n"
+		"                          open-file limit, LimitNOFILE= in the unit, less 64)\n"
+		"  --max-connections-per-client N\n"
+		"                          concurrent connections from one address (default 64)\n"
+		"  --client-timeout SECONDS  time for a request's headers, idle time between\n"
+		"                          requests, and grace before a body must arrive at\n"
+		"                          64 KiB/s (default 15)\n"
 		"  --overlay-pool CIDR     tunnel overlay addresses: /31s of an IPv4 or /127s of an\n"
 		"                          IPv6 pool (default 100.64.0.0/10)\n"
 		"  --stale-after SECONDS   a site whose agent has not reported for this long is stale\n"
@@ -60,6 +72,8 @@ static const struct option main_longopts[] = {
 	{ "log-level", required_argument, NULL, 'v' },
 	{ "max-body", required_argument, NULL, 'b' },
 	{ "max-connections", required_argument, NULL, 'n' },
+	{ "max-connections-per-client", required_argument, NULL, 'm' },
+	{ "client-timeout", required_argument, NULL, 'T' },
 	{ "overlay-pool", required_argument, NULL, 'p' },
 	{ "stale-after", required_argument, NULL, 's' },
 	{ "poll-timeout", required_argument, NULL, 'w' },
@@ -112,6 +126,14 @@ static int main_option(int c, const char *arg, struct main_opts *o)
 	case 'n':
 		if ((r = main_number(c, arg, 16, 1000000, &n)) == 0)
 			o->max_conns = (unsigned)n;
+		break;
+	case 'm':
+		if ((r = main_number(c, arg, 1, 1000000, &n)) == 0)
+			o->max_per_client = (unsigned)n;
+		break;
+	case 'T':
+		if ((r = main_number(c, arg, 1, 3600, &n)) == 0)
+			o->client_timeout = (unsigned)n;
 		break;
 	case 's':
 	case 'w':
@@ -216,9 +238,49 @@ static void main_drain(struct longpoll *p)
 		nanosleep(&tick, NULL);
 }
 
+/* The process holds every PSK and, briefly, bearer tokens: no core dump may carry
+ * them to disk, and no other process of the same user may ptrace them out. */
+static void main_harden(void)
+{
+	struct rlimit none = { 0, 0 };
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		log_warn("cannot turn core dumps off (PR_SET_DUMPABLE): %s", strerror(errno));
+	if (setrlimit(RLIMIT_CORE, &none) < 0)
+		log_warn("cannot turn core dumps off (RLIMIT_CORE): %s", strerror(errno));
+}
+
+/* Every connection is a descriptor: raise the soft open-file limit to the hard one,
+ * and refuse a --max-connections it cannot hold (the database, its WAL and the
+ * server's own descriptors need a few dozen more). */
+static int main_files(unsigned max_conns)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)max_conns + 64 > rl.rlim_cur) {
+		log_err("--max-connections %u needs an open-file limit of at least %u "
+			"(it is %llu: raise LimitNOFILE= or lower --max-connections)",
+			max_conns, max_conns + 64, (unsigned long long)rl.rlim_cur);
+		return -EMFILE;
+	}
+	return 0;
+}
+
 static int main_run(const struct main_opts *o, const char *token_file)
 {
-	struct http_config hc = { o->listen, o->tls_cert, o->tls_key, o->max_body, o->max_conns };
+	struct http_config hc = {
+		.listen = o->listen, .tls_cert = o->tls_cert, .tls_key = o->tls_key,
+		.max_body = o->max_body, .unauth_body = MAIN_UNAUTH_BODY,
+		.max_conns = o->max_conns, .max_per_client = o->max_per_client,
+		.client_timeout = o->client_timeout,
+	};
 	struct http_server *srv = NULL;
 	struct api api = { .poll_timeout_ms = o->poll_timeout * 1000, .stale_after = o->stale_after };
 	sigset_t set;
@@ -230,8 +292,8 @@ static int main_run(const struct main_opts *o, const char *token_file)
 	/* Blocked before any thread starts, so only sigwait below sees them. */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	r = main_state_dir(o->db);
-	if (r < 0)
+	r = main_files(o->max_conns);
+	if (r == 0 && (r = main_state_dir(o->db)) < 0)
 		log_err("cannot create the directory of %s: %s", o->db, strerror(-r));
 	if (r == 0)
 		r = store_open(o->db, &api.store);
@@ -244,7 +306,7 @@ static int main_run(const struct main_opts *o, const char *token_file)
 	if (r == 0) {
 		store_set_notify(api.store, main_notify, api.poll);
 		store_set_prefetch(api.store, longpoll_waiting, api.poll);
-		r = http_start(&hc, api_handle, &api, &srv);
+		r = http_start(&hc, api_head, api_handle, &api, &srv);
 	}
 	if (r < 0)
 		goto out;
@@ -267,6 +329,8 @@ int main(int argc, char **argv)
 		.listen = "127.0.0.1:8080",
 		.max_body = 32u << 20,
 		.max_conns = 4096,
+		.max_per_client = 64,
+		.client_timeout = 15,
 		.level = LOG_LVL_INFO,
 		.stale_after = 90,
 		.poll_timeout = 30,
@@ -278,6 +342,7 @@ int main(int argc, char **argv)
 	if (main_parse(argc, argv, &o) < 0)
 		return 2;
 	log_init("gresec-controller", o.level);
+	main_harden();
 	token_file = o.token_file ? strdup(o.token_file) : main_token_path(o.db);
 	if (!token_file)
 		return 1;

@@ -21,13 +21,17 @@ FUZZ_BFD_SRC     = tests/fuzz/fuzz_bfd.c agent/bfd.c
 FUZZ_PLAN_SRC    = tests/fuzz/fuzz_plan.c agent/guard.c api/proposal.c agent/plan.c \
 	agent/plan_fmt.c agent/kstate.c agent/tunnel_kind.c api/intent.c api/intent_validate.c \
 	api/addr.c api/log.c
+# The request path in process: the whole controller but its main, libmicrohttpd and all.
+FUZZ_HTTP_SRC    = tests/fuzz/fuzz_http.c $(CTL_SRC) $(API_SRC)
+FUZZ_HTTP_PKGS   = sqlite3 jansson libmicrohttpd gnutls
 FUZZ_HDRS        = $(wildcard api/*.h controller/*.h)
 # Per target: extra options. Inputs stay small: these are short JSON documents and addresses.
 FUZZ_OPTS_addr   = -max_len=128
 FUZZ_OPTS_kinds  = -max_len=4096 -dict=tests/fuzz/kinds.dict
 FUZZ_OPTS_bfd    = -max_len=512
 FUZZ_OPTS_plan   = -max_len=16384
-FUZZ_TARGETS     = addr kinds csv intent vici bfd plan
+FUZZ_OPTS_http   = -max_len=4096 -dict=tests/fuzz/http.dict
+FUZZ_TARGETS     = addr kinds csv intent vici bfd plan http
 
 .PHONY: fuzz fuzz-smoke fuzz-build
 
@@ -62,6 +66,11 @@ $(FUZZ_DIR)/fuzz_plan: $(FUZZ_PLAN_SRC) $(FUZZ_HDRS) $(wildcard agent/*.h) tests
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Iagent $(call pkgcflags,jansson libcurl libmnl) -o $@ \
 		$(FUZZ_PLAN_SRC) $(call pkglibs,jansson libcurl libmnl)
 
+$(FUZZ_DIR)/fuzz_http: $(FUZZ_HTTP_SRC) $(FUZZ_HDRS) tests/fuzz/rules.mk
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -I$(BUILD) $(call pkgcflags,$(FUZZ_HTTP_PKGS)) -o $@ \
+		$(FUZZ_HTTP_SRC) $(call pkglibs,$(FUZZ_HTTP_PKGS)) -lm
+
 fuzz-build: $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
 
 fuzz: fuzz-build
@@ -69,7 +78,8 @@ fuzz: fuzz-build
 		mkdir -p $(FUZZ_DIR)/corpus/$$t; \
 		echo "== fuzz_$$t for $(FUZZ_TIME)s"; \
 		opts=$$(case $$t in addr) echo '$(FUZZ_OPTS_addr)';; kinds) echo '$(FUZZ_OPTS_kinds)';; \
-			bfd) echo '$(FUZZ_OPTS_bfd)';; plan) echo '$(FUZZ_OPTS_plan)';; esac); \
+			bfd) echo '$(FUZZ_OPTS_bfd)';; plan) echo '$(FUZZ_OPTS_plan)';; \
+			http) echo '$(FUZZ_OPTS_http)';; esac); \
 		$(FUZZ_DIR)/fuzz_$$t $$opts -max_total_time=$(FUZZ_TIME) -timeout=10 \
 			-print_final_stats=1 $(FUZZ_DIR)/corpus/$$t tests/fuzz/seeds/$$t; \
 	done
@@ -80,7 +90,8 @@ fuzz-smoke: fuzz-build
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "== fuzz_$$t: seeds, then $(FUZZ_SMOKE_TIME)s"; \
 		opts=$$(case $$t in addr) echo '$(FUZZ_OPTS_addr)';; kinds) echo '$(FUZZ_OPTS_kinds)';; \
-			bfd) echo '$(FUZZ_OPTS_bfd)';; plan) echo '$(FUZZ_OPTS_plan)';; esac); \
+			bfd) echo '$(FUZZ_OPTS_bfd)';; plan) echo '$(FUZZ_OPTS_plan)';; \
+			http) echo '$(FUZZ_OPTS_http)';; esac); \
 		rm -rf $(FUZZ_DIR)/smoke/$$t; mkdir -p $(FUZZ_DIR)/smoke/$$t; \
 		log=$(FUZZ_DIR)/smoke/$$t.log; \
 		$(FUZZ_DIR)/fuzz_$$t $$opts tests/fuzz/seeds/$$t/* >$$log 2>&1 || \

@@ -93,3 +93,42 @@ def test_data_and_token_survive_restart(make_controller):
     assert ctl.admin == admin
     r = ctl.get("/v1/sites/keep")
     assert r.status == 200 and r.json["underlay"] == site("keep", 1)["underlay"], r
+
+
+def s_client(port, *args):
+    """openssl s_client's handshake against port: the negotiated (protocol, cipher), or
+    None when the handshake failed. SECLEVEL=0 lets the client offer what the server
+    must refuse by itself."""
+    p = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port] + list(args),
+                       input=b"", capture_output=True, timeout=10)
+    out = p.stdout.decode("latin-1")
+    for line in out.splitlines():
+        if line.startswith("New, ") and "Cipher is" in line:
+            proto, cipher = line[5:].split(", Cipher is ")
+            return None if cipher.strip() == "(NONE)" else (proto, cipher.strip())
+    return None
+
+
+def test_tls_versions_and_suites(make_controller, tmp_path):
+    """TLS 1.2 and 1.3 only; forward-secret AEAD suites only; the server's order wins."""
+    cert, key = make_cert(str(tmp_path))
+    ctl = make_controller("tls", extra_args=["--tls-cert", cert, "--tls-key", key], tls_ca=cert)
+    old = "DEFAULT@SECLEVEL=0"
+    refused = [("-tls1", "-cipher", old), ("-tls1_1", "-cipher", old),
+               ("-tls1_2", "-cipher", "AES128-SHA@SECLEVEL=0"),        # static RSA, CBC
+               ("-tls1_2", "-cipher", "AES128-GCM-SHA256"),            # static RSA
+               ("-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA"),         # CBC with SHA-1
+               ("-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA256")]      # CBC
+    for args in refused:
+        assert s_client(ctl.port, *args) is None, args
+    assert s_client(ctl.port, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256") == \
+        ("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256")
+    assert s_client(ctl.port, "-tls1_2", "-cipher", "ECDHE-RSA-CHACHA20-POLY1305") == \
+        ("TLSv1.2", "ECDHE-RSA-CHACHA20-POLY1305")
+    # The client prefers AES-128; the server's own first choice is taken.
+    assert s_client(ctl.port, "-tls1_2", "-cipher",
+                    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384") == \
+        ("TLSv1.2", "ECDHE-RSA-AES256-GCM-SHA384")
+    got = s_client(ctl.port, "-tls1_3")
+    assert got and got[0] == "TLSv1.3", got
+    assert ctl.get("/healthz", token=None).status == 200

@@ -175,21 +175,34 @@ int auth_revoke(struct db *db, long long id)
 	return sqlite3_changes(db_handle(db)) ? 0 : -ENOENT;
 }
 
-int auth_revoke_site(struct db *db, const char *site, int *count)
+int auth_revoke_site(struct db *db, const char *site, json_t **ids)
 {
 	sqlite3_stmt *st = db_stmt(db, "UPDATE token SET revoked_at = "
 				   "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
-				   "WHERE role = 'agent' AND site = ? AND revoked_at IS NULL");
-	int rc;
+				   "WHERE role = 'agent' AND site = ? AND revoked_at IS NULL "
+				   "RETURNING id");
+	json_t *list = json_array();
+	int rc, r = 0;
 
-	if (!st)
-		return -EIO;
+	if (!st || !list) {
+		json_decref(list);
+		return st ? -ENOMEM : -EIO;
+	}
 	sqlite3_bind_text(st, 1, site, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (json_array_append_new(list, json_integer(sqlite3_column_int64(st, 0))) < 0)
+			r = -ENOMEM;
 	sqlite3_reset(st);
+	/* Before the commit, as in auth_revoke: the cache must not outlive the rows. */
 	auth_cache_clear();
-	*count = sqlite3_changes(db_handle(db));
-	return db_errno(rc);
+	if (r == 0)
+		r = db_errno(rc);
+	if (r < 0) {
+		json_decref(list);
+		return r;
+	}
+	*ids = list;
+	return 0;
 }
 
 static json_t *auth_row(sqlite3_stmt *st, void *ctx)

@@ -220,7 +220,7 @@ static int import_prune(struct store *s, struct import_run *r, const struct impo
 
 			if (!name || json_object_get(ik->index, name))
 				continue;
-			rc = store_delete(s, ik->k, name, &before);
+			rc = store_delete(s, ik->k, name, import_actor(o), &before);
 			if (!rc)
 				rc = audit_record(store_db(s), import_actor(o), "import", ik->k,
 						  ik->k->name, name, before, NULL);

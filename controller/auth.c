@@ -231,14 +231,18 @@ int auth_list(struct db *db, long long after, unsigned limit, json_t **out)
 	return db_page(st, limit, auth_row, NULL, out);
 }
 
+/* The secret goes to a private temporary file in path's directory, created with a
+ * random name, O_EXCL and mode 0600 (mkostemp), then renamed over path: a planted file
+ * or symbolic link at a predictable name cannot capture it, nor can anyone read it
+ * half written. */
 static int auth_write_file(const char *path, const char *secret)
 {
 	char tmp[4096];
 	int fd, r = 0;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fchmod(fd, 0600) < 0 || dprintf(fd, "%s\n", secret) < 0 || fsync(fd) < 0)

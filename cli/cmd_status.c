@@ -22,8 +22,9 @@ static void status_print(const struct cli *cli, const json_t *st, const json_t *
 	       status_int(s, "total"), status_int(s, "seen"), status_int(s, "stale"),
 	       status_int(s, "never"), status_int(s, "stale_after"));
 	printf("tunnels     %" JSON_INTEGER_FORMAT " total: %" JSON_INTEGER_FORMAT " up, %"
-	       JSON_INTEGER_FORMAT " idle, %" JSON_INTEGER_FORMAT " down, %" JSON_INTEGER_FORMAT
-	       " pending\n", status_int(t, "total"), status_int(t, "up"), status_int(t, "idle"),
+	       JSON_INTEGER_FORMAT " degraded, %" JSON_INTEGER_FORMAT " idle, %" JSON_INTEGER_FORMAT
+	       " down, %" JSON_INTEGER_FORMAT " pending\n", status_int(t, "total"),
+	       status_int(t, "up"), status_int(t, "degraded"), status_int(t, "idle"),
 	       status_int(t, "down"), status_int(t, "pending"));
 }
 

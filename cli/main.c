@@ -29,7 +29,7 @@ struct main_cmd {
 
 static const struct main_cmd main_cmds[] = {
 	{ "status", cmd_status_run, 0, "status",
-	  "Summary of the network: sites seen/stale/never, tunnels up/idle/down/pending." },
+	  "Summary of the network: sites seen/stale/never, tunnels up/degraded/idle/down/pending." },
 	{ "sites", cmd_sites_run, 0, "sites [list | show NAME | delete NAME]",
 	  "List every site (all pages), show one with its agent status, or delete one." },
 	{ "profiles", cmd_profiles_run, 0, "profiles [list | show NAME | delete NAME]",

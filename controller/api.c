@@ -244,7 +244,8 @@ static int api_authenticate(struct api_req *r)
 	}
 	rc = auth_lookup(r->api->store ? store_db(r->api->store) : NULL, h + 7, &r->who);
 	if (rc == -EACCES) {
-		api_error(r, 401, NULL, NULL, "invalid or revoked token");
+		if (!api_agent_held_site_gone(r))
+			api_error(r, 401, NULL, NULL, "invalid or revoked token");
 		return rc;
 	}
 	if (rc < 0) {

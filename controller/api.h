@@ -85,6 +85,9 @@ void api_admin_audit(struct api_req *r);
 
 /* api_agent.c */
 void api_agent_intent(struct api_req *r);
+/* For a resumed long-poll whose token no longer authenticates: true, with a 404 set,
+ * when its site was deleted (the token died with it). */
+bool api_agent_held_site_gone(struct api_req *r);
 void api_agent_status(struct api_req *r);
 void api_agent_token(struct api_req *r);
 void api_agent_summary(struct api_req *r);

@@ -70,6 +70,26 @@ static int api_agent_site_exists(struct api_req *r)
 	return rc;
 }
 
+/* Deleting a site revokes its agent tokens and wakes its held polls, which then fail
+ * authentication; but they were authenticated when they parked, and what happened is
+ * that the site is gone: the documented answer is 404. Only the connection that held
+ * the poll learns it. */
+bool api_agent_held_site_gone(struct api_req *r)
+{
+	const char *site = longpoll_held_site(r->http);
+	json_t *body = NULL;
+	int rc;
+
+	if (!site)
+		return false;
+	rc = store_get(r->api->store, &kind_site, site, &body, NULL);
+	json_decref(body);
+	if (rc != -ENOENT)
+		return false;
+	api_error(r, 404, NULL, NULL, "site '%s' does not exist", site);
+	return true;
+}
+
 void api_agent_intent(struct api_req *r)
 {
 	uint64_t after, rev;

@@ -344,16 +344,6 @@ static json_t *api_object_referrers_details(const json_t *refs)
 	return details;
 }
 
-static int api_object_revoke_agents(struct api_req *r)
-{
-	int n = 0, rc = auth_revoke_site(store_db(r->api->store), r->param, &n);
-
-	if (rc == 0 && n > 0)
-		rc = audit_record(store_db(r->api->store), r->actor, "token-revoke", NULL, "token",
-				  r->param, NULL, NULL);
-	return rc;
-}
-
 void api_object_delete(struct api_req *r)
 {
 	struct store *s = r->api->store;
@@ -378,11 +368,9 @@ void api_object_delete(struct api_req *r)
 		goto out;
 	}
 	if (rc == 0)
-		rc = store_delete(s, r->kind, r->param, NULL);
+		rc = store_delete(s, r->kind, r->param, r->actor, NULL);
 	if (rc == 0)
 		rc = audit_record(store_db(s), r->actor, "delete", r->kind, NULL, r->param, cur, NULL);
-	if (rc == 0 && r->kind == &kind_site)
-		rc = api_object_revoke_agents(r);
 	if (rc < 0) {
 		api_fail(r, rc, "deleting");
 		goto out;

@@ -175,21 +175,34 @@ int auth_revoke(struct db *db, long long id)
 	return sqlite3_changes(db_handle(db)) ? 0 : -ENOENT;
 }
 
-int auth_revoke_site(struct db *db, const char *site, int *count)
+int auth_revoke_site(struct db *db, const char *site, json_t **ids)
 {
 	sqlite3_stmt *st = db_stmt(db, "UPDATE token SET revoked_at = "
 				   "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
-				   "WHERE role = 'agent' AND site = ? AND revoked_at IS NULL");
-	int rc;
+				   "WHERE role = 'agent' AND site = ? AND revoked_at IS NULL "
+				   "RETURNING id");
+	json_t *list = json_array();
+	int rc, r = 0;
 
-	if (!st)
-		return -EIO;
+	if (!st || !list) {
+		json_decref(list);
+		return st ? -ENOMEM : -EIO;
+	}
 	sqlite3_bind_text(st, 1, site, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (json_array_append_new(list, json_integer(sqlite3_column_int64(st, 0))) < 0)
+			r = -ENOMEM;
 	sqlite3_reset(st);
+	/* Before the commit, as in auth_revoke: the cache must not outlive the rows. */
 	auth_cache_clear();
-	*count = sqlite3_changes(db_handle(db));
-	return db_errno(rc);
+	if (r == 0)
+		r = db_errno(rc);
+	if (r < 0) {
+		json_decref(list);
+		return r;
+	}
+	*ids = list;
+	return 0;
 }
 
 static json_t *auth_row(sqlite3_stmt *st, void *ctx)
@@ -218,14 +231,18 @@ int auth_list(struct db *db, long long after, unsigned limit, json_t **out)
 	return db_page(st, limit, auth_row, NULL, out);
 }
 
+/* The secret goes to a private temporary file in path's directory, created with a
+ * random name, O_EXCL and mode 0600 (mkostemp), then renamed over path: a planted file
+ * or symbolic link at a predictable name cannot capture it, nor can anyone read it
+ * half written. */
 static int auth_write_file(const char *path, const char *secret)
 {
 	char tmp[4096];
 	int fd, r = 0;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fchmod(fd, 0600) < 0 || dprintf(fd, "%s\n", secret) < 0 || fsync(fd) < 0)

@@ -25,8 +25,9 @@ int auth_issue(struct db *db, const char *name, enum auth_role role, const char 
 /* -ENOENT for an unknown or already revoked id. */
 int auth_revoke(struct db *db, long long id);
 /* Revokes every agent token of site (when the site is deleted: a new site of the same
- * name must not inherit them). *count gets how many. */
-int auth_revoke_site(struct db *db, const char *site, int *count);
+ * name must not inherit them). *ids is a new array of the ids revoked (maybe empty).
+ * Called by store_delete only, inside its transaction. */
+int auth_revoke_site(struct db *db, const char *site, json_t **ids);
 int auth_list(struct db *db, long long after, unsigned limit, json_t **out);
 /* On first start: when no unrevoked admin token exists, issues one and writes it to
  * path with mode 0600 (atomically). */

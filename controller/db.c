@@ -1,7 +1,10 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "db.h"
 #include "log.h"
@@ -174,6 +177,43 @@ static int db_migrate(struct db *db)
 	return r;
 }
 
+/* An existing file of the database (path plus suffix) loses any group and other
+ * permission bits: a database created by an older gresec, or copied in by hand. */
+static int db_tighten(const char *path, const char *suffix)
+{
+	char name[4096];
+	struct stat st;
+
+	if ((size_t)snprintf(name, sizeof(name), "%s%s", path, suffix) >= sizeof(name))
+		return -ENAMETOOLONG;
+	if (stat(name, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!(st.st_mode & 077))
+		return 0;
+	log_warn("%s was readable by others (mode %04o): now 0600", name, st.st_mode & 07777);
+	return chmod(name, st.st_mode & 0700) < 0 ? -errno : 0;
+}
+
+/* The database holds every PSK in plain text: it must be 0600 whatever the umask and
+ * the directory. SQLite creates a database 0644 minus the umask, and creates its -wal
+ * and -shm files with the database's own mode, so creating the (empty) database file
+ * 0600 before SQLite opens it covers all three. */
+static int db_secure(const char *path)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+	int fd, r = 0;
+
+	if (!*path || !strcmp(path, ":memory:") || !strncmp(path, "file:", 5))
+		return 0;
+	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]) && r == 0; i++)
+		r = db_tighten(path, suffixes[i]);
+	return r;
+}
+
 int db_open(const char *path, struct db **out)
 {
 	struct db *db = calloc(1, sizeof(*db));
@@ -181,6 +221,11 @@ int db_open(const char *path, struct db **out)
 
 	if (!db)
 		return -ENOMEM;
+	r = db_secure(path);
+	if (r < 0) {
+		log_err("cannot create database %s with mode 0600: %s", path, strerror(-r));
+		goto out;
+	}
 	rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 			     SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {

@@ -4,7 +4,6 @@
  * item is written in dependency order, and store_finish checks the cross-object rules
  * and commits, or rolls back for a dry run. The JSON document and the CSV of sites both
  * end up as the same per-kind lists of (path, item), so they share every step. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <limits.h>
@@ -13,7 +12,6 @@
 #include <string.h>
 #include <strings.h>
 #include "audit.h"
-#include "csv.h"
 #include "import.h"
 
 struct import_kind {
@@ -220,7 +218,7 @@ static int import_prune(struct store *s, struct import_run *r, const struct impo
 
 			if (!name || json_object_get(ik->index, name))
 				continue;
-			rc = store_delete(s, ik->k, name, &before);
+			rc = store_delete(s, ik->k, name, import_actor(o), &before);
 			if (!rc)
 				rc = audit_record(store_db(s), import_actor(o), "import", ik->k,
 						  ik->k->name, name, before, NULL);
@@ -409,268 +407,23 @@ out:
 	return rc;
 }
 
-/* ---- CSV of sites ---- */
-
-enum import_col { COL_NAME, COL_UNDERLAY, COL_NAT, COL_PREFIXES, COL_TAGS, COL_DESC, COL_MTU,
-		  COL_NAT_ADDR, COL_COUNT };
-
-static const char *const import_col_names[COL_COUNT] = {
-	"name", "underlay", "behind_nat", "prefixes", "tags", "description", "underlay_mtu",
-	"nat_address",
-};
-
-struct import_csv_hdr {
-	int col[64];		/* column index -> enum import_col */
-	size_t ncols;
-};
-
-/* Surrounding blanks come from hand-edited spreadsheets and mean nothing. */
-static char *import_trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-		*--e = '\0';
-	return s;
-}
-
-static void import_csv_header(struct csv *c, struct import_csv_hdr *h, struct verr *errs)
-{
-	bool seen[COL_COUNT] = { false };
-	size_t i, n = csv_nfields(c);
-	char buf[256];
-	int k;
-
-	if (n > sizeof(h->col) / sizeof(h->col[0])) {
-		verr_add(errs, "line 1", "too many columns (%zu)", n);
-		return;
-	}
-	h->ncols = n;
-	for (i = 0; i < n; i++) {
-		const char *name;
-
-		snprintf(buf, sizeof(buf), "%s", csv_field(c, i));
-		name = import_trim(buf);
-		h->col[i] = -1;
-		for (k = 0; k < COL_COUNT; k++)
-			if (!strcasecmp(name, import_col_names[k]))
-				break;
-		if (k == COL_COUNT) {
-			verr_add(errs, "line 1", "unknown column \"%s\": expected name, underlay, "
-				 "behind_nat, prefixes, tags, description, underlay_mtu", name);
-		} else if (seen[k]) {
-			verr_add(errs, "line 1", "column \"%s\" appears twice", name);
-		} else {
-			seen[k] = true;
-			h->col[i] = k;
-		}
-	}
-	if (!seen[COL_NAME])
-		verr_add(errs, "line 1", "missing required column \"name\"");
-	if (!seen[COL_UNDERLAY])
-		verr_add(errs, "line 1", "missing required column \"underlay\"");
-}
-
-static int import_csv_bool(const char *v, bool *out)
-{
-	static const char *const yes[] = { "true", "yes", "1" }, *const no[] = { "false", "no", "0" };
-	size_t i;
-
-	for (i = 0; i < 3; i++) {
-		if (!strcasecmp(v, yes[i])) {
-			*out = true;
-			return 0;
-		}
-		if (!strcasecmp(v, no[i])) {
-			*out = false;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-/* Whitespace-separated words of v (modified in place) as a JSON array of strings. */
-static json_t *import_csv_words(char *v)
-{
-	json_t *arr = json_array();
-	char *save = NULL, *w;
-
-	for (w = strtok_r(v, " \t", &save); arr && w; w = strtok_r(NULL, " \t", &save))
-		if (json_array_append_new(arr, json_string(w))) {
-			json_decref(arr);
-			return NULL;
-		}
-	return arr;
-}
-
-static json_t *import_csv_tags(char *v, const char *path, struct verr *errs)
-{
-	json_t *tags = json_object(), *words = import_csv_words(v), *w;
-	size_t i;
-
-	if (!tags || !words)
-		goto fail;
-	json_array_foreach(words, i, w) {
-		const char *word = json_string_value(w), *eq = strchr(word, '=');
-		char key[256];
-
-		if (!eq || eq == word || (size_t)(eq - word) >= sizeof(key)) {
-			verr_add(errs, path, "\"%s\" is not key=value", word);
-			continue;
-		}
-		memcpy(key, word, eq - word);
-		key[eq - word] = '\0';
-		if (json_object_get(tags, key)) {
-			verr_add(errs, path, "tag \"%s\" given twice", key);
-			continue;
-		}
-		if (json_object_set_new(tags, key, json_string(eq + 1)))
-			goto fail;
-	}
-	json_decref(words);
-	return tags;
-fail:
-	json_decref(words);
-	json_decref(tags);
-	return NULL;
-}
-
-/* One cell into site.<column>; a cell that does not convert is an error at
- * "line N.<column>" and is left out, so the rest of the row is still checked. */
-static int import_csv_cell(json_t *site, enum import_col col, char *v, const char *lpath,
-			   struct verr *errs)
-{
-	const char *key = import_col_names[col];
-	json_t *val = NULL;
-	char path[96], *end;
-	bool b, bad = false;
-	long n;
-
-	verr_path_key(path, sizeof(path), lpath, key);
-	if (col != COL_DESC)
-		v = import_trim(v);
-	if (!*v && col != COL_DESC)
-		return 0;	/* empty: the default, or "required" from normalize */
-	switch (col) {
-	case COL_NAT:
-		bad = import_csv_bool(v, &b) != 0;
-		if (bad)
-			verr_add(errs, path, "not a boolean (true/false/yes/no/1/0)");
-		else
-			val = json_boolean(b);
-		break;
-	case COL_PREFIXES:
-		val = import_csv_words(v);
-		break;
-	case COL_TAGS:
-		val = import_csv_tags(v, path, errs);
-		break;
-	case COL_MTU:
-		errno = 0;
-		n = strtol(v, &end, 10);
-		bad = errno || *end || !isdigit((unsigned char)*v);
-		if (bad)
-			verr_add(errs, path, "not an integer");
-		else
-			val = json_integer(n);
-		break;
-	default:
-		val = json_string(v);
-		break;
-	}
-	if (bad)
-		return 0;
-	if (!val)
-		return -ENOMEM;
-	return json_object_set_new(site, key, val) ? -ENOMEM : 0;
-}
-
-static int import_csv_row(struct import_kind *ik, struct csv *c, const struct import_csv_hdr *h,
-			  struct verr *errs)
-{
-	json_t *site = NULL;
-	char lpath[32];
-	size_t i, n = csv_nfields(c);
-	int rc = 0;
-
-	snprintf(lpath, sizeof(lpath), "line %lu", csv_line(c));
-	if (n == 1 && !*csv_field(c, 0))
-		return 0;	/* a blank line */
-	if (n != h->ncols) {
-		verr_add(errs, lpath, "%zu fields where the header has %zu", n, h->ncols);
-		return 0;
-	}
-	site = json_object();
-	if (!site)
-		return -ENOMEM;
-	for (i = 0; i < n && !rc; i++) {
-		char *v = strdup(csv_field(c, i));
-
-		if (!v) {
-			rc = -ENOMEM;
-			break;
-		}
-		if (h->col[i] >= 0)
-			rc = import_csv_cell(site, h->col[i], v, lpath, errs);
-		free(v);
-	}
-	if (!rc)
-		rc = import_add_item(ik, site, lpath);
-	json_decref(site);
-	return rc;
-}
-
-/* A CSV syntax error ends the reading: what follows cannot be trusted to be rows. */
-static int import_csv_rows(struct import_kind *ik, struct csv *c, struct verr *errs)
-{
-	struct import_csv_hdr h = { .ncols = 0 };
-	char lpath[32];
-	int rc;
-
-	rc = csv_next(c);
-	if (rc == 0)
-		verr_add(errs, "line 1", "empty CSV: a header row is required");
-	if (rc <= 0)
-		goto out;
-	import_csv_header(c, &h, errs);
-	if (verr_count(errs))
-		return 0;	/* rows cannot be read against a header that is wrong */
-	while ((rc = csv_next(c)) > 0) {
-		rc = import_csv_row(ik, c, &h, errs);
-		if (rc)
-			return rc;
-	}
-out:
-	if (rc == -EINVAL) {
-		snprintf(lpath, sizeof(lpath), "line %lu", csv_error_line(c));
-		verr_add(errs, lpath, "%s", csv_error(c));
-		rc = 0;
-	}
-	return rc;
-}
-
 int import_csv(struct store *s, const char *buf, size_t len, const struct import_opts *o,
 	       struct verr *errs, json_t **result)
 {
 	struct import_run *r = import_run_new();
-	struct csv *c = csv_new(buf, len);
 	struct import_kind *ik;
 	int rc = -ENOMEM;
 
 	*result = NULL;
-	if (!r || !c)
+	if (!r)
 		goto out;
 	/* CSV carries sites only: replace mode prunes sites and nothing else. */
 	ik = import_run_kind(r, kind_site.name);
 	ik->present = true;
-	rc = import_csv_rows(ik, c, errs);
+	rc = import_csv_sites(buf, len, errs, ik->items, ik->paths);
 	if (!rc)
 		rc = import_run_all(s, r, o, errs, result);
 out:
-	csv_free(c);
 	import_run_free(r);
 	return rc;
 }

@@ -4,6 +4,7 @@
 #ifndef GRESEC_KIND_H
 #define GRESEC_KIND_H
 
+#include <stdbool.h>
 #include <jansson.h>
 #include "addr.h"
 #include "verr.h"
@@ -28,6 +29,9 @@ struct kind_ops {
 	/* Remove secrets from a copy of a canonical body, for roles that may not see them.
 	 * NULL when the kind holds none. */
 	void (*redact)(json_t *body);
+	/* Agent tokens are issued per object of this kind (sites): store_delete revokes
+	 * them in the deleting transaction, so no way of deleting one can forget. */
+	bool agent_tokens;
 };
 
 extern const struct kind_ops kind_site;

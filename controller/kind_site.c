@@ -77,6 +77,7 @@ const struct kind_ops kind_site = {
 	.normalize = site_normalize,
 	.refs = NULL,
 	.redact = NULL,
+	.agent_tokens = true,
 };
 
 /* ---- rules across sites ---- */

@@ -174,6 +174,13 @@ bool longpoll_timed_out(struct http_request *req)
 	return w && w->timed_out;
 }
 
+const char *longpoll_held_site(struct http_request *req)
+{
+	const struct longpoll_waiter *w = http_user(req);
+
+	return w ? w->site : NULL;
+}
+
 static int longpoll_name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);

@@ -21,6 +21,9 @@ int longpoll_park(struct longpoll *p, struct http_request *req, const char *site
 /* After a resume: true when req's wait timed out (reply 204). False for a request that
  * was never parked or was woken by a change. */
 bool longpoll_timed_out(struct http_request *req);
+/* The site req was parked for, or NULL for a request that was never parked: a
+ * resumed request was authenticated once, when it parked. */
+const char *longpoll_held_site(struct http_request *req);
 /* Wakes the waiters of these sites (a JSON array of names). Any thread. */
 void longpoll_notify(struct longpoll *p, const json_t *sites);
 /* Whether a request for site's intent is parked now (ctx: struct longpoll). Any thread. */

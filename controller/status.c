@@ -367,12 +367,16 @@ static const char *status_end_state(const json_t *e)
 	return !strcmp(ike, "none") && !strcmp(child, "none") ? "idle" : "";
 }
 
-/* pending: no fresh report from either end; down: a fresh report says down (or
- * admin-down); up: one says up; idle: every one says idle; down otherwise. */
+/* From the fresh reports of the two ends (docs/api.md, Read the summary), in order:
+ * pending: none; degraded: one says up and another says down, admin-down or has no
+ * verdict (the ends contradict each other, and the one that says up must not hide the
+ * other's failure); up: one says up (the rest idle: an on-demand end that has not
+ * heard of the SA yet contradicts nothing); down: one says down or admin-down; idle:
+ * every one says idle; down otherwise (a report without a verdict). */
 static const char *status_tunnel_overall(const json_t *a, const json_t *b, int fresh_a, int fresh_b)
 {
 	const json_t *ends[2] = { fresh_a ? a : NULL, fresh_b ? b : NULL };
-	int seen = 0, up = 0, idle = 1;
+	int seen = 0, up = 0, failed = 0, down = 0, idle = 1;
 
 	for (int i = 0; i < 2; i++) {
 		const char *st;
@@ -381,14 +385,16 @@ static const char *status_tunnel_overall(const json_t *a, const json_t *b, int f
 			continue;
 		seen = 1;
 		st = status_end_state(ends[i]);
-		if (!strcmp(st, "down") || !strcmp(st, "admin-down"))
-			return "down";
 		up |= !strcmp(st, "up");
+		failed |= strcmp(st, "up") && strcmp(st, "idle");
+		down |= !strcmp(st, "down") || !strcmp(st, "admin-down");
 		idle &= !strcmp(st, "idle");
 	}
 	if (!seen)
 		return "pending";
-	return up ? "up" : idle ? "idle" : "down";
+	if (up)
+		return failed ? "degraded" : "up";
+	return down ? "down" : idle ? "idle" : "down";
 }
 
 static json_t *status_tunnel_state(const json_t *loaded, const char *a, const char *b,
@@ -451,8 +457,8 @@ int status_summary(struct store *s, unsigned stale_after, json_t **out)
 	size_t i;
 	int r;
 
-	tunnels = json_pack("{s:i, s:i, s:i, s:i, s:i}", "total", 0, "up", 0, "idle", 0, "down", 0,
-			    "pending", 0);
+	tunnels = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "total", 0, "up", 0, "degraded", 0,
+			    "idle", 0, "down", 0, "pending", 0);
 	r = tunnels ? status_load(s, NULL, stale_after, &loaded) : -ENOMEM;
 	if (r == 0)
 		r = store_names(s, &kind_site, &names);

@@ -21,7 +21,7 @@ int status_load(struct store *s, const char *site, unsigned stale_after, json_t 
 json_t *status_site_view(const json_t *loaded, const char *site);
 /* Adds "state" to each materialised tunnel of a tunnel_list page: per end, the
  * entry its agent last reported (with its liveness, if any), and an overall "up" /
- * "idle" / "down" / "pending". */
+ * "degraded" / "idle" / "down" / "pending". */
 void status_decorate_tunnels(const json_t *loaded, json_t *items);
 /* The GET /v1/status summary. */
 int status_summary(struct store *s, unsigned stale_after, json_t **out);

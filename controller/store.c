@@ -5,6 +5,8 @@
 #include <gnutls/crypto.h>
 
 #include "store.h"
+#include "audit.h"
+#include "auth.h"
 #include "compile.h"
 #include "revision.h"
 #include "tunnel.h"
@@ -345,7 +347,31 @@ out:
 	return r;
 }
 
-int store_delete(struct store *s, const struct kind_ops *k, const char *name, json_t **before)
+/* Agent tokens of a deleted object die with it, in the same transaction, audited: a
+ * new site of the same name must not hand its intent (PSKs) to the old gateway. */
+static int store_revoke_agents(struct store *s, const struct kind_ops *k, const char *name,
+			       const char *actor)
+{
+	json_t *ids = NULL, *rec = NULL;
+	int r;
+
+	if (!k->agent_tokens)
+		return 0;
+	r = auth_revoke_site(s->db, name, &ids);
+	if (r < 0 || json_array_size(ids) == 0)
+		goto out;
+	rec = json_pack("{s:s, s:O, s:s}", "site", name, "ids", ids, "reason",
+			"site deleted");
+	r = rec ? audit_record(s->db, actor, "token-revoke", NULL, "token", name, NULL, rec)
+		: -ENOMEM;
+out:
+	json_decref(ids);
+	json_decref(rec);
+	return r;
+}
+
+int store_delete(struct store *s, const struct kind_ops *k, const char *name,
+		 const char *actor, json_t **before)
 {
 	sqlite3_stmt *st;
 	json_t *old = NULL;
@@ -364,6 +390,8 @@ int store_delete(struct store *s, const struct kind_ops *k, const char *name, js
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	r = db_errno(rc);
+	if (r == 0)
+		r = store_revoke_agents(s, k, name, actor);
 	if (r == 0)
 		store_note(s, k, name, old, NULL);
 out:

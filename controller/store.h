@@ -65,8 +65,11 @@ int store_all(struct store *s, const struct kind_ops *k, json_t **bodies);
  * body changes nothing, not even the etag. */
 int store_put(struct store *s, const struct kind_ops *k, const char *name, const json_t *body,
 	      enum store_change *change, json_t **before);
-/* -ENOENT when absent. Does not check references: store_validate does, before commit. */
-int store_delete(struct store *s, const struct kind_ops *k, const char *name, json_t **before);
+/* -ENOENT when absent. Does not check references: store_validate does, before commit.
+ * Every deletion goes through here: for a kind with agent_tokens it revokes the
+ * object's agent tokens too, audited as actor's "token-revoke". */
+int store_delete(struct store *s, const struct kind_ops *k, const char *name,
+		 const char *actor, json_t **before);
 
 /* Cross-object rules over the whole store as the transaction sees it: dangling
  * references (an error at the referring field) and kind_site_check_all. path_of maps

@@ -1,12 +1,26 @@
-/* libFuzzer target for the CSV reader. Besides not crashing, every input that parses
- * must round-trip: writing the records back with every field quoted and reading that
- * gives the same records, and line numbers never go backwards. */
+/* libFuzzer target for the CSV reader and the CSV import's conversion of rows into
+ * sites. Besides not crashing, every input that parses must round-trip: writing the
+ * records back with every field quoted and reading that gives the same records, and
+ * line numbers never go backwards. The conversion (import_csv_sites, then each site
+ * through kind_site's normalize and the cross-site rules, as an import does) must
+ * answer every input with items or errors, never an allocation failure (the API's
+ * 500), and every error message must be valid UTF-8 (one that is not is lost). */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "csv.h"
+#include "import.h"
+#include "kind.h"
+
+#define fuzz_check(cond) do { \
+		if (!(cond)) { \
+			fprintf(stderr, "fuzz_csv: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+			abort(); \
+		} \
+	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -58,6 +72,46 @@ static int fuzz_csv_encode(struct csv *c, struct fuzz_csv_out *o, size_t *nrec)
 	return rc < 0 ? -1 : 0;
 }
 
+/* No error was lost: verr_json lists one more entry than verr_count then. */
+static void fuzz_csv_errs_whole(const struct verr *errs)
+{
+	json_t *list = verr_json(errs);
+
+	fuzz_check(list && json_array_size(list) == verr_count(errs));
+	json_decref(list);
+}
+
+static void fuzz_csv_sites(const uint8_t *data, size_t size)
+{
+	struct verr *errs = verr_new();
+	json_t *items = json_array(), *paths = json_array(), *bodies = json_array(), *it;
+	size_t i;
+
+	fuzz_check(errs && items && paths && bodies);
+	fuzz_check(import_csv_sites((const char *)data, size, errs, items, paths) == 0);
+	fuzz_check(json_array_size(items) == json_array_size(paths));
+	json_array_foreach(items, i, it) {
+		const char *path = json_string_value(json_array_get(paths, i));
+		size_t before = verr_count(errs);
+		json_t *body = NULL;
+		int rc;
+
+		fuzz_check(json_is_object(it) && path && strncmp(path, "line ", 5) == 0);
+		rc = kind_site.normalize(it, path, errs, &body);
+		fuzz_check(rc == 0 ? body && verr_count(errs) == before
+				   : rc == -EINVAL && !body && verr_count(errs) > before);
+		if (body)
+			json_array_append_new(bodies, body);
+	}
+	if (verr_count(errs) == 0)
+		fuzz_check(kind_site_check_all(bodies, errs, NULL, NULL) >= 0);
+	fuzz_csv_errs_whole(errs);
+	json_decref(items);
+	json_decref(paths);
+	json_decref(bodies);
+	verr_free(errs);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_csv_out a = { 0 }, b = { 0 };
@@ -77,5 +131,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	csv_free(c);
 	free(a.buf);
 	free(b.buf);
+	fuzz_csv_sites(data, size);
 	return 0;
 }

@@ -14,7 +14,8 @@ FUZZ_ADDR_SRC    = tests/fuzz/fuzz_addr.c api/addr.c
 FUZZ_KINDS_SRC   = tests/fuzz/fuzz_kinds.c api/addr.c api/proposal.c controller/verr.c \
 	controller/valid.c controller/valid_prop.c controller/kind.c controller/kind_site.c \
 	controller/kind_profile.c controller/kind_topology.c controller/kind_tunnel.c
-FUZZ_CSV_SRC     = tests/fuzz/fuzz_csv.c controller/csv.c
+FUZZ_CSV_SRC     = tests/fuzz/fuzz_csv.c controller/csv.c controller/import_csv.c \
+	$(filter-out tests/fuzz/fuzz_kinds.c,$(FUZZ_KINDS_SRC))
 FUZZ_INTENT_SRC  = tests/fuzz/fuzz_intent.c api/intent.c api/intent_validate.c api/addr.c
 FUZZ_VICI_SRC    = tests/fuzz/fuzz_vici.c agent/vici.c
 FUZZ_BFD_SRC     = tests/fuzz/fuzz_bfd.c agent/bfd.c
@@ -46,7 +47,8 @@ $(FUZZ_DIR)/fuzz_kinds: $(FUZZ_KINDS_SRC) $(FUZZ_HDRS) tests/fuzz/rules.mk
 
 $(FUZZ_DIR)/fuzz_csv: $(FUZZ_CSV_SRC) $(FUZZ_HDRS) tests/fuzz/rules.mk
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_CSV_SRC)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(call pkgcflags,jansson sqlite3) -o $@ $(FUZZ_CSV_SRC) \
+		$(call pkglibs,jansson)
 
 $(FUZZ_DIR)/fuzz_intent: $(FUZZ_INTENT_SRC) $(FUZZ_HDRS) tests/fuzz/rules.mk
 	@mkdir -p $(dir $@)

@@ -437,7 +437,8 @@ def test_status_round_trip(actl, spec):
               last_error=None)]}, token=ta), 204)
     s = ok(actl.get("/v1/status")).json
     assert s["sites"] == {"total": 6, "seen": 1, "stale": 0, "never": 5, "stale_after": 60}, s
-    assert s["tunnels"] == {"total": 3, "up": 1, "idle": 0, "down": 0, "pending": 2}, s
+    assert s["tunnels"] == {"total": 3, "up": 1, "degraded": 0, "idle": 0, "down": 0,
+                            "pending": 2}, s
     page = ok(actl.get("/v1/tunnels?site=m1")).json
     validate(spec, response_schema(spec, "/v1/tunnels", "GET", 200), page, "tunnels")
     (t,) = page["items"]
@@ -453,13 +454,14 @@ def test_status_round_trip(actl, spec):
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$", ag["reported_at"]), ag
     assert site_m1["status"]["intent_revision"] == it["revision"]
     assert actl.get("/v1/sites/m2").json["status"]["agent"] is None
-    # The other end says down: still up, since m1's fresh report says so. Counters
-    # default to 0 and last_error to null.
+    # The other end says down while m1's fresh report says up: degraded, so neither end
+    # hides the other's failure. Counters default to 0 and last_error to null.
     err = {"message": "IKE_SA_INIT: NO_PROPOSAL_CHOSEN", "time": "2026-11-27T09:30:00Z"}
     ok(actl.post("/v1/agents/m2/status", {"revision": 1, "tunnels": [
         entry(tid, "down", "connecting", "none", last_error=err)]}, token=tb), 204)
     (t,) = actl.get("/v1/tunnels?site=m2").json["items"]
-    assert t["state"]["overall"] == "up"
+    assert t["state"]["overall"] == "degraded", t["state"]
+    assert actl.get("/v1/status").json["tunnels"]["degraded"] == 1
     assert t["state"]["m2"] == entry(tid, "down", "connecting", "none", bytes_in=0,
                                      bytes_out=0, packets_in=0, packets_out=0,
                                      last_error=err), t["state"]
@@ -470,12 +472,12 @@ def test_status_round_trip(actl, spec):
     assert t["state"]["overall"] == "down", t["state"]
     assert t["state"]["m1"]["bytes_in"] == 0
     s = actl.get("/v1/status").json
-    assert s["sites"]["seen"] == 2 and s["tunnels"] == {"total": 3, "up": 0, "idle": 0, "down": 1,
-                                                        "pending": 2}, s
-    # A CHILD_SA being rekeyed counts as up.
+    assert s["sites"]["seen"] == 2 and s["tunnels"] == {"total": 3, "up": 0, "degraded": 0,
+                                                        "idle": 0, "down": 1, "pending": 2}, s
+    # A CHILD_SA being rekeyed counts as up: with m2 still down, degraded (not down).
     ok(actl.post("/v1/agents/m1/status", {"revision": it["revision"], "tunnels": [
         entry(tid, child="rekeying")]}, token=ta), 204)
-    assert actl.get("/v1/tunnels?site=m1").json["items"][0]["state"]["overall"] == "up"
+    assert actl.get("/v1/tunnels?site=m1").json["items"][0]["state"]["overall"] == "degraded"
     # Tunnels of other sites never show a report they were not in.
     for t in actl.all_tunnels(site="h1"):
         assert t["state"] == {"overall": "pending", t["a"]: None, t["b"]: None}, t
@@ -495,7 +497,8 @@ def test_stale_reports_stop_counting(make_controller):
             break
         time.sleep(0.25)
     assert s["sites"] == {"total": 6, "seen": 0, "stale": 1, "never": 5, "stale_after": 1}, s
-    assert s["tunnels"] == {"total": 3, "up": 0, "idle": 0, "down": 0, "pending": 3}, s
+    assert s["tunnels"] == {"total": 3, "up": 0, "degraded": 0, "idle": 0, "down": 0,
+                            "pending": 3}, s
     ag = ctl.get("/v1/sites/m1").json["status"]["agent"]
     assert ag["stale"] is True and ag["age"] > 1, ag
     (t,) = ctl.get("/v1/tunnels?site=m1").json["items"]

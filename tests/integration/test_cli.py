@@ -78,7 +78,7 @@ def test_status_matches_the_api(ctl):
     st = ctl.get("/v1/status").json
     r = ok(run(ctl, "status"))
     assert "sites       5 total: 0 seen, 0 stale, 5 never" in r.stdout, r.stdout
-    assert "tunnels     %d total: 0 up, 0 idle, 0 down, %d pending" % (
+    assert "tunnels     %d total: 0 up, 0 degraded, 0 idle, 0 down, %d pending" % (
         st["tunnels"]["total"], st["tunnels"]["total"]) in r.stdout, r.stdout
     assert json.loads(ok(run(ctl, "--json", "status")).stdout) == st
     # Global options may also follow the command.
@@ -230,7 +230,7 @@ def test_tunnels_and_status_show_liveness(ctl):
     ctl.post("/v1/agents/%s/status" % a, {"revision": 1, "tunnels": []})
     st = ctl.get("/v1/status").json["tunnels"]
     assert st["idle"] == 1, st
-    assert "0 up, 1 idle, 0 down, %d pending" % (st["total"] - 1) in \
+    assert "0 up, 0 degraded, 1 idle, 0 down, %d pending" % (st["total"] - 1) in \
         ok(run(ctl, "status")).stdout
 
 

@@ -288,3 +288,19 @@ def test_csv_replace_and_dry_run(ctl):
     assert ctl.export() == before
     ch, _ = changes(ctl.post("/v1/import?mode=replace", only, content_type="text/csv"))
     assert [s["name"] for s in ctl.export()["sites"]] == ["nyc-1"]
+
+
+def test_csv_bytes_that_are_not_utf8_are_422_at_their_cell(ctl):
+    """Latin-1 from an old spreadsheet, a character cut short, a bad header: 422 with the
+    cell's line and column, never a 500, and the bytes are not echoed."""
+    csv = (b"name,underlay,description,tags\n"
+           b"a,192.0.2.1,caf\xe9,\n"
+           b"b,192.0.2.2,,k=\xc3\n")
+    e = assert_error(ctl.post("/v1/import", csv, content_type="text/csv"), 422, "invalid")
+    paths = {x["path"] for x in e["details"]}
+    assert {"line 2.description", "line 3.tags"} <= paths, e
+    for bad in (b"name,underlay,\xff\n", b"name,underlay\nx\xc3,192.0.2.1\n",
+                b"name,underlay,description\nx,192.0.2.1,\"" + b"\xc3\xa9" * 300 + b"\xc3\"\n"):
+        r = ctl.post("/v1/import?mode=replace", bad, content_type="text/csv")
+        assert_error(r, 422, "invalid")
+    assert ctl.export()["sites"] == []

@@ -1,6 +1,6 @@
 """The agents' per-tunnel liveness in status reports: validated strictly, optional (older
 agents send none), shown under each end's state, and folded into a tunnel's overall
-(pending / down / up / idle) and the counts of GET /v1/status."""
+(pending / degraded / down / up / idle) and the counts of GET /v1/status."""
 import time
 
 import pytest
@@ -131,9 +131,11 @@ OVERALL = [
     (None, None, "pending"),
     # Liveness from both ends.
     (dict(liveness=live("up")), dict(liveness=live("up")), "up"),
-    (dict(liveness=live("up")), dict(liveness=live("down")), "down"),
-    (dict(liveness=live("admin-down")), dict(liveness=live("up")), "down"),
+    # One end up, the other down: a contradiction neither end may hide.
+    (dict(liveness=live("up")), dict(liveness=live("down")), "degraded"),
+    (dict(liveness=live("admin-down")), dict(liveness=live("up")), "degraded"),
     (dict(liveness=live("idle")), dict(liveness=live("idle")), "idle"),
+    # Idle contradicts nothing: an on-demand end that has not seen the SA yet.
     (dict(liveness=live("idle")), dict(liveness=live("up")), "up"),
     (dict(liveness=live("idle")), dict(liveness=live("down")), "down"),
     # From one end only.
@@ -147,7 +149,8 @@ OVERALL = [
     (dict(liveness=live("idle"), **DOWN_OLD), None, "idle"),
     # Agents older than BFD: the old rule, with idle for nothing started yet.
     (UP_OLD, None, "up"),
-    (UP_OLD, DOWN_OLD, "up"),
+    (UP_OLD, DOWN_OLD, "degraded"),
+    (UP_OLD, UP_OLD, "up"),
     (DOWN_OLD, None, "down"),
     (IDLE_OLD, None, "idle"),
     (IDLE_OLD, IDLE_OLD, "idle"),
@@ -159,7 +162,10 @@ OVERALL = [
     # Mixed: an old agent at one end, a new one at the other.
     (IDLE_OLD, dict(liveness=live("idle")), "idle"),
     (UP_OLD, dict(liveness=live("idle")), "up"),
-    (UP_OLD, dict(liveness=live("down")), "down"),
+    (UP_OLD, dict(liveness=live("down")), "degraded"),
+    (dict(interface="up", ike="established", child="none"), dict(liveness=live("up")),
+     "degraded"),
+    (DOWN_OLD, dict(liveness=live("up")), "degraded"),
     (DOWN_OLD, dict(liveness=live("idle")), "down"),
     (IDLE_OLD, dict(liveness=live("up")), "up"),
 ]
@@ -182,7 +188,7 @@ def test_overall(actl, spec, ra, rb, want):
     c = counts(actl)
     validate(spec, response_schema(spec, "/v1/status", "GET", 200),
              actl.get("/v1/status").json, "status")
-    expected = {"total": 3, "up": 0, "idle": 0, "down": 0, "pending": 2}
+    expected = {"total": 3, "up": 0, "degraded": 0, "idle": 0, "down": 0, "pending": 2}
     expected[want] += 1
     assert c == expected, c
 

@@ -453,6 +453,46 @@ static void test_csv_errors(void **state)
 	assert_int_equal(count_names(f, &kind_site), 0);
 }
 
+/* Bytes that are not UTF-8, in any cell of any column, are errors at their cell (a
+ * 422), never a failed conversion (a 500); the header's too. */
+static void test_csv_not_utf8(void **state)
+{
+	struct fixture *f = *state;
+
+	run_csv(f, "name,underlay,description,tags,prefixes\n"
+		"a,192.0.2.1,caf\xe9,,\n"				/* Latin-1 */
+		"b,192.0.2.2,ok,k=\xc3,\n"				/* cut short */
+		"c\xff,192.0.2.3,,,\n"
+		"d,192.0.2.4,,,10.0.0.0/8 \xed\xa0\x80\n"		/* a surrogate */
+		"e,192.0.2.5,\xc3\xa9t\xc3\xa9 \xf0\x9f\x9a\x80,,\n",	/* valid */
+		false, -EINVAL);
+	expect_error(f, "line 2.description", false);
+	expect_error(f, "line 3.tags", false);
+	expect_error(f, "line 4.name", false);
+	expect_error(f, "line 5.prefixes", false);
+	assert_false(has_error(f, "line 6", true));
+	assert_int_equal(count_names(f, &kind_site), 0);
+
+	verr_free(f->errs);
+	f->errs = verr_new();
+	run_csv(f, "name,underlay,\xc0\xaf\n", false, -EINVAL);
+	expect_error(f, "line 1", false);
+}
+
+static void test_utf8_check(void **state)
+{
+	static const struct { const char *s; long bad; } cases[] = {
+		{ "", -1 }, { "plain", -1 }, { "\xc3\xa9", -1 }, { "\xe2\x82\xac", -1 },
+		{ "\xf4\x8f\xbf\xbf", -1 }, { "a\x80", 1 }, { "\xc3", 0 }, { "x\xc3(", 1 },
+		{ "\xc0\x80", 0 }, { "\xe0\x80\xaf", 0 }, { "\xed\xa0\x80", 0 },
+		{ "ab\xf4\x90\x80\x80", 2 }, { "\xf8\x88\x80\x80\x80", 0 }, { "\xff", 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(import_csv_utf8_bad(cases[i].s, strlen(cases[i].s)), cases[i].bad);
+}
+
 /* The benchmark's shape in small: thousands of tunnels from a few topologies, and the
  * second import of the same document is a no-op. */
 static void test_many_sites(void **state)
@@ -497,6 +537,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cross_object_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_sites, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_csv_not_utf8, setup, teardown),
+		cmocka_unit_test(test_utf8_check),
 		cmocka_unit_test_setup_teardown(test_many_sites, setup, teardown),
 	};
 

@@ -260,8 +260,9 @@ class Controller:
             payload = resp.read()
             r = Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, payload)
             if proxied:
-                for v in Prism.violations(r):
-                    self.violations.append((method, path, r.status, v))
+                found = Prism.violations(r)
+                if found:
+                    self.violations.append((method, path, r.status, "; ".join(found)))
             return r
         except ConnectionRefusedError:
             raise               # not listening (yet): nothing died mid-request

@@ -10,6 +10,9 @@ proxy mode (tests/openapi, pinned), which checks every request and every answer 
 api/openapi.yaml. "strict" checks requests too (for tests that send what the contract
 allows), "lenient" answers only (for tests that send bad input on purpose). Every violation
 Prism reports is recorded, and the test fails at teardown unless it took them itself.
+Prism answers some requests itself, without forwarding them: no Authorization header
+(401), a body that is not JSON, a path or method the document does not have (404/405);
+send those with direct=True (the server's answers to them are checked by test_openapi).
 """
 import http.client
 import json

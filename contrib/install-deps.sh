@@ -31,8 +31,11 @@ fi
 
 [ "$TIER" = check ] || exit 0
 
-# The OpenAPI linter (tests/openapi) comes from the npm registry, pinned by its lock file.
-# Node.js from Debian only when the machine has none (it may carry a newer one already).
+# The OpenAPI linter and the validating proxy of the contract test (tests/openapi: Redocly
+# CLI, Stoplight Prism) come from the npm registry, pinned by their lock file; npm ci runs
+# only when node_modules does not match it. Node.js from Debian only when the machine has
+# none (it may carry a newer one already); Prism wants 18.20.1 or later, which Debian 12's
+# nodejs (18.20.4) is.
 if ! command -v node >/dev/null 2>&1; then
 	echo "install-deps: installing nodejs npm"
 	export DEBIAN_FRONTEND=noninteractive

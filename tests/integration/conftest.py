@@ -3,6 +3,16 @@ over HTTP. Only the standard library and pytest: Debian's /usr/bin/python3 -m py
 
 GRESEC_BUILD names the build directory holding gresec-controller (default: build/ at the
 top of the tree), so the same suite runs against the plain and the sanitizer builds.
+
+Proxy mode: a controller started with prism="strict" or prism="lenient" (or every controller,
+with GRESEC_PRISM=strict|lenient in the environment) is reached through Stoplight Prism in
+proxy mode (tests/openapi, pinned), which checks every request and every answer against
+api/openapi.yaml. "strict" checks requests too (for tests that send what the contract
+allows), "lenient" answers only (for tests that send bad input on purpose). Every violation
+Prism reports is recorded, and the test fails at teardown unless it took them itself.
+Prism answers some requests itself, without forwarding them: no Authorization header
+(401), a body that is not JSON, a path or method the document does not have (404/405);
+send those with direct=True (the server's answers to them are checked by test_openapi).
 """
 import http.client
 import json
@@ -21,6 +31,11 @@ BUILD = os.path.abspath(os.environ.get("GRESEC_BUILD", os.path.join(ROOT, "build
 BINARY = os.path.join(BUILD, "gresec-controller")
 START_TIMEOUT = 20.0   # seconds; the sanitizer build starts slower
 REQUEST_TIMEOUT = 60.0
+OPENAPI_DIR = os.path.join(ROOT, "tests", "openapi")
+PRISM = os.path.join(OPENAPI_DIR, "node_modules", ".bin", "prism")
+SPEC = os.path.join(ROOT, "api", "openapi.yaml")
+PRISM_START_TIMEOUT = 60.0
+PRISM_ERRORS = "https://stoplight.io/prism/errors#"
 
 
 def free_port():
@@ -46,10 +61,82 @@ class Response:
         return "<%d %s>" % (self.status, self.body[:400].decode("utf-8", "replace"))
 
 
+class Prism:
+    """Stoplight Prism in proxy mode (--errors) in front of one controller on loopback."""
+
+    def __init__(self, workdir, upstream_port, mode, spec=SPEC):
+        assert mode in ("strict", "lenient"), mode
+        self.mode = mode
+        self.spec = spec
+        self.upstream_port = upstream_port
+        self.log_path = os.path.join(workdir, "prism.log")
+        self.proc = None
+        self.port = None
+
+    def start(self):
+        # The pinned install (npm ci, idempotent); a missing Prism is a failure, not a skip.
+        subprocess.run(["sh", os.path.join(OPENAPI_DIR, "install.sh")], check=True,
+                       stdout=subprocess.DEVNULL)
+        env = dict(os.environ, SCARF_ANALYTICS="false", NO_UPDATE_NOTIFIER="1",
+                   DO_NOT_TRACK="1")
+        self.port = free_port()
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [PRISM, "proxy", "--errors", "--host", "127.0.0.1", "--port", str(self.port),
+                 "--validate-request", "true" if self.mode == "strict" else "false",
+                 "--verboseLevel", "warn", self.spec,
+                 "http://127.0.0.1:%d" % self.upstream_port],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+        deadline = time.monotonic() + PRISM_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("prism did not start:\n%s" % self.log())
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    @staticmethod
+    def violations(resp):
+        """What Prism says is wrong with one exchange: its error answer (with --errors, a
+        violation of severity error, or a request it cannot route) or its sl-violations
+        header (the warnings it lets through). Empty when the exchange met the contract."""
+        found = []
+        if resp.header("sl-violations"):
+            found.append(resp.header("sl-violations"))
+        if "json" in (resp.header("content-type") or ""):
+            try:
+                body = resp.json
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and str(body.get("type", "")).startswith(PRISM_ERRORS):
+                found.append(json.dumps(body))
+        return found
+
+
 class Controller:
     """One gresec-controller process with its own database, token file and log."""
 
-    def __init__(self, workdir, extra_args=(), tls_ca=None):
+    def __init__(self, workdir, extra_args=(), tls_ca=None, prism=None):
         self.tls_ca = tls_ca    # served over HTTPS: trust this CA file
         self.workdir = str(workdir)
         os.makedirs(self.workdir, exist_ok=True)
@@ -62,6 +149,9 @@ class Controller:
         self.port = None
         self.admin = None
         self.secrets = set()    # every token secret seen, for the log leak check
+        self.prism_mode = prism if prism is not None else os.environ.get("GRESEC_PRISM")
+        self.prism = None
+        self.violations = []    # (method, path, status, what Prism said), in proxy mode
 
     # -- process --------------------------------------------------------------------
     def start(self):
@@ -87,6 +177,10 @@ class Controller:
         with open(self.token_file) as f:
             self.admin = f.read().strip()
         self.secrets.add(self.admin)
+        if self.prism_mode and not self.tls_ca:
+            if self.prism is not None:
+                self.prism.stop()       # a restart: the controller's port has changed
+            self.prism = Prism(self.workdir, self.port, self.prism_mode).start()
         return self
 
     def _wait_healthy(self):
@@ -105,6 +199,9 @@ class Controller:
 
     def stop(self):
         """SIGTERM, as an operator would; returns the exit code."""
+        if self.prism is not None:
+            self.prism.stop()
+            self.prism = None
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(signal.SIGTERM)
@@ -117,6 +214,9 @@ class Controller:
 
     def kill9(self):
         self.killed = True
+        if self.prism is not None:
+            self.prism.stop()
+            self.prism = None
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
@@ -130,8 +230,9 @@ class Controller:
 
     # -- HTTP ----------------------------------------------------------------------
     def request(self, method, path, body=None, token="admin", headers=None,
-                content_type=None, timeout=REQUEST_TIMEOUT):
-        """body: dict/list → JSON; str/bytes → sent as is. token: "admin", None or a secret."""
+                content_type=None, timeout=REQUEST_TIMEOUT, direct=False):
+        """body: dict/list → JSON; str/bytes → sent as is. token: "admin", None or a secret.
+        direct: bypass the Prism proxy (in proxy mode) and talk to the controller itself."""
         hdrs = {}
         if token == "admin":
             token = self.admin
@@ -148,17 +249,24 @@ class Controller:
         if content_type is not None:
             hdrs["Content-Type"] = content_type
         hdrs.update(headers or {})
+        proxied = self.prism is not None and not direct
         if self.tls_ca:
             conn = http.client.HTTPSConnection(
                 "127.0.0.1", self.port, timeout=timeout,
                 context=ssl.create_default_context(cafile=self.tls_ca))
         else:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+            conn = http.client.HTTPConnection(
+                "127.0.0.1", self.prism.port if proxied else self.port, timeout=timeout)
         try:
             conn.request(method, path, body=data, headers=hdrs)
             resp = conn.getresponse()
             payload = resp.read()
-            return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, payload)
+            r = Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, payload)
+            if proxied:
+                found = Prism.violations(r)
+                if found:
+                    self.violations.append((method, path, r.status, "; ".join(found)))
+            return r
         except ConnectionRefusedError:
             raise               # not listening (yet): nothing died mid-request
         except (OSError, http.client.HTTPException):
@@ -231,15 +339,19 @@ def make_controller(tmp_path):
     """Factory: make_controller(name, *extra_args) starts one more controller."""
     started = []
 
-    def make(name="ctl", extra_args=(), workdir=None, tls_ca=None):
-        c = Controller(workdir or (tmp_path / name), extra_args, tls_ca).start()
+    def make(name="ctl", extra_args=(), workdir=None, tls_ca=None, prism=None):
+        c = Controller(workdir or (tmp_path / name), extra_args, tls_ca, prism).start()
         started.append(c)
         return c
 
     yield make
     problems = []
     for c in started:
+        # Proxy mode: every contract violation Prism saw fails the test that caused it.
+        problems += ["%s %s -> %s: %s" % v for v in c.violations]
         if c.proc.poll() is not None:
+            if c.prism is not None:
+                c.prism.stop()
             continue        # a test killed it on purpose
         try:
             rc = c.stop()

@@ -37,19 +37,39 @@ def resolve(spec, schema):
     return schema
 
 
+def accepts(spec, schema, value):
+    try:
+        validate(spec, schema, value)
+        return True
+    except AssertionError:
+        return False
+
+
 def validate(spec, schema, value, where="$"):
+    """OpenAPI 3.1 (JSON Schema 2020-12) semantics: null only where `type` lists 'null',
+    an enum holds null, or an anyOf/oneOf branch takes it."""
     schema = resolve(spec, schema)
-    if value is None:
-        assert schema.get("nullable"), "%s: null where the document says it is not" % where
-        return
     for sub in schema.get("allOf", []):
         validate(spec, sub, value, where)
-    types = {"object": dict, "array": list, "string": str, "boolean": bool}
+    if "anyOf" in schema:
+        assert any(accepts(spec, s, value) for s in schema["anyOf"]), \
+            "%s: %r matches no anyOf branch" % (where, value)
+    if "oneOf" in schema:
+        n = sum(accepts(spec, s, value) for s in schema["oneOf"])
+        assert n == 1, "%s: %r matches %d oneOf branches, not one" % (where, value, n)
     t = schema.get("type")
-    if t == "integer":
-        assert isinstance(value, int) and not isinstance(value, bool), (where, value)
-    elif t in types:
-        assert isinstance(value, types[t]), "%s: %r is not %s" % (where, value, t)
+    ts = t if isinstance(t, list) else [t] if t else []
+    if value is None:
+        assert "null" in ts or (not ts and ("anyOf" in schema or "oneOf" in schema)), \
+            "%s: null where the document says it is not" % where
+        if "enum" in schema:
+            assert None in schema["enum"], "%s: null not in enum" % where
+        return
+    types = {"object": dict, "array": list, "string": str, "boolean": bool}
+    if ts:
+        ok = any((isinstance(value, int) and not isinstance(value, bool)) if x == "integer"
+                 else isinstance(value, types[x]) for x in ts if x != "null")
+        assert ok, "%s: %r is not %s" % (where, value, "/".join(ts))
     if "enum" in schema:
         assert value in schema["enum"], "%s: %r not in %r" % (where, value, schema["enum"])
     if isinstance(value, dict):

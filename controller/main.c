@@ -49,8 +49,8 @@ static void main_usage(FILE *f)
 		"  --tls-cert/--tls-key    serve HTTPS with this PEM certificate and key\n"
 		"  --log-level LEVEL       error, warn, info (default) or debug\n"
 		"  --max-body BYTES        largest request body accepted (default 33554432)\n"
-		"  --max-connections N     concurrent connections (default 4096; keep it below the\n"
-		"                          open-file limit, LimitNOFILE= in the unit, less 64)\n"
+		"  --max-connections N     concurrent connections (default 4096, or what the open-file\n"
+		"                          limit holds less 64; LimitNOFILE= in the unit)\n"
 		"  --max-connections-per-client N\n"
 		"                          concurrent connections from one address (default 64)\n"
 		"  --client-timeout SECONDS  time for a request's headers, idle time between\n"
@@ -250,11 +250,16 @@ static void main_harden(void)
 		log_warn("cannot turn core dumps off (RLIMIT_CORE): %s", strerror(errno));
 }
 
-/* Every connection is a descriptor: raise the soft open-file limit to the hard one,
- * and refuse a --max-connections it cannot hold (the database, its WAL and the
- * server's own descriptors need a few dozen more). */
-static int main_files(unsigned max_conns)
+/* Every connection is a descriptor: raise the soft open-file limit to the hard one.
+ * A --max-connections it cannot hold is refused (the database, its WAL and the
+ * server's own descriptors need a few dozen more); without the option, the default
+ * (MAIN_MAX_CONNS) is lowered to what the limit holds, so that the controller starts
+ * under any sane limit. */
+#define MAIN_MAX_CONNS 4096
+#define MAIN_FD_SPARE 64
+static int main_files(unsigned *max_conns)
 {
+	unsigned want = *max_conns ? *max_conns : MAIN_MAX_CONNS;
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
@@ -264,13 +269,20 @@ static int main_files(unsigned max_conns)
 		setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)max_conns + 64 > rl.rlim_cur) {
-		log_err("--max-connections %u needs an open-file limit of at least %u "
-			"(it is %llu: raise LimitNOFILE= or lower --max-connections)",
-			max_conns, max_conns + 64, (unsigned long long)rl.rlim_cur);
-		return -EMFILE;
+	if (rl.rlim_cur == RLIM_INFINITY || (rlim_t)want + MAIN_FD_SPARE <= rl.rlim_cur) {
+		*max_conns = want;
+		return 0;
 	}
-	return 0;
+	if (!*max_conns && rl.rlim_cur >= 16 + MAIN_FD_SPARE) {
+		*max_conns = (unsigned)rl.rlim_cur - MAIN_FD_SPARE;
+		log_warn("open-file limit %llu: at most %u connections (raise LimitNOFILE= for %u)",
+			 (unsigned long long)rl.rlim_cur, *max_conns, MAIN_MAX_CONNS);
+		return 0;
+	}
+	log_err("--max-connections %u needs an open-file limit of at least %u "
+		"(it is %llu: raise LimitNOFILE= or lower --max-connections)",
+		want, want + MAIN_FD_SPARE, (unsigned long long)rl.rlim_cur);
+	return -EMFILE;
 }
 
 static int main_run(const struct main_opts *o, const char *token_file)
@@ -292,7 +304,7 @@ static int main_run(const struct main_opts *o, const char *token_file)
 	/* Blocked before any thread starts, so only sigwait below sees them. */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	r = main_files(o->max_conns);
+	r = main_files(&hc.max_conns);
 	if (r == 0 && (r = main_state_dir(o->db)) < 0)
 		log_err("cannot create the directory of %s: %s", o->db, strerror(-r));
 	if (r == 0)
@@ -328,7 +340,6 @@ int main(int argc, char **argv)
 		.db = "/var/lib/gresec/gresec.db",
 		.listen = "127.0.0.1:8080",
 		.max_body = 32u << 20,
-		.max_conns = 4096,
 		.max_per_client = 64,
 		.client_timeout = 15,
 		.level = LOG_LVL_INFO,

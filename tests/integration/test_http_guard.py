@@ -3,12 +3,14 @@ before decoding, error messages that never echo raw bytes, bodies not read befor
 token is checked, slow and piled-up connections dropped, merge patches on PATCH only,
 names checked in the query, core dumps off."""
 import json
+import resource
 import socket
+import subprocess
 import time
 
 import pytest
 
-from conftest import assert_error, site
+from conftest import BINARY, assert_error, free_port, site
 
 TIMEOUT = 1         # --client-timeout of the guarded controllers here, seconds
 
@@ -276,3 +278,36 @@ def test_no_core_dumps(ctl):
     with open("/proc/%d/limits" % ctl.proc.pid) as f:
         line = [l for l in f if l.startswith("Max core file size")][0]
     assert line.split()[4:6] == ["0", "0"], line
+
+
+def test_connection_limit_fits_the_open_file_limit(tmp_path):
+    """Under a low open-file limit the default --max-connections shrinks to fit (with a
+    warning) and the controller serves; an explicit value that does not fit is refused."""
+    def low():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+
+    def run(extra, name):
+        port = free_port()
+        return subprocess.Popen(
+            [BINARY, "--db", str(tmp_path / (name + ".db")), "--listen", "127.0.0.1:%d" % port]
+            + extra, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, preexec_fn=low), port
+
+    p, port = run(["--max-connections", "4096"], "explicit")
+    out, _ = p.communicate(timeout=10)
+    assert p.returncode != 0
+    assert "--max-connections 4096 needs an open-file limit of at least 4160 (it is 200" in out
+    p, port = run([], "default")
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert p.poll() is None and time.monotonic() < deadline, p.stdout.read()
+                time.sleep(0.05)
+    finally:
+        p.terminate()
+        out, _ = p.communicate(timeout=10)
+    assert "open-file limit 200: at most 136 connections" in out, out

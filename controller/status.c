@@ -369,7 +369,7 @@ static const char *status_end_state(const json_t *e)
 
 /* From the fresh reports of the two ends (docs/api.md, Read the summary), in order:
  * pending: none; degraded: one says up and another says down, admin-down or has no
- * verdict (the ends contradict each other, and the one that says up must not hide the
+ * verdict (an up older than the other's down is dropped first: status_superseded) (the ends contradict each other, and the one that says up must not hide the
  * other's failure); up: one says up (the rest idle: an on-demand end that has not
  * heard of the SA yet contradicts nothing); down: one says down or admin-down; idle:
  * every one says idle; down otherwise (a report without a verdict). */
@@ -397,6 +397,25 @@ static const char *status_tunnel_overall(const json_t *a, const json_t *b, int f
 	return down ? "down" : idle ? "idle" : "down";
 }
 
+/* An end's "up" that the other end's "down" has superseded: the up end reported before
+ * the other saw the tunnel go down (a hub that died after its last report). Its up says
+ * nothing of now, so it is not a contradiction; an up reported after the down began is. */
+static int status_superseded(const json_t *row_up, const json_t *e_up, const json_t *e_down)
+{
+	const char *st = status_end_state(e_down);
+	const char *since = json_string_value(json_object_get(json_object_get(e_down, "liveness"),
+							      "since"));
+	struct tm tm = { 0 };
+	time_t at;
+
+	if (strcmp(status_end_state(e_up), "up") || (strcmp(st, "down") && strcmp(st, "admin-down")))
+		return 0;
+	if (!since || !strptime(since, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return 0;
+	at = time(NULL) - (time_t)json_integer_value(json_object_get(row_up, "age"));
+	return at < timegm(&tm);
+}
+
 static json_t *status_tunnel_state(const json_t *loaded, const char *a, const char *b,
 				   const char *id)
 {
@@ -405,6 +424,11 @@ static json_t *status_tunnel_state(const json_t *loaded, const char *a, const ch
 	const json_t *eb = json_object_get(json_object_get(rb, "tunnels"), id);
 	int fa = ea && !json_is_true(json_object_get(ra, "stale"));
 	int fb = eb && !json_is_true(json_object_get(rb, "stale"));
+
+	if (fa && fb && status_superseded(ra, ea, eb))
+		fa = 0;
+	else if (fa && fb && status_superseded(rb, eb, ea))
+		fb = 0;
 
 	return json_pack("{s:s, s:O, s:O}", "overall", status_tunnel_overall(ea, eb, fa, fb),
 			 a, ea ? ea : json_null(), b, eb ? eb : json_null());

@@ -204,3 +204,17 @@ def test_stale_liveness_does_not_count(make_controller):
         time.sleep(0.25)
     assert overall(ctl) == "pending"
     assert counts(ctl)["down"] == 0
+
+
+def test_an_up_from_before_the_down_began_is_no_contradiction(actl):
+    """A hub that died after its last report: its up predates the peer's down, so the
+    tunnel is down, not degraded; an up reported after the down began contradicts it."""
+    load(actl, STAR_MESH)
+    tid = mesh_tunnel(actl)
+    report(actl, "m1", tid, liveness=live("up"))
+    time.sleep(2.1)
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    report(actl, "m2", tid, liveness=live("down", since=now, reason="bfd-timeout"))
+    assert overall(actl) == "down"
+    report(actl, "m1", tid, liveness=live("up"))
+    assert overall(actl) == "degraded"

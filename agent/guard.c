@@ -465,9 +465,10 @@ static int guard_id_cmp(const void *a, const void *b)
 }
 
 /* Which tunnels go: their own fields, then their SPD entries; a GRE tunnel without both
- * policies would carry its traffic in clear. */
+ * policies would carry its traffic in clear (unless it has none and the operator allows
+ * plain GRE: cleartext). */
 static int guard_mark_tunnels(const struct intent *in, const struct guard_pts *pts,
-			      bool *drop, struct guard_report *rep)
+			      bool cleartext, bool *drop, struct guard_report *rep)
 {
 	const void **by_id = kstate_sort(in->tunnels, in->n_tunnels, sizeof(*in->tunnels),
 					 guard_id_cmp);
@@ -496,7 +497,8 @@ static int guard_mark_tunnels(const struct intent *in, const struct guard_pts *p
 	for (size_t i = 0; !rc && i < in->n_tunnels; i++) {
 		uint8_t both = 1u << INTENT_DIR_IN | 1u << INTENT_DIR_OUT;
 
-		if (drop[i] || in->tunnels[i].kind != INTENT_KIND_GRE || (dirs[i] & both) == both)
+		if (drop[i] || in->tunnels[i].kind != INTENT_KIND_GRE || (dirs[i] & both) == both ||
+		    (cleartext && !dirs[i]))
 			continue;
 		drop[i] = true;
 		rc = guard_report_add(rep, in, in->tunnels[i].id, NULL,
@@ -590,7 +592,7 @@ int guard_apply(const struct guard *g, struct intent *in, struct guard_report *r
 	guard_report_clear(rep);
 	if (!drop_t || !drop_r || !drop_s || guard_pts_build(g, in, &pts))
 		goto out;
-	if ((rc = guard_mark_tunnels(in, &pts, drop_t, rep)) ||
+	if ((rc = guard_mark_tunnels(in, &pts, g && g->cleartext_gre, drop_t, rep)) ||
 	    (rc = guard_mark_rest(in, &pts, drop_t, drop_r, drop_s, rep)))
 		goto out;
 	rc = rep->n ? guard_compact(in, drop_t, drop_r, drop_s) : 0;

@@ -30,6 +30,9 @@ struct guard_addr {
 struct guard {
 	struct guard_addr *keep;
 	size_t n_keep, cap_keep;
+	/* GRE tunnels with no SPD entry at all are taken (plain GRE): the gateway's own
+	 * operator says so (--allow-cleartext-gre), never the intent. */
+	bool cleartext_gre;
 };
 
 struct guard_refusal {

@@ -25,7 +25,7 @@
 struct opts {
 	const char *controller, *site, *token_file, *ca, *state_dir, *vici, *intent;
 	unsigned int resync;
-	bool once, dry_run, purge, vici_given, insecure_http;
+	bool once, dry_run, purge, vici_given, insecure_http, cleartext_gre;
 	enum log_level level;
 	struct guard *guard;
 	struct guard_report refused;	/* of the intent of a one-shot run */
@@ -37,7 +37,8 @@ static void usage(FILE *f)
 		"usage: gresec-agent --controller URL --site NAME --token-file FILE [--ca FILE]\n"
 		"                    [--state-dir DIR] [--vici PATH] [--resync SECONDS]\n"
 		"                    [--once] [--dry-run] [--intent FILE] [--purge]\n"
-		"                    [--log-level error|warn|info|debug] [--insecure-http]\n");
+		"                    [--log-level error|warn|info|debug] [--insecure-http]\n"
+		"                    [--allow-cleartext-gre]\n");
 }
 
 /* The agent's token and its intent's pre-shared keys travel on this connection: in
@@ -75,6 +76,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "purge", no_argument, NULL, 'p' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "insecure-http", no_argument, NULL, 'k' },
+		{ "allow-cleartext-gre", no_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -96,6 +98,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'n': o->dry_run = true; break;
 		case 'p': o->purge = true; break;
 		case 'k': o->insecure_http = true; break;
+		case 'G': o->cleartext_gre = true; break;
 		case 'r':
 			v = strtoul(optarg, &end, 10);
 			if (*end || !v || v > 3600) {
@@ -326,6 +329,7 @@ static int guard_setup(struct opts *o)
 
 	if (!(o->guard = guard_new()))
 		return -ENOMEM;
+	o->guard->cleartext_gre = o->cleartext_gre;
 	if ((rc = guard_keep_host(o->guard)))
 		log_warn("cannot list this host's addresses: %s", strerror(-rc));
 	if (o->controller && (rc = guard_keep_url(o->guard, o->controller, err, sizeof(err))))

@@ -219,7 +219,8 @@ sc_agentrestart() {
 }
 
 # 15. Interop: the agent's BFD against FRR's bfdd configured by hand at the far end of a
-# GRE tunnel (its own two namespaces; plain GRE, no IPsec on this tunnel). Both must
+# GRE tunnel (its own two namespaces; plain GRE, no IPsec on this tunnel: the agent runs
+# with --allow-cleartext-gre, its guard refuses an SPD-less GRE tunnel otherwise). Both must
 # bring the session up, and both must see it go down when the path is cut.
 FRR=/usr/lib/frr
 frr_intent() {
@@ -273,7 +274,8 @@ sc_frr() {
 		--vty_socket "$F" --bfdctl "$F/bfdd.sock" -u frr -g frr >> "$F/frr.out" 2>&1 ||
 		{ fail "frr: zebra/bfdd did not start: $(cat "$F/frr.out")"; return; }
 	ip netns exec frr-a "$LAB_BUILD/gresec-agent" --intent "$F/fa.json" --state-dir "$F/state" \
-		--vici "$F/no-charon.vici" --resync 2 --log-level debug > "$F/agent.log" 2>&1 &
+		--vici "$F/no-charon.vici" --resync 2 --log-level debug --allow-cleartext-gre \
+		> "$F/agent.log" 2>&1 &
 	a=$!
 	wait_for 15 both up "up up" && pass "frr: the agent and FRR's bfdd bring a session up over GRE (bfdd: $(frr_peer), agent: $(agent_bfd))" ||
 		fail "frr: no session: bfdd says '$(frr_peer)', the agent '$(agent_bfd)'"

@@ -140,6 +140,32 @@ static void test_gre_catch_all_spd(void **state)
 	tunnel_refused(j, NULL, "g", "needs its in and out policies");
 }
 
+/* --allow-cleartext-gre: a GRE tunnel with no policy at all is the operator's plain GRE;
+ * one with half its policies is still refused, and without the option none is taken. */
+static void test_cleartext_gre_by_local_choice(void **state)
+{
+	struct guard *g = guard_new();
+	struct guard_report rep = { 0 };
+	struct intent *in;
+	json_t *j;
+
+	(void)state;
+	assert_non_null(g);
+	j = doc();
+	json_array_remove(json_object_get(j, "spd"), 1);
+	json_array_remove(json_object_get(j, "spd"), 0);
+	tunnel_refused(json_deep_copy(j), g, "g", "needs its in and out policies");
+	g->cleartext_gre = true;
+	in = guarded(j, g, &rep);
+	assert_int_equal(rep.n, 0);
+	assert_int_equal(in->n_tunnels, 2);
+	intent_free(in);
+	j = doc();
+	json_array_remove(json_object_get(j, "spd"), 1);
+	tunnel_refused(j, g, "g", "needs its in and out policies");
+	guard_free(g);
+}
+
 static void test_vti_selector(void **state)
 {
 	json_t *j = doc();
@@ -399,6 +425,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clean_intent_untouched),
 		cmocka_unit_test(test_gre_catch_all_spd),
+		cmocka_unit_test(test_cleartext_gre_by_local_choice),
 		cmocka_unit_test(test_vti_selector),
 		cmocka_unit_test(test_underlay_classes),
 		cmocka_unit_test(test_overlay),

@@ -304,19 +304,19 @@ static void daemon_ike_pass(struct daemon_ctx *c)
 	if (!c->ike)
 		return;
 	if (ike_events_fd(c->ev) < 0 && (rc = ike_events_open(c->ev)) && c->ev_was_up) {
-		log_warn("site %s: charon events at %s: %s; retrying every %us", c->in->site,
+		log_ctx(LOG_LVL_WARN, c->in->site, NULL, "charon events at %s: %s; retrying every %us",
 			 c->cfg->vici, strerror(-rc), c->cfg->resync);
 		c->ev_was_up = false;
 	} else if (ike_events_fd(c->ev) >= 0 && !c->ev_was_up) {
-		log_info("site %s: connected to charon at %s", c->in->site, c->cfg->vici);
+		log_ctx(LOG_LVL_INFO, c->in->site, NULL, "connected to charon at %s", c->cfg->vici);
 		c->ev_was_up = true;
 	}
 	rc = ike_apply(c->ike, c->in, NULL);
 	if (rc && rc != c->ike_rc)
-		log_warn("site %s: IKE plane (charon at %s): %s", c->in->site, c->cfg->vici,
+		log_ctx(LOG_LVL_WARN, c->in->site, NULL, "IKE plane (charon at %s): %s", c->cfg->vici,
 			 strerror(-rc));
 	else if (!rc && c->ike_rc)
-		log_info("site %s: IKE plane converged", c->in->site);
+		log_ctx(LOG_LVL_INFO, c->in->site, NULL, "IKE plane converged");
 	c->ike_rc = rc;
 	/* Once the plane tracks the new intent, the old one may go. */
 	if (c->ike_old && c->ike->in != c->ike_old) {
@@ -342,11 +342,11 @@ static void daemon_pass(struct daemon_ctx *c)
 		live_view_clear(&view);
 	}
 	if (rc) {
-		log_err("site %s: reconcile failed: %s", c->in->site, strerror(-rc));
+		log_ctx(LOG_LVL_ERR, c->in->site, NULL, "reconcile failed: %s", strerror(-rc));
 		return;
 	}
 	if (c->res.n_msgs)
-		log_info("site %s: revision %llu: %zu changes, %llu messages, %s", c->in->site,
+		log_ctx(LOG_LVL_INFO, c->in->site, NULL, "revision %llu: %zu changes, %llu messages, %s",
 			 (unsigned long long)c->in->revision, c->res.n_actions,
 			 (unsigned long long)c->res.n_msgs,
 			 c->res.converged ? "converged" : "not converged");
@@ -382,9 +382,9 @@ static bool daemon_install(struct daemon_ctx *c, struct intent *in, bool recheck
 
 	/* The host's addresses as they are now (DHCP may have moved the underlay). */
 	if (c->cfg->guard && (rc = guard_keep_host(c->cfg->guard)))
-		log_warn("site %s: cannot list this host's addresses: %s", in->site, strerror(-rc));
+		log_ctx(LOG_LVL_WARN, in->site, NULL, "cannot list this host's addresses: %s", strerror(-rc));
 	if (c->cfg->guard && (rc = guard_apply(c->cfg->guard, in, &rep))) {
-		log_err("site %s: cannot check intent revision %llu: %s", in->site,
+		log_ctx(LOG_LVL_ERR, in->site, NULL, "cannot check intent revision %llu: %s",
 			(unsigned long long)in->revision, strerror(-rc));
 		guard_report_clear(&rep);
 		intent_free(in);
@@ -397,7 +397,7 @@ static bool daemon_install(struct daemon_ctx *c, struct intent *in, bool recheck
 		c->refused = rep;
 	}
 	if ((rc = failover_track(c->fo, c->in, in, ike_now_ms())))
-		log_err("site %s: liveness of revision %llu: %s", in->site,
+		log_ctx(LOG_LVL_ERR, in->site, NULL, "liveness of revision %llu: %s",
 			(unsigned long long)in->revision, strerror(-rc));
 	if (c->ike && c->in && c->ike->in == c->in) {
 		intent_free(c->ike_old);
@@ -420,9 +420,9 @@ static bool daemon_take_intent(struct daemon_ctx *c)
 	if (!in)
 		return false;
 	if (c->cfg->state_dir && (rc = state_save_intent(c->cfg->state_dir, in)))
-		log_err("site %s: cannot persist intent revision %llu: %s", in->site,
+		log_ctx(LOG_LVL_ERR, in->site, NULL, "cannot persist intent revision %llu: %s",
 			(unsigned long long)in->revision, strerror(-rc));
-	log_info("site %s: intent revision %llu received", in->site,
+	log_ctx(LOG_LVL_INFO, in->site, NULL, "intent revision %llu received",
 		 (unsigned long long)in->revision);
 	return daemon_install(c, in, false);
 }
@@ -441,11 +441,12 @@ static bool daemon_controller_moved(struct daemon_ctx *c)
 	    guard_keep(c->cfg->guard, &a, true) != 1 || !c->in)
 		return false;
 	addr_fmt(&a, text, sizeof(text));
-	log_info("site %s: controller reached at %s: checking the intent against it", c->in->site,
+	log_ctx(LOG_LVL_INFO, c->in->site, NULL,
+		"controller reached at %s: checking the intent against it",
 		 text);
 	j = intent_to_json(c->in);
 	if (!j || intent_from_json(j, &copy, err, sizeof(err))) {
-		log_err("site %s: cannot re-check the intent: out of memory", c->in->site);
+		log_ctx(LOG_LVL_ERR, c->in->site, NULL, "cannot re-check the intent: out of memory");
 		json_decref(j);
 		return false;
 	}
@@ -535,8 +536,8 @@ static bool daemon_ike_events(struct daemon_ctx *c, const struct pollfd *acq,
 		acquire_dispatch(c->acq, c->ike);
 	if (ev->fd >= 0 && (ev->revents & (POLLIN | POLLHUP | POLLERR)) &&
 	    (rc = ike_events_dispatch(c->ev)) && ike_events_fd(c->ev) < 0) {
-		log_warn("site %s: lost charon's events (%s); reconnecting on the next resync",
-			 c->in ? c->in->site : "-", strerror(-rc));
+		log_ctx(LOG_LVL_WARN, c->in ? c->in->site : "-", NULL,
+			"lost charon's events (%s); reconnecting on the next resync", strerror(-rc));
 		c->ev_was_up = false;
 	}
 	if (acq->revents || ev->revents || (c->ike_due_ms >= 0 && ike_now_ms() >= c->ike_due_ms)) {

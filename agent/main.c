@@ -24,6 +24,7 @@
 
 struct opts {
 	const char *controller, *site, *token_file, *ca, *state_dir, *vici, *intent;
+	const char *metrics_listen;
 	unsigned int resync;
 	bool once, dry_run, purge, vici_given, insecure_http;
 	enum log_level level;
@@ -37,7 +38,8 @@ static void usage(FILE *f)
 		"usage: gresec-agent --controller URL --site NAME --token-file FILE [--ca FILE]\n"
 		"                    [--state-dir DIR] [--vici PATH] [--resync SECONDS]\n"
 		"                    [--once] [--dry-run] [--intent FILE] [--purge]\n"
-		"                    [--log-level error|warn|info|debug] [--insecure-http]\n");
+		"                    [--log-level error|warn|info|debug] [--insecure-http]\n"
+		"                    [--metrics-listen HOST:PORT]   (Prometheus, off by default)\n");
 }
 
 /* The agent's token and its intent's pre-shared keys travel on this connection: in
@@ -75,6 +77,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "purge", no_argument, NULL, 'p' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "insecure-http", no_argument, NULL, 'k' },
+		{ "metrics-listen", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -96,6 +99,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'n': o->dry_run = true; break;
 		case 'p': o->purge = true; break;
 		case 'k': o->insecure_http = true; break;
+		case 'm': o->metrics_listen = optarg; break;
 		case 'r':
 			v = strtoul(optarg, &end, 10);
 			if (*end || !v || v > 3600) {
@@ -281,7 +285,8 @@ static int run_controller(struct opts *o, struct reconcile *r, struct intent *in
 				 .token_file = o->token_file, .ca = o->ca,
 				 .insecure_http = o->insecure_http };
 	struct daemon_cfg dc = { .state_dir = o->state_dir, .resync = o->resync,
-				 .vici = o->vici, .guard = o->guard };
+				 .vici = o->vici, .guard = o->guard,
+				 .metrics_listen = o->metrics_listen };
 	struct client *c = client_new(&cc);
 	int rc = -ENOMEM;
 
@@ -363,7 +368,8 @@ int main(int argc, char **argv)
 		rc = run_once(&o, r, in, NULL);
 	} else if (o.intent) {
 		struct daemon_cfg dc = { .state_dir = o.state_dir, .resync = o.resync,
-					 .vici = o.vici, .guard = o.guard };
+					 .vici = o.vici, .guard = o.guard,
+					 .metrics_listen = o.metrics_listen };
 
 		rc = daemon_run(&dc, r, in) ? 1 : 0;
 		in = NULL;

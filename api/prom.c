@@ -1,4 +1,3 @@
-#include <math.h>
 #include <string.h>
 
 #include "prom.h"
@@ -29,7 +28,7 @@ void prom_observe(struct prom_hist *h, double seconds)
 	while (i < h->b->n && seconds > h->b->le[i])
 		i++;
 	atomic_fetch_add_explicit(&h->count[i], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&h->sum_us, (uint64_t)llround(seconds * 1e6),
+	atomic_fetch_add_explicit(&h->sum_us, (uint64_t)(seconds * 1e6 + 0.5),
 				  memory_order_relaxed);
 }
 

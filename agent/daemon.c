@@ -20,6 +20,7 @@
 #include "failover.h"
 #include "ike.h"
 #include "ike_events.h"
+#include "exporter.h"
 #include "log.h"
 #include "state.h"
 
@@ -32,6 +33,8 @@
 #define DAEMON_FDS 5
 #define DAEMON_BFD_FDS 2
 #define DAEMON_CLIENT_FDS 8
+/* Then the metrics endpoint: its listener and its connections. */
+#define DAEMON_EXP_FDS (EXPORTER_CONNS + 1)
 
 void daemon_notify(const char *msg)
 {
@@ -240,7 +243,57 @@ struct daemon_ctx {
 	int64_t turn_us;		/* when the last turn of the loop began */
 	struct failover *fo;
 	struct guard_report refused;	/* what the guard took out of in */
+	struct exporter *exp;		/* --metrics-listen; NULL: off */
+	uint64_t applied_rev;		/* the revision of the last pass that ran */
+	double applied_at;		/* when it first ran (Unix time) */
+	double applied_delay;		/* since the controller committed it; -1: unknown */
 };
+
+static void daemon_add_liveness(const struct daemon_ctx *c, json_t *doc);
+
+static double daemon_wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A pass ran with c->in: the first one of a revision marks it applied. */
+static void daemon_applied(struct daemon_ctx *c)
+{
+	int64_t ms;
+
+	if (c->in->revision == c->applied_rev)
+		return;
+	c->applied_rev = c->in->revision;
+	c->applied_at = daemon_wall();
+	c->applied_delay = c->in->committed_at[0] &&
+			   intent_time_parse(c->in->committed_at, &ms) == 0 ?
+			   c->applied_at - (double)ms / 1e3 : -1;
+	/* Clocks apart: a negative delay says so, but is no delay. */
+	if (c->applied_delay < -1)
+		log_ctx(LOG_LVL_WARN, c->in->site, NULL, "revision %llu committed %.1f s in the "
+			"future: is this host's clock right?", (unsigned long long)c->applied_rev,
+			-c->applied_delay);
+	if (c->applied_delay < 0 && c->in->committed_at[0])
+		c->applied_delay = 0;
+}
+
+/* The exposition (exporter_render_fn): the intent, then each tunnel as the controller
+ * would be told. */
+static void daemon_metrics(void *ctx, FILE *f)
+{
+	struct daemon_ctx *c = ctx;
+	bool ike_ok = c->ev && ike_events_fd(c->ev) >= 0;
+	json_t *rep;
+
+	exporter_write_intent(f, c->applied_rev, c->applied_at, c->applied_delay);
+	rep = c->in ? daemon_report_json(c->in, &c->res, c->ev, ike_ok, c->errs) : NULL;
+	daemon_add_liveness(c, rep);
+	exporter_write_tunnels(f, rep);
+	json_decref(rep);
+}
 
 /* Adds each tunnel's liveness to a report or status document built by the above. */
 static void daemon_add_liveness(const struct daemon_ctx *c, json_t *doc)
@@ -304,19 +357,19 @@ static void daemon_ike_pass(struct daemon_ctx *c)
 	if (!c->ike)
 		return;
 	if (ike_events_fd(c->ev) < 0 && (rc = ike_events_open(c->ev)) && c->ev_was_up) {
-		log_warn("site %s: charon events at %s: %s; retrying every %us", c->in->site,
+		log_ctx(LOG_LVL_WARN, c->in->site, NULL, "charon events at %s: %s; retrying every %us",
 			 c->cfg->vici, strerror(-rc), c->cfg->resync);
 		c->ev_was_up = false;
 	} else if (ike_events_fd(c->ev) >= 0 && !c->ev_was_up) {
-		log_info("site %s: connected to charon at %s", c->in->site, c->cfg->vici);
+		log_ctx(LOG_LVL_INFO, c->in->site, NULL, "connected to charon at %s", c->cfg->vici);
 		c->ev_was_up = true;
 	}
 	rc = ike_apply(c->ike, c->in, NULL);
 	if (rc && rc != c->ike_rc)
-		log_warn("site %s: IKE plane (charon at %s): %s", c->in->site, c->cfg->vici,
+		log_ctx(LOG_LVL_WARN, c->in->site, NULL, "IKE plane (charon at %s): %s", c->cfg->vici,
 			 strerror(-rc));
 	else if (!rc && c->ike_rc)
-		log_info("site %s: IKE plane converged", c->in->site);
+		log_ctx(LOG_LVL_INFO, c->in->site, NULL, "IKE plane converged");
 	c->ike_rc = rc;
 	/* Once the plane tracks the new intent, the old one may go. */
 	if (c->ike_old && c->ike->in != c->ike_old) {
@@ -332,21 +385,29 @@ static void daemon_ike_pass(struct daemon_ctx *c)
 static void daemon_pass(struct daemon_ctx *c)
 {
 	struct intent view;
+	double t0;
 	int rc;
 
 	if (!c->in)
 		return;
 	c->pass_at_ms = 0;
+	t0 = daemon_wall();
+
 	if ((rc = failover_view(c->fo, c->in, &view)) == 0) {
 		rc = reconcile_pass(c->r, &view, false, NULL, &c->res);
 		live_view_clear(&view);
 	}
+	agent_counters.passes++;
+	agent_counters.pass_errors += rc != 0;
+	prom_observe(&agent_counters.pass_seconds, daemon_wall() - t0);
+	if (rc == 0)
+		daemon_applied(c);
 	if (rc) {
-		log_err("site %s: reconcile failed: %s", c->in->site, strerror(-rc));
+		log_ctx(LOG_LVL_ERR, c->in->site, NULL, "reconcile failed: %s", strerror(-rc));
 		return;
 	}
 	if (c->res.n_msgs)
-		log_info("site %s: revision %llu: %zu changes, %llu messages, %s", c->in->site,
+		log_ctx(LOG_LVL_INFO, c->in->site, NULL, "revision %llu: %zu changes, %llu messages, %s",
 			 (unsigned long long)c->in->revision, c->res.n_actions,
 			 (unsigned long long)c->res.n_msgs,
 			 c->res.converged ? "converged" : "not converged");
@@ -382,9 +443,9 @@ static bool daemon_install(struct daemon_ctx *c, struct intent *in, bool recheck
 
 	/* The host's addresses as they are now (DHCP may have moved the underlay). */
 	if (c->cfg->guard && (rc = guard_keep_host(c->cfg->guard)))
-		log_warn("site %s: cannot list this host's addresses: %s", in->site, strerror(-rc));
+		log_ctx(LOG_LVL_WARN, in->site, NULL, "cannot list this host's addresses: %s", strerror(-rc));
 	if (c->cfg->guard && (rc = guard_apply(c->cfg->guard, in, &rep))) {
-		log_err("site %s: cannot check intent revision %llu: %s", in->site,
+		log_ctx(LOG_LVL_ERR, in->site, NULL, "cannot check intent revision %llu: %s",
 			(unsigned long long)in->revision, strerror(-rc));
 		guard_report_clear(&rep);
 		intent_free(in);
@@ -397,7 +458,7 @@ static bool daemon_install(struct daemon_ctx *c, struct intent *in, bool recheck
 		c->refused = rep;
 	}
 	if ((rc = failover_track(c->fo, c->in, in, ike_now_ms())))
-		log_err("site %s: liveness of revision %llu: %s", in->site,
+		log_ctx(LOG_LVL_ERR, in->site, NULL, "liveness of revision %llu: %s",
 			(unsigned long long)in->revision, strerror(-rc));
 	if (c->ike && c->in && c->ike->in == c->in) {
 		intent_free(c->ike_old);
@@ -420,9 +481,9 @@ static bool daemon_take_intent(struct daemon_ctx *c)
 	if (!in)
 		return false;
 	if (c->cfg->state_dir && (rc = state_save_intent(c->cfg->state_dir, in)))
-		log_err("site %s: cannot persist intent revision %llu: %s", in->site,
+		log_ctx(LOG_LVL_ERR, in->site, NULL, "cannot persist intent revision %llu: %s",
 			(unsigned long long)in->revision, strerror(-rc));
-	log_info("site %s: intent revision %llu received", in->site,
+	log_ctx(LOG_LVL_INFO, in->site, NULL, "intent revision %llu received",
 		 (unsigned long long)in->revision);
 	return daemon_install(c, in, false);
 }
@@ -441,11 +502,12 @@ static bool daemon_controller_moved(struct daemon_ctx *c)
 	    guard_keep(c->cfg->guard, &a, true) != 1 || !c->in)
 		return false;
 	addr_fmt(&a, text, sizeof(text));
-	log_info("site %s: controller reached at %s: checking the intent against it", c->in->site,
+	log_ctx(LOG_LVL_INFO, c->in->site, NULL,
+		"controller reached at %s: checking the intent against it",
 		 text);
 	j = intent_to_json(c->in);
 	if (!j || intent_from_json(j, &copy, err, sizeof(err))) {
-		log_err("site %s: cannot re-check the intent: out of memory", c->in->site);
+		log_ctx(LOG_LVL_ERR, c->in->site, NULL, "cannot re-check the intent: out of memory");
 		json_decref(j);
 		return false;
 	}
@@ -484,6 +546,7 @@ static int daemon_open(struct daemon_ctx *c)
 	static const unsigned int rt_groups[] = { RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR,
 		RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE };
 	static const unsigned int xf_groups[] = { XFRMNLGRP_POLICY };
+	int rc;
 
 	c->sigfd = daemon_signalfd();
 	if (c->sigfd < 0)
@@ -499,6 +562,12 @@ static int daemon_open(struct daemon_ctx *c)
 	c->mon_xf = c->mon_rt ? nl_new_monitor(NETLINK_XFRM, xf_groups, 1) : NULL;
 	if (!c->mon_xf)
 		return -errno;
+	if (c->cfg->metrics_listen &&
+	    (rc = exporter_new(c->cfg->metrics_listen, daemon_metrics, c, &c->exp))) {
+		log_err("--metrics-listen %s: %s", c->cfg->metrics_listen, rc == -EINVAL ?
+			"expected IPv4:PORT or [IPv6]:PORT" : strerror(-rc));
+		return rc;
+	}
 	return daemon_open_ike(c);
 }
 
@@ -519,6 +588,8 @@ static int daemon_timeout(const struct daemon_ctx *c, int64_t now)
 	if (c->cfg->client)
 		daemon_min(&t, client_timeout_ms(c->cfg->client, now));
 	daemon_min(&t, failover_timeout_ms(c->fo, now));
+	if (c->exp)
+		daemon_min(&t, exporter_timeout_ms(c->exp, now));
 	return t < 0 ? 0 : (int)t;
 }
 
@@ -535,8 +606,8 @@ static bool daemon_ike_events(struct daemon_ctx *c, const struct pollfd *acq,
 		acquire_dispatch(c->acq, c->ike);
 	if (ev->fd >= 0 && (ev->revents & (POLLIN | POLLHUP | POLLERR)) &&
 	    (rc = ike_events_dispatch(c->ev)) && ike_events_fd(c->ev) < 0) {
-		log_warn("site %s: lost charon's events (%s); reconnecting on the next resync",
-			 c->in ? c->in->site : "-", strerror(-rc));
+		log_ctx(LOG_LVL_WARN, c->in ? c->in->site : "-", NULL,
+			"lost charon's events (%s); reconnecting on the next resync", strerror(-rc));
 		c->ev_was_up = false;
 	}
 	if (acq->revents || ev->revents || (c->ike_due_ms >= 0 && ike_now_ms() >= c->ike_due_ms)) {
@@ -576,7 +647,7 @@ static void daemon_after_poll(struct daemon_ctx *c, bool pass, bool ike_moved)
  * controller client's sockets (libcurl's) follow the fixed fds. */
 static int daemon_wait(struct daemon_ctx *c)
 {
-	struct pollfd fds[DAEMON_FDS + DAEMON_BFD_FDS + DAEMON_CLIENT_FDS] = {
+	struct pollfd fds[DAEMON_FDS + DAEMON_BFD_FDS + DAEMON_CLIENT_FDS + DAEMON_EXP_FDS] = {
 		{ .fd = c->sigfd, .events = POLLIN },
 		{ .fd = nl_fd(c->mon_rt), .events = POLLIN },
 		{ .fd = nl_fd(c->mon_xf), .events = POLLIN },
@@ -592,7 +663,9 @@ static int daemon_wait(struct daemon_ctx *c)
 
 	struct pollfd *cl = fds + DAEMON_FDS + nb;
 	size_t n_cl = c->cfg->client ? client_pollfds(c->cfg->client, cl, DAEMON_CLIENT_FDS) : 0;
-	int n = poll(fds, DAEMON_FDS + nb + n_cl, daemon_timeout(c, ike_now_ms()));
+	struct pollfd *ex = cl + n_cl;
+	size_t n_ex = c->exp ? exporter_pollfds(c->exp, ex, DAEMON_EXP_FDS) : 0;
+	int n = poll(fds, DAEMON_FDS + nb + n_cl + n_ex, daemon_timeout(c, ike_now_ms()));
 	bool pass = false, ike_moved;
 
 	if (n < 0 && errno != EINTR)
@@ -613,6 +686,9 @@ static int daemon_wait(struct daemon_ctx *c)
 	}
 	ike_moved = daemon_ike_events(c, &fds[3], &fds[4]);
 	daemon_after_poll(c, pass, ike_moved);
+	/* Last: a scrape sees this turn's pass. */
+	if (c->exp)
+		exporter_io(c->exp, ex, n_ex, ike_now_ms());
 	return 1;
 }
 
@@ -622,6 +698,7 @@ static void daemon_close(struct daemon_ctx *c)
 		close(c->sigfd);
 	nl_free(c->mon_rt);
 	nl_free(c->mon_xf);
+	exporter_free(c->exp);
 	failover_free(c->fo);
 	/* Nothing here tears SAs down: charon keeps them, the next agent adopts them. */
 	ike_free(c->ike);
@@ -637,7 +714,7 @@ static void daemon_close(struct daemon_ctx *c)
 
 int daemon_run(const struct daemon_cfg *cfg, struct reconcile *r, struct intent *in)
 {
-	struct daemon_ctx c = { .cfg = cfg, .r = r, .in = in, .sigfd = -1 };
+	struct daemon_ctx c = { .cfg = cfg, .r = r, .in = in, .sigfd = -1, .applied_delay = -1 };
 	int rc = 0;
 
 	if (in && cfg->guard && (rc = guard_apply(cfg->guard, in, &c.refused)))

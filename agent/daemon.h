@@ -24,6 +24,7 @@ struct daemon_cfg {
 	struct client *client;		/* NULL: local intent only */
 	const char *vici;		/* charon's VICI socket; NULL: the IKE plane is off */
 	struct guard *guard;		/* what every intent is checked against; NULL: none */
+	const char *metrics_listen;	/* Prometheus endpoint "HOST:PORT"; NULL: none */
 };
 
 /* Status document for state_dir/status.json: applied revision, convergence and

@@ -35,7 +35,7 @@ static void failover_on_bfd(void *ud, const char *id, const struct bfd_session *
 	struct failover *f = ud;
 
 	f->bfd_moved = true;
-	log_info("site %s tunnel %s: BFD %s -> %s (diag %s)", f->in ? f->in->site : "-", id,
+	log_ctx(LOG_LVL_INFO, f->in ? f->in->site : "-", id, "BFD %s -> %s (diag %s)",
 		 bfd_state_name(old), bfd_state_name(s->state), bfd_diag_name(s->local_diag));
 }
 
@@ -209,21 +209,20 @@ static void failover_bfd(struct failover *f, size_t i, const struct live_input *
 	rc = bfd_set_ensure(f->bfd, t->id, t->ifname, &t->overlay_local.addr,
 			    &t->overlay_peer.addr, &cfg, bfd_now_us());
 	if (rc && !li->bfd_session)
-		log_debug("site %s tunnel %s: BFD session not yet possible: %s", f->in->site,
-			  t->id, strerror(-rc));
+		log_ctx(LOG_LVL_DEBUG, f->in->site, t->id, "BFD session not yet possible: %s", strerror(-rc));
 }
 
 static void failover_log(const struct failover *f, const struct live_tunnel *t,
 			 enum live_state was, bool was_fwd)
 {
 	if (t->state != was)
-		log_info("site %s tunnel %s: %s -> %s%s%s", f->in->site, t->id,
+		log_ctx(LOG_LVL_INFO, f->in->site, t->id, "%s -> %s%s%s",
 			 live_state_name(was), live_state_name(t->state),
 			 live_reason_name(t->reason) && t->state != LIVE_UP ? ", " : "",
 			 t->state != LIVE_UP && live_reason_name(t->reason) ?
 			 live_reason_name(t->reason) : "");
 	if (t->forwarding != was_fwd)
-		log_info("site %s tunnel %s: %s forwarding%s", f->in->site, t->id,
+		log_ctx(LOG_LVL_INFO, f->in->site, t->id, "%s forwarding%s",
 			 t->forwarding ? "back in" : "out of",
 			 t->forwarding && t->flaps ? " after its hold time" : "");
 }
@@ -236,7 +235,7 @@ static void failover_save(const struct failover *f)
 	if (!f->state_dir || !(j = live_save_json(f->live)))
 		return;
 	if ((rc = state_write_json(f->state_dir, FAILOVER_STATE_FILE, j)))
-		log_warn("site %s: cannot save %s: %s", f->in->site, FAILOVER_STATE_FILE,
+		log_ctx(LOG_LVL_WARN, f->in->site, NULL, "cannot save %s: %s", FAILOVER_STATE_FILE,
 			 strerror(-rc));
 	json_decref(j);
 }
@@ -264,7 +263,7 @@ bool failover_eval(struct failover *f, const struct intent *in,
 			f->dirty = true;
 		}
 		if (ike && ike->in == in && live_retry_due(f->live, i, &f->inp[i], now_ms)) {
-			log_debug("site %s tunnel %s: down; initiating again", in->site, t->id);
+			log_ctx(LOG_LVL_DEBUG, in->site, t->id, "down; initiating again");
 			ike_initiate(ike, i, now_ms);
 		}
 		failover_bfd(f, i, &f->inp[i]);

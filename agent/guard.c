@@ -444,9 +444,9 @@ static int guard_report_add(struct guard_report *rep, const struct intent *in, c
 
 		addr_prefix_fmt(&r->prefix, p, sizeof(p));
 		snprintf(f->route, sizeof(f->route), "%s metric %u", p, r->metric);
-		log_warn("site %s tunnel %s: route %s refused: %s", in->site, id, f->route, why);
+		log_ctx(LOG_LVL_WARN, in->site, id, "route %s refused: %s", f->route, why);
 	} else {
-		log_err("site %s tunnel %s: refused: %s", in->site, id, why);
+		log_ctx(LOG_LVL_ERR, in->site, id, "refused: %s", why);
 	}
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "exporter.h"
 #include "ike_events.h"
 #include "vici.h"
 
@@ -169,6 +170,7 @@ static void ike_events_on_event(const char *name, const struct vici_node *msg, v
 
 	if (!msg)
 		return;
+	agent_counters.charon_events++;
 	if (!strcmp(name, "log")) {
 		ike_events_on_log(ev, msg);
 		return;

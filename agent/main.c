@@ -24,6 +24,7 @@
 
 struct opts {
 	const char *controller, *site, *token_file, *ca, *state_dir, *vici, *intent;
+	const char *metrics_listen;
 	unsigned int resync;
 	bool once, dry_run, purge, vici_given, insecure_http, cleartext_gre;
 	enum log_level level;
@@ -38,7 +39,8 @@ static void usage(FILE *f)
 		"                    [--state-dir DIR] [--vici PATH] [--resync SECONDS]\n"
 		"                    [--once] [--dry-run] [--intent FILE] [--purge]\n"
 		"                    [--log-level error|warn|info|debug] [--insecure-http]\n"
-		"                    [--allow-cleartext-gre]\n");
+		"                    [--allow-cleartext-gre]\n"
+		"                    [--metrics-listen HOST:PORT]   (Prometheus, off by default)\n");
 }
 
 /* The agent's token and its intent's pre-shared keys travel on this connection: in
@@ -77,6 +79,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "insecure-http", no_argument, NULL, 'k' },
 		{ "allow-cleartext-gre", no_argument, NULL, 'G' },
+		{ "metrics-listen", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -99,6 +102,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'p': o->purge = true; break;
 		case 'k': o->insecure_http = true; break;
 		case 'G': o->cleartext_gre = true; break;
+		case 'm': o->metrics_listen = optarg; break;
 		case 'r':
 			v = strtoul(optarg, &end, 10);
 			if (*end || !v || v > 3600) {
@@ -284,7 +288,8 @@ static int run_controller(struct opts *o, struct reconcile *r, struct intent *in
 				 .token_file = o->token_file, .ca = o->ca,
 				 .insecure_http = o->insecure_http };
 	struct daemon_cfg dc = { .state_dir = o->state_dir, .resync = o->resync,
-				 .vici = o->vici, .guard = o->guard };
+				 .vici = o->vici, .guard = o->guard,
+				 .metrics_listen = o->metrics_listen };
 	struct client *c = client_new(&cc);
 	int rc = -ENOMEM;
 
@@ -367,7 +372,8 @@ int main(int argc, char **argv)
 		rc = run_once(&o, r, in, NULL);
 	} else if (o.intent) {
 		struct daemon_cfg dc = { .state_dir = o.state_dir, .resync = o.resync,
-					 .vici = o.vici, .guard = o.guard };
+					 .vici = o.vici, .guard = o.guard,
+					 .metrics_listen = o.metrics_listen };
 
 		rc = daemon_run(&dc, r, in) ? 1 : 0;
 		in = NULL;

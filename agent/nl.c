@@ -10,6 +10,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
 
+#include "exporter.h"
 #include "nl.h"
 
 /* Socket buffers as large as the kernel lets us have (SO_*BUFFORCE needs
@@ -277,6 +278,7 @@ static int nl_batch_chunk(struct nl *nl, struct nl_batch *b, size_t first, size_
 		return -errno;
 	nl->n_sent += count;
 	nl->n_sendmsg++;
+	agent_counters.nl_changes += count;
 	if (nl->crash_after && nl->n_sent >= nl->crash_after)
 		raise(SIGKILL);
 	return nl_batch_acks(nl, b, first, count, seq0);
@@ -345,6 +347,7 @@ static int nl_request(struct nl *nl, struct nlmsghdr *req, uint16_t flags, nl_du
 	req->nlmsg_flags = NLM_F_REQUEST | flags;
 	req->nlmsg_seq = seq;
 	nl->n_reads++;
+	agent_counters.nl_reads++;
 	if (mnl_socket_sendto(nl->sk, req, req->nlmsg_len) < 0)
 		return -errno;
 	do {

@@ -76,14 +76,14 @@ static void reconcile_fail(const struct intent *in, struct reconcile_result *res
 {
 	res->n_failed++;
 	if (tunnel < 0 || !in) {
-		log_err("site %s: %s: %s", in ? in->site : "-", what, why);
+		log_ctx(LOG_LVL_ERR, in ? in->site : "-", NULL, "%s: %s", what, why);
 		return;
 	}
 	if (res->tunnels[tunnel].failed)
 		return;
 	res->tunnels[tunnel].failed = true;
 	snprintf(res->tunnels[tunnel].error, sizeof(res->tunnels[0].error), "%s: %s", what, why);
-	log_err("site %s tunnel %s: %s: %s", in->site, in->tunnels[tunnel].id, what, why);
+	log_ctx(LOG_LVL_ERR, in->site, in->tunnels[tunnel].id, "%s: %s", what, why);
 }
 
 /* ifindex of a link by name in the freshest view, 0 when it does not exist. */
@@ -343,12 +343,13 @@ int reconcile_pass(struct reconcile *r, const struct intent *in, bool dry_run, F
 		goto out;
 	res->converged = check->n == 0 && check->n_fails == 0;
 	for (size_t i = 0; i < check->n && !res->n_failed; i++)
-		log_warn("site %s: still differs after apply: %s", in ? in->site : "-",
+		log_ctx(LOG_LVL_WARN, in ? in->site : "-", NULL, "still differs after apply: %s",
 			 check->acts[i].line);
 out:
-	log_debug("site %s: pass %.1f ms: read %.1f, plan %.1f, apply %.1f, verify %.1f+%.1f; "
-		  "%llu changing messages in %llu sendmsg, %llu read requests",
-		  in ? in->site : "-", reconcile_ms() - t0, ms[0], ms[1], t, vms[0], vms[1],
+	log_ctx(LOG_LVL_DEBUG, in ? in->site : "-", NULL,
+		"pass %.1f ms: read %.1f, plan %.1f, apply %.1f, verify %.1f+%.1f; "
+		"%llu changing messages in %llu sendmsg, %llu read requests", reconcile_ms() - t0,
+		ms[0], ms[1], t, vms[0], vms[1],
 		  (unsigned long long)res->n_msgs,
 		  (unsigned long long)(r->rt->n_sendmsg + r->xf->n_sendmsg - sends),
 		  (unsigned long long)(r->rt->n_reads + r->xf->n_reads - reads));

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "exporter.h"
 #include "vici.h"
 
 #define VICI_RX_CHUNK 16384
@@ -313,10 +314,13 @@ static int vici_call_st(struct vici_conn *c, const char *cmd, const struct vici_
 
 	if (reply)
 		*reply = NULL;
+	agent_counters.vici_calls++;
 	rc = vici_send(c, VICI_CMD_REQUEST, cmd, req);
+	if (rc == 0)
+		rc = vici_answer(c, VICI_CMD_RESPONSE, st, reply);
 	if (rc)
-		return rc;
-	return vici_answer(c, VICI_CMD_RESPONSE, st, reply);
+		agent_counters.vici_errors++;
+	return rc;
 }
 
 int vici_call(struct vici_conn *c, const char *cmd, const struct vici_msg *req,
@@ -333,10 +337,13 @@ int vici_call_check(struct vici_conn *c, const char *cmd, const struct vici_msg 
 
 	if (err && errlen)
 		err[0] = '\0';
-	if (!rc)
+	if (!rc) {
 		rc = vici_check(reply, err, errlen);
-	else if (err && errlen)
+		if (rc)
+			agent_counters.vici_errors++;	/* charon said no */
+	} else if (err && errlen) {
 		snprintf(err, errlen, "%s: %s", cmd, strerror(-rc));
+	}
 	vici_node_free(reply);
 	return rc;
 }

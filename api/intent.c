@@ -1,10 +1,12 @@
 /* Intent codec (JSON <-> struct intent) and validator. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "intent.h"
 
@@ -522,10 +524,56 @@ static int dec_spd_v(struct dec *d, const json_t *o, const char *p, void *s)
 	return json_is_object(o) ? dec_spd(d, o, p, s) : dec_fail(d, p, "must be an object");
 }
 
+void intent_time_fmt(int64_t ms, char out[INTENT_TIME_LEN])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&t, &tm);
+	n = strftime(out, INTENT_TIME_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, INTENT_TIME_LEN - n, ".%03uZ", (unsigned)(ms % 1000) % 1000u);
+}
+
+int intent_time_parse(const char *s, int64_t *ms)
+{
+	struct tm tm = { 0 };
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	int64_t frac = 0, scale = 1000;
+
+	if (!p || strlen(s) >= INTENT_TIME_LEN || s[4] != '-' || s[10] != 'T')
+		return -EINVAL;
+	if (*p == '.') {
+		if (!isdigit((unsigned char)p[1]))
+			return -EINVAL;
+		/* Milliseconds: digits past the third are allowed and dropped. */
+		for (p++; isdigit((unsigned char)*p); p++)
+			if (scale > 1)
+				frac += (*p - '0') * (scale /= 10);
+	}
+	if (strcmp(p, "Z") != 0)
+		return -EINVAL;
+	*ms = (int64_t)timegm(&tm) * 1000 + frac;
+	return 0;
+}
+
+static int dec_committed(struct dec *d, const json_t *j, struct intent *in)
+{
+	const json_t *v = json_object_get(j, "committed_at");
+	int64_t ms;
+
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || intent_time_parse(json_string_value(v), &ms) < 0)
+		return dec_fail(d, "committed_at", "must be a UTC time, YYYY-MM-DDTHH:MM:SS.fffZ");
+	snprintf(in->committed_at, sizeof(in->committed_at), "%s", json_string_value(v));
+	return 0;
+}
+
 int intent_from_json(const json_t *j, struct intent **out, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "format", "site", "revision", "tunnels",
-		"routes", "spd", NULL };
+	static const char *const keys[] = { "format", "site", "revision", "committed_at",
+		"tunnels", "routes", "spd", NULL };
 	struct dec d = { .err = err, .errlen = errlen };
 	struct intent *in = intent_new();
 	uint64_t format = 0;
@@ -538,6 +586,7 @@ int intent_from_json(const json_t *j, struct intent **out, char *err, size_t err
 	    dec_uint(&d, j, "", "format", true, INTENT_FORMAT, INTENT_FORMAT, &format) ||
 	    dec_str(&d, j, "", "site", true, &in->site) ||
 	    dec_uint(&d, j, "", "revision", true, 0, INT64_MAX, &in->revision) ||
+	    dec_committed(&d, j, in) ||
 	    dec_array(&d, j, "tunnels", (void **)&in->tunnels, &in->n_tunnels,
 		      sizeof(*in->tunnels), dec_tunnel_v) ||
 	    dec_array(&d, j, "routes", (void **)&in->routes, &in->n_routes,
@@ -648,9 +697,10 @@ static json_t *enc_spd(const struct intent_spd *s)
 
 json_t *intent_to_json(const struct intent *in)
 {
-	json_t *o = json_pack("{s:i, s:s, s:I, s:[], s:[], s:[]}", "format", INTENT_FORMAT,
-			      "site", in->site, "revision", (json_int_t)in->revision,
-			      "tunnels", "routes", "spd");
+	/* committed_at only when known ("s*": left out for NULL). */
+	json_t *o = json_pack("{s:i, s:s, s:I, s:s*, s:[], s:[], s:[]}", "format", INTENT_FORMAT,
+			      "site", in->site, "revision", (json_int_t)in->revision, "committed_at",
+			      in->committed_at[0] ? in->committed_at : NULL, "tunnels", "routes", "spd");
 	json_t *a;
 
 	if (!o)

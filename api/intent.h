@@ -109,9 +109,15 @@ struct intent_spd {
 	uint32_t mark_mask;
 };
 
+#define INTENT_TIME_LEN 32
+
 struct intent {
 	char *site;
 	uint64_t revision;
+	/* When the controller committed this revision, "2026-12-01T10:00:00.123Z" (UTC, ms);
+	 * "" when not known (a file, an older controller). Like the revision it is not part
+	 * of the content: the hash leaves it out. */
+	char committed_at[INTENT_TIME_LEN];
 	struct intent_tunnel *tunnels;
 	size_t n_tunnels;
 	struct intent_route *routes;
@@ -121,6 +127,10 @@ struct intent {
 };
 
 struct intent *intent_new(void);
+/* The committed_at format: ms since the epoch to text and back (-EINVAL for anything
+ * but YYYY-MM-DDTHH:MM:SS[.fff]Z). */
+void intent_time_fmt(int64_t ms, char out[INTENT_TIME_LEN]);
+int intent_time_parse(const char *s, int64_t *ms);
 void intent_free(struct intent *in);
 
 /* Decodes j into a new intent. Unknown fields are errors. On error returns -EINVAL

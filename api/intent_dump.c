@@ -228,6 +228,8 @@ int intent_dump(const struct intent *in, char **out, size_t *len)
 	ib_kint(&b, "{", "format", INTENT_FORMAT);
 	ib_kstr(&b, ",", "site", in->site);
 	ib_kint(&b, ",", "revision", (int64_t)in->revision);
+	if (in->committed_at[0])
+		ib_kstr(&b, ",", "committed_at", in->committed_at);
 	ib_lit(&b, ",\"tunnels\":[");
 	for (size_t i = 0; i < in->n_tunnels; i++) {
 		if (i)

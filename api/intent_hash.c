@@ -1,7 +1,7 @@
 /* A digest of an intent's content without building its JSON: the controller hashes
  * every site's intent after each write to find the ones that changed, and the JSON of a
  * thousand large intents costs seconds. Every field that intent_to_json emits must be
- * fed here too (revision excepted), or a change would go unnoticed: the unit test
+ * fed here too (revision and committed_at excepted: they say when, not what), or a change would go unnoticed: the unit test
  * test_intent_hash changes each field in turn and checks the digest moves. */
 #include <errno.h>
 #include <string.h>

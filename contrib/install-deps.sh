@@ -3,7 +3,8 @@
 # Idempotent: packages already present are left alone, apt runs only when something is missing.
 set -eu
 # What `make demo` needs (kept small: a fresh machine runs the demo quickly), then what
-# `make check` adds: the test tools, FRR (bfdd is the BFD peer of the interop test).
+# `make check` adds: the test tools, FRR (bfdd is the BFD peer of the interop test),
+# prometheus (its promtool checks both daemons' /metrics).
 #   contrib/install-deps.sh [demo|check]     (default: check)
 TIER=${1:-check}
 PKGS="build-essential pkg-config
@@ -13,7 +14,7 @@ strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
 user-mode-linux kmod iproute2 iputils-ping tcpdump iptables
 curl jq bsdextrautils openssl"
 if [ "$TIER" = check ]; then
-	PKGS="$PKGS clang libcmocka-dev python3 python3-pytest python3-yaml wrk nginx-light frr"
+	PKGS="$PKGS clang libcmocka-dev python3 python3-pytest python3-yaml wrk nginx-light frr prometheus"
 fi
 missing=""
 for p in $PKGS; do

@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "log.h"
+#include "metrics.h"
 #include "utf8.h"
 #include "valid.h"
 
@@ -40,6 +41,8 @@ const struct api_route api_routes[] = {
 	{ "POST", "/v1/agents/{site}/status", AUTH_AGENT, api_agent_status },
 	{ "POST", "/v1/sites/{name}/agent-token", AUTH_ADMIN, api_agent_token },
 	{ "GET", "/v1/status", AUTH_VIEWER, api_agent_summary },
+	/* Prometheus: a viewer token (authorization.credentials_file in scrape_configs). */
+	{ "GET", "/metrics", AUTH_VIEWER, api_admin_metrics },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -288,6 +291,7 @@ static const struct api_route *api_route_find(struct api_req *r)
 			continue;
 		if (strcmp(api_routes[i].method, method) == 0) {
 			r->rep->allow[0] = '\0';
+			http_set_tag(r->http, (unsigned)i + 1);	/* the route, for the metrics */
 			return &api_routes[i];
 		}
 		allow_len += (size_t)snprintf(r->rep->allow + allow_len,
@@ -374,4 +378,9 @@ void api_handle(void *ctx, struct http_request *req, struct http_reply *rep)
 	/* status 0: the handler parked the request (long-poll) */
 	if (!rep->body && !rep->raw && rep->status != 204 && rep->status != 0)
 		api_error(&r, 500, NULL, NULL, "out of memory");
+}
+
+void api_observe(const struct http_request *req, unsigned status, double seconds)
+{
+	metrics_request(http_tag(req), status, seconds);
 }

@@ -82,6 +82,9 @@ void api_admin_tokens_list(struct api_req *r);
 void api_admin_tokens_issue(struct api_req *r);
 void api_admin_tokens_revoke(struct api_req *r);
 void api_admin_audit(struct api_req *r);
+void api_admin_metrics(struct api_req *r);
+/* The http_config observer: counts the reply under its route (metrics.c). */
+void api_observe(const struct http_request *req, unsigned status, double seconds);
 
 /* api_agent.c */
 void api_agent_intent(struct api_req *r);

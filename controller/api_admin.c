@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "api.h"
+#include "metrics.h"
+#include "prom.h"
 #include "audit.h"
 #include "import.h"
 #include "status.h"
@@ -125,6 +127,7 @@ void api_admin_import(struct api_req *r)
 		api_fail(r, rc, "import");
 	else
 		api_reply(r, 200, result);
+	metrics_import(rc == -EINVAL ? "rejected" : rc < 0 ? "failed" : o.dry_run ? "dry_run" : "ok");
 out:
 	verr_free(errs);
 	json_decref(doc);
@@ -245,4 +248,18 @@ void api_admin_tokens_revoke(struct api_req *r)
 void api_admin_audit(struct api_req *r)
 {
 	api_admin_id_page(r, audit_list, "reading the audit log");
+}
+
+void api_admin_metrics(struct api_req *r)
+{
+	char *text = NULL;
+	int rc = metrics_render(r->api, &text);
+
+	if (rc < 0) {
+		api_fail(r, rc, "collecting the metrics");
+		return;
+	}
+	api_reply(r, 200, NULL);
+	r->rep->raw = text;
+	r->rep->type = PROM_CONTENT_TYPE;
 }

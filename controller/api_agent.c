@@ -2,12 +2,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
 #include "audit.h"
 #include "compile.h"
 #include "revision.h"
 #include "longpoll.h"
+#include "metrics.h"
 #include "status.h"
 
 /* An agent token acts for its own site only; admins may act for any site. */
@@ -90,8 +92,22 @@ bool api_agent_held_site_gone(struct api_req *r)
 	return true;
 }
 
+/* An agent that had an older revision gets a newer one: how long after its commit. A
+ * first fetch (after=0) is a start, not a propagation, and is left out. */
+static void api_agent_fanout(uint64_t after, uint64_t rev, const char *at)
+{
+	struct timespec now;
+	int64_t ms;
+
+	if (after == 0 || after >= rev || intent_time_parse(at, &ms) < 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	metrics_fanout(((double)now.tv_sec * 1000 + now.tv_nsec / 1e6 - (double)ms) / 1e3);
+}
+
 void api_agent_intent(struct api_req *r)
 {
+	char at[INTENT_TIME_LEN];
 	uint64_t after, rev;
 	char *text = NULL;
 	int rc;
@@ -99,7 +115,7 @@ void api_agent_intent(struct api_req *r)
 	if (api_agent_allowed(r) < 0 || api_agent_after(r, &after) < 0 ||
 	    api_agent_site_exists(r) < 0)
 		return;
-	rc = revision_get(r->api->store, r->param, &rev);
+	rc = revision_get_at(r->api->store, r->param, &rev, at);
 	if (rc < 0) {
 		api_fail(r, rc, "reading the intent revision");
 		return;
@@ -121,6 +137,7 @@ void api_agent_intent(struct api_req *r)
 	r->rep->status = 200;
 	r->rep->raw = text;
 	snprintf(r->rep->etag, sizeof(r->rep->etag), "\"%llu\"", (unsigned long long)rev);
+	api_agent_fanout(after, rev, at);
 }
 
 void api_agent_status(struct api_req *r)

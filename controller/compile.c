@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "metrics.h"
 #include "compile.h"
 #include "compile_ctx.h"
 #include "tunnel.h"
@@ -570,6 +571,7 @@ out:
 		intent_free(in);
 		return r;
 	}
+	metrics_compiled();
 	*out = in;
 	return 0;
 }

@@ -3,11 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 
 #define DB_STMT_CACHE 128
 
@@ -20,7 +22,23 @@ struct db {
 	sqlite3 *h;
 	struct db_cached cache[DB_STMT_CACHE];
 	int ncache;
+	struct timespec tx_start;	/* when the open transaction began */
 };
+
+/* Transactions are timed for the metrics: a slow disk or a long write shows there. */
+static void db_tx_start(struct db *db)
+{
+	clock_gettime(CLOCK_MONOTONIC, &db->tx_start);
+}
+
+static void db_tx_end(struct db *db, bool write)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	metrics_db(write, (double)(now.tv_sec - db->tx_start.tv_sec) +
+		   (now.tv_nsec - db->tx_start.tv_nsec) / 1e9);
+}
 
 int db_errno(int rc)
 {
@@ -64,12 +82,20 @@ int db_begin(struct db *db)
 {
 	/* IMMEDIATE takes the write lock up front, so a transaction never fails half way
 	 * because another connection (the sqlite3 CLI, a backup) started writing. */
-	return db_exec(db, "BEGIN IMMEDIATE");
+	int r = db_exec(db, "BEGIN IMMEDIATE");
+
+	if (r == 0)
+		db_tx_start(db);
+	return r;
 }
 
 int db_commit(struct db *db)
 {
-	return db_exec(db, "COMMIT");
+	int r = db_exec(db, "COMMIT");
+
+	if (r == 0)
+		db_tx_end(db, true);
+	return r;
 }
 
 /* The statements every request runs: prepared once, not parsed each time. */
@@ -87,18 +113,27 @@ static int db_step_cached(struct db *db, const char *sql)
 
 int db_read_begin(struct db *db)
 {
-	return db_step_cached(db, "BEGIN");
+	int r = db_step_cached(db, "BEGIN");
+
+	if (r == 0)
+		db_tx_start(db);
+	return r;
 }
 
 int db_read_end(struct db *db)
 {
-	return db_step_cached(db, "COMMIT");
+	int r = db_step_cached(db, "COMMIT");
+
+	if (r == 0)
+		db_tx_end(db, false);
+	return r;
 }
 
 int db_rollback(struct db *db)
 {
 	if (sqlite3_get_autocommit(db->h))
 		return 0;
+	db_tx_end(db, true);
 	return db_exec(db, "ROLLBACK");
 }
 

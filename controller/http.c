@@ -34,6 +34,7 @@ struct http_server {
 	struct MHD_Daemon *mhd;
 	struct http_conns *conns;
 	http_handler head, fn;
+	void (*observe)(const struct http_request *req, unsigned status, double seconds);
 	void *ctx;
 	size_t max_body, unauth_body;
 	unsigned client_timeout;
@@ -53,6 +54,7 @@ struct http_request {
 	struct timespec start, body_start;
 	void *user;
 	void (*user_free)(void *);
+	unsigned tag;
 };
 
 void http_suspend(struct http_request *req)
@@ -74,6 +76,16 @@ void http_set_user(struct http_request *req, void *data, void (*free_fn)(void *)
 void *http_user(const struct http_request *req)
 {
 	return req->user;
+}
+
+void http_set_tag(struct http_request *req, unsigned tag)
+{
+	req->tag = tag;
+}
+
+unsigned http_tag(const struct http_request *req)
+{
+	return req->tag;
 }
 
 const char *http_method(const struct http_request *req)
@@ -198,7 +210,7 @@ static enum MHD_Result http_send(struct http_request *req, struct http_reply *re
 		return MHD_NO;
 	}
 	if (rep->body || len)
-		MHD_add_response_header(resp, "Content-Type", "application/json");
+		MHD_add_response_header(resp, "Content-Type", rep->type ? rep->type : "application/json");
 	if (rep->etag[0])
 		MHD_add_response_header(resp, "ETag", rep->etag);
 	if (rep->location[0])
@@ -214,10 +226,13 @@ static enum MHD_Result http_send(struct http_request *req, struct http_reply *re
 static void http_log(const struct http_request *req, unsigned status)
 {
 	struct timespec now;
+	double took;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	log_debug("%s %s -> %u (%.1f ms)", req->method, req->path, status,
-		  (now.tv_sec - req->start.tv_sec) * 1e3 + (now.tv_nsec - req->start.tv_nsec) / 1e6);
+	took = (double)(now.tv_sec - req->start.tv_sec) + (now.tv_nsec - req->start.tv_nsec) / 1e9;
+	log_debug("%s %s -> %u (%.1f ms)", req->method, req->path, status, took * 1e3);
+	if (req->srv->observe)
+		req->srv->observe(req, status, took);
 }
 
 /* Sends the reply and frees it. */
@@ -455,6 +470,7 @@ int http_start(const struct http_config *cfg, http_handler head, http_handler fn
 	srv->head = head;
 	srv->fn = fn;
 	srv->ctx = ctx;
+	srv->observe = cfg->observe;
 	srv->max_body = cfg->max_body;
 	srv->unauth_body = cfg->unauth_body < cfg->max_body ? cfg->unauth_body : cfg->max_body;
 	srv->client_timeout = cfg->client_timeout;

@@ -22,6 +22,9 @@ struct http_config {
 	unsigned max_conns;
 	unsigned max_per_client;	/* connections from one address */
 	unsigned client_timeout;	/* seconds: for a request's headers, idle, body start */
+	/* Called for every reply sent (NULL: none), on the server's thread, with its status
+	 * and the seconds since the request's first line: for metrics. */
+	void (*observe)(const struct http_request *req, unsigned status, double seconds);
 };
 
 /* The reply a handler fills in; http.c sends it once the handler returns. */
@@ -32,6 +35,7 @@ struct http_reply {
 	char location[512];
 	char allow[64];
 	char *raw;		/* owned; JSON text sent as is instead of body */
+	const char *type;	/* Content-Type of raw when it is not JSON; static */
 };
 
 typedef void (*http_handler)(void *ctx, struct http_request *req, struct http_reply *rep);
@@ -73,5 +77,8 @@ void http_resume(struct http_request *req);
 /* Data that lives as long as the request; free_fn runs when the connection is done. */
 void http_set_user(struct http_request *req, void *data, void (*free_fn)(void *));
 void *http_user(const struct http_request *req);
+/* A number the handlers attach to a request (the API: its route), for the observer. */
+void http_set_tag(struct http_request *req, unsigned tag);
+unsigned http_tag(const struct http_request *req);
 
 #endif

@@ -291,7 +291,7 @@ static int main_run(const struct main_opts *o, const char *token_file)
 		.listen = o->listen, .tls_cert = o->tls_cert, .tls_key = o->tls_key,
 		.max_body = o->max_body, .unauth_body = MAIN_UNAUTH_BODY,
 		.max_conns = o->max_conns, .max_per_client = o->max_per_client,
-		.client_timeout = o->client_timeout,
+		.client_timeout = o->client_timeout, .observe = api_observe,
 	};
 	struct http_server *srv = NULL;
 	struct api api = { .poll_timeout_ms = o->poll_timeout * 1000, .stale_after = o->stale_after };

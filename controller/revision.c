@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <gnutls/crypto.h>
 
 #include "compile.h"
 #include "compile_ctx.h"
+#include "metrics.h"
 #include "revision.h"
 #include "tunnel.h"
 
@@ -31,9 +33,12 @@ static int revision_hash(const struct intent *in, char out[33])
 	return r;
 }
 
-int revision_get(struct store *s, const char *site, uint64_t *revision)
+int revision_get_at(struct store *s, const char *site, uint64_t *revision,
+		    char at[INTENT_TIME_LEN])
 {
-	sqlite3_stmt *st = db_stmt(store_db(s), "SELECT revision FROM intent WHERE site = ?");
+	sqlite3_stmt *st = db_stmt(store_db(s),
+				   "SELECT revision, updated_at FROM intent WHERE site = ?");
+	const char *t;
 	int rc;
 
 	if (!st)
@@ -41,23 +46,33 @@ int revision_get(struct store *s, const char *site, uint64_t *revision)
 	sqlite3_bind_text(st, 1, site, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st);
 	*revision = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+	t = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 1) : NULL;
+	if (at)
+		snprintf(at, INTENT_TIME_LEN, "%s", t ? t : "");
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
 
+int revision_get(struct store *s, const char *site, uint64_t *revision)
+{
+	return revision_get_at(s, site, revision, NULL);
+}
+
 /* Bumps the site's revision when the hash of its intent (compiled at revision 0, so
  * the revision itself does not feed the hash) differs from the stored one. */
-static int revision_bump(struct db *db, const char *site, const char *hash, int *bumped)
+static int revision_bump(struct db *db, const char *site, const char *hash, const char *at,
+			 int *bumped)
 {
-	sqlite3_stmt *st = db_stmt(db, "INSERT INTO intent (site, revision, hash) VALUES (?1, 1, ?2) "
-		"ON CONFLICT (site) DO UPDATE SET revision = revision + 1, hash = ?2, "
-		"updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE hash <> ?2");
+	sqlite3_stmt *st = db_stmt(db, "INSERT INTO intent (site, revision, hash, updated_at) "
+		"VALUES (?1, 1, ?2, ?3) ON CONFLICT (site) DO UPDATE SET revision = revision + 1, "
+		"hash = ?2, updated_at = ?3 WHERE hash <> ?2");
 	int rc;
 
 	if (!st)
 		return -EIO;
 	sqlite3_bind_text(st, 1, site, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, at, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	*bumped = sqlite3_changes(db_handle(db)) > 0;
@@ -80,6 +95,9 @@ struct revision_run {
 	char **text;			/* the new intent's JSON, for sites someone waits on */
 	bool (*want)(void *ctx, const char *site);
 	void *want_ctx;
+	/* The time every revision of this write is stamped with (stored as updated_at,
+	 * sent as the intent's committed_at): the write's, taken once before it commits. */
+	char at[INTENT_TIME_LEN];
 };
 
 struct revision_part {
@@ -101,6 +119,7 @@ static int revision_one(struct revision_run *run, size_t i, struct verr *errs)
 		run->rev[i]++;
 		if (run->want && run->want(run->want_ctx, run->c->names[i])) {
 			in->revision = run->rev[i];
+			memcpy(in->committed_at, run->at, sizeof(in->committed_at));
 			run->text[i] = revision_text(in);	/* NULL: compiled when served */
 		}
 	}
@@ -314,9 +333,12 @@ static int revision_commit_run(struct store *s, struct revision_run *run, json_t
 			*failed = true;
 		else if (run->rc[i] < 0)
 			r = run->rc[i];
-		else if ((r = revision_bump(store_db(s), c->names[i], run->hash[i], &bumped)) == 0 &&
-			 bumped)
+		else if ((r = revision_bump(store_db(s), c->names[i], run->hash[i], run->at,
+						 &bumped)) == 0 &&
+			 bumped) {
+			metrics_revision();
 			r = json_array_append_new(names, json_string(c->names[i])) ? -ENOMEM : 0;
+		}
 	}
 	if (r == 0) {
 		c->text = run->text;
@@ -337,6 +359,10 @@ int revision_refresh(struct store *s, struct verr *errs, const json_t *changes,
 	int r = names ? compile_ctx_new(s, &c) : -ENOMEM;
 	bool failed = false;
 	size_t nmarked = 0;
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	intent_time_fmt((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, run.at);
 
 	if (r == 0)
 		r = revision_run_init(&run, c, changes, dirty);
@@ -375,6 +401,7 @@ int revision_current(struct store *s, const char *site, uint64_t *revision, char
 	struct compile_ctx *c = store_compiled(s);
 	struct intent *in = NULL;
 	struct verr *errs = NULL;
+	char at[INTENT_TIME_LEN];
 	long i;
 	int r;
 
@@ -387,7 +414,7 @@ int revision_current(struct store *s, const char *site, uint64_t *revision, char
 	i = compile_site_index(c, site);
 	if (i < 0)
 		return -ENOENT;
-	r = revision_get(s, site, revision);
+	r = revision_get_at(s, site, revision, at);
 	/* Written by the refresh for the agent that was waiting: the first taker gets it. */
 	if (r == 0 && c->text && c->text[i] && c->text_rev[i] == *revision) {
 		*text = c->text[i];
@@ -399,6 +426,8 @@ int revision_current(struct store *s, const char *site, uint64_t *revision, char
 		r = -ENOMEM;
 	if (r == 0)
 		r = compile_site(c, (size_t)i, *revision, &in, errs);
+	if (r == 0)
+		memcpy(in->committed_at, at, sizeof(in->committed_at));
 	if (r == 0 && !(*text = revision_text(in)))
 		r = -ENOMEM;
 	intent_free(in);

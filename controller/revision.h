@@ -23,5 +23,8 @@ int revision_refresh(struct store *s, struct verr *errs, const json_t *changes,
 int revision_current(struct store *s, const char *site, uint64_t *revision, char **text);
 /* The stored revision of a site's intent, 0 when it never had one. */
 int revision_get(struct store *s, const char *site, uint64_t *revision);
+/* The same, and when it was committed (at: "" when never). */
+int revision_get_at(struct store *s, const char *site, uint64_t *revision,
+		    char at[INTENT_TIME_LEN]);
 
 #endif

@@ -101,6 +101,11 @@ def wait_for(what, cond, timeout):
     raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
 
 
+def received_in(log_path, rev):
+    """The agent's log says it took revision rev."""
+    return "intent revision %d received" % rev in log_path.read_text()
+
+
 def revision(ctl, name):
     return ctl.get("/v1/agents/%s/intent" % name).json["revision"]
 

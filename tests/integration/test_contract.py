@@ -189,6 +189,21 @@ def test_agents_and_status_through_a_validating_proxy(make_controller):
     no_violations(ctl)
 
 
+# -- metrics (issue 12) ---------------------------------------------------------------
+def test_metrics_through_a_validating_proxy(make_controller):
+    ctl = make_controller("strict", prism="strict")
+    seed(ctl)
+    viewer = ctl.issue("viewer")
+    a1 = ok(ctl.post("/v1/sites/s1/agent-token"), 201).json["token"]
+    it = ok(ctl.get("/v1/agents/s1/intent", token=a1)).json
+    assert it["committed_at"].endswith("Z"), it
+    r = ok(ctl.get("/metrics", token=viewer))
+    assert r.header("content-type").startswith("text/plain"), r
+    assert b"gresec_http_requests_total{" in r.body
+    assert_error(ctl.get("/metrics", token=a1), 403)
+    no_violations(ctl)
+
+
 def test_bad_input_is_answered_as_documented(make_controller):
     """Requests that break the document on purpose (Prism checks the answers only)."""
     ctl = make_controller("lenient", ["--max-body", "4096"], prism="lenient")

@@ -1,6 +1,6 @@
 """Golden intents: the intents of a small reference topology (two hubs, three spokes of
 which one behind NAT, a direct spoke-to-spoke tunnel, a VTI) are pinned byte for byte,
-with only the random pre-shared keys masked. Regenerate after an intended change with
+with only the random pre-shared keys and the commit time masked. Regenerate after an intended change with
 GRESEC_UPDATE_GOLDEN=1 and review the diff."""
 import json
 import os
@@ -11,6 +11,8 @@ from conftest import ROOT
 HERE = os.path.join(ROOT, "tests", "integration", "golden")
 SITES = ["edge", "hub-a", "hub-b", "spoke-1", "spoke-2", "spoke-3"]
 PSK = re.compile(r'"psk":"0x[0-9a-f]{64}"')
+# When the controller committed the revision: the time of the import, in UTC to the ms.
+COMMITTED = re.compile(r'"committed_at":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"')
 
 
 def test_reference_intents(ctl):
@@ -23,6 +25,8 @@ def test_reference_intents(ctl):
         text = r.body.decode()
         # Every tunnel carries a key of the controller's own making; only it varies.
         assert len(PSK.findall(text)) == len(r.json["tunnels"]) > 0, name
+        assert len(COMMITTED.findall(text)) == 1, name
+        text = COMMITTED.sub('"committed_at":"<time>"', text)
         # Pinned pretty-printed (key order kept) so a change reads as a small diff.
         text = json.dumps(json.loads(PSK.sub('"psk":"<psk>"', text)), indent=1)
         path = os.path.join(HERE, name + ".json")

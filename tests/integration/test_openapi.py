@@ -95,8 +95,8 @@ def response_schema(spec, path, method, status):
     assert resp is not None, "%s %s: status %s is not documented" % (method, path, status)
     resp = resolve(spec, resp)
     content = resp.get("content")
-    if not content:
-        return None
+    if not content or "application/json" not in content:
+        return None     # no body, or not JSON (GET /metrics: text)
     return content["application/json"]["schema"]
 
 
@@ -160,7 +160,7 @@ def test_undocumented_routes_are_404(ctl, spec):
     probes = ["/", "/v1", "/v1/", "/v2/sites", "/v1/site", "/v1/sitez", "/v1/sites/a/b",
               "/v1/sites/a/tunnels", "/v1/admin", "/v1/config", "/v1/debug", "/v1/intent",
               "/v1/tokens/1/x", "/v1/audit/1", "/v1/export/sites", "/v1/import/csv",
-              "/healthz/", "/metrics", "/v1/tunnels/x/y", "/openapi.yaml", "/v1/_routes/x",
+              "/healthz/", "/metrics/", "/v1/tunnels/x/y", "/openapi.yaml", "/v1/_routes/x",
               "/V1/sites", "/v1/SITES", "/v1//sites"]
     doc_paths = [re.compile("^" + re.sub(r"\{[^}]*\}", "[^/]+", p) + "$") for p in spec["paths"]]
     for path in probes:

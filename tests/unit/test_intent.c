@@ -178,6 +178,47 @@ static void test_ifaddr(void **state)
 	assert_int_equal(intent_ifaddr_parse("10.0.0.1/-1", &a), -EINVAL);
 }
 
+/* committed_at: optional, kept to the byte by both encoders, refused when malformed,
+ * and not part of the content hash (a new stamp is not a new intent). */
+static void test_committed_at(void **state)
+{
+	static const char *const path[] = { "committed_at" };
+	unsigned char h1[32], h2[32];
+	struct intent *in = NULL;
+	char err[256] = "", *dumped = NULL, *enc;
+	json_t *j;
+	int64_t ms;
+
+	(void)state;
+	assert_int_equal(parse_edit(good, NULL, 0, NULL, &in, err, sizeof(err)), 0);
+	assert_string_equal(in->committed_at, "");
+	assert_int_equal(intent_hash(in, h1), 0);
+	intent_free(in);
+	assert_int_equal(parse_edit(good, path, 1, json_string("2026-12-01T03:31:30.123Z"), &in,
+				    err, sizeof(err)), 0);
+	assert_string_equal(in->committed_at, "2026-12-01T03:31:30.123Z");
+	assert_int_equal(intent_hash(in, h2), 0);
+	assert_memory_equal(h1, h2, sizeof(h1));
+	j = intent_to_json(in);
+	enc = json_dumps(j, JSON_COMPACT);
+	assert_int_equal(intent_dump(in, &dumped, NULL), 0);
+	assert_string_equal(enc, dumped);
+	assert_non_null(strstr(enc, "\"revision\":7,\"committed_at\":\"2026-12-01T03:31:30.123Z\","));
+	free(enc);
+	free(dumped);
+	json_decref(j);
+	intent_free(in);
+	expect_error(path, 1, json_string("yesterday"), "committed_at: must be a UTC time");
+	expect_error(path, 1, json_string("2026-12-01T03:31:30+01:00"), "committed_at");
+	expect_error(path, 1, json_integer(5), "committed_at");
+	assert_int_equal(intent_time_parse("1970-01-01T00:00:01.5Z", &ms), 0);
+	assert_int_equal(ms, 1500);
+	assert_int_equal(intent_time_parse("2026-12-01T03:31:30Z", &ms), 0);
+	intent_time_fmt(ms + 7, err);
+	assert_string_equal(err, "2026-12-01T03:31:30.007Z");
+	assert_int_equal(intent_time_parse("2026-12-01T03:31:30.Z", &ms), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +227,7 @@ int main(void)
 		cmocka_unit_test(test_validate_errors),
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_ifaddr),
+		cmocka_unit_test(test_committed_at),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 #   ProtectSystem=strict    every mount read-only but /proc, /sys, /dev and each DIR
 #                           (StateDirectory=)
 #   ProtectHome=yes, PrivateTmp=yes   an empty inaccessible /home and /root, a private /tmp
+#                           (holding COMMAND's directory when that is under /tmp)
 # Not reproduced: the seccomp filter (SystemCallFilter=) and the other Protect*= of the
 # unit, which need systemd itself; docs/operations.md says what was verified where.
 set -eu
@@ -24,7 +25,13 @@ export CONFINE_RW="$rw" CONFINE_CAPS="-all,$caps"
 exec unshare --mount --propagation private sh -c '
 	set -eu
 	for d in $CONFINE_RW; do mount --bind "$d" "$d"; done
-	mount -t tmpfs -o mode=0700 none /tmp
+	# PrivateTmp=; a build tree under /tmp (the lab run from a scratch checkout) is put
+	# back into it from the old /tmp, still reachable as the working directory.
+	bin=$(dirname "$(readlink -f "$1")")
+	cd "$bin"
+	mount -t tmpfs -o mode=0755 none /tmp
+	case "$bin" in /tmp/*) mkdir -p "$bin"; mount --no-canonicalize --bind . "$bin";; esac
+	cd /
 	for d in /home /root; do [ -d "$d" ] && mount -t tmpfs -o ro,mode=0 none "$d"; done
 	# A flag change of each mount on its own (the order does not matter); /tmp is the
 	# private one just made.

@@ -1,6 +1,6 @@
 #!/bin/sh
 # tests/units/deb_check.sh DEB_DIR: the packages `make deb` left in DEB_DIR.
-#   - lintian: no error (warnings are printed: no manual pages yet)
+#   - lintian: no error (warnings are printed)
 #   - each package holds what docs/operations.md ("Debian packages") says it does
 #   - the units as packaged pass `systemd-analyze verify` against the packaged binaries
 # Exit status: the number of failed checks.
@@ -27,11 +27,13 @@ has() {	# has PACKAGE PATH...
 }
 has gresec-controller usr/bin/gresec-controller lib/systemd/system/gresec-controller.service \
 	usr/lib/sysusers.d/gresec-controller.conf usr/lib/tmpfiles.d/gresec-controller.conf \
-	usr/share/gresec/openapi.yaml usr/share/doc/gresec-controller/operations.md
+	usr/share/gresec/openapi.yaml usr/share/doc/gresec-controller/operations.md \
+	usr/share/man/man8/gresec-controller.8.gz
 has gresec-agent usr/bin/gresec-agent lib/systemd/system/gresec-agent.service \
 	usr/lib/tmpfiles.d/gresec-agent.conf etc/iproute2/rt_protos.d/gresec.conf \
-	etc/default/gresec-agent usr/share/doc/gresec-agent/operations.md
-has gresec usr/bin/gresec usr/share/doc/gresec/cli.md
+	etc/default/gresec-agent usr/share/doc/gresec-agent/operations.md \
+	usr/share/man/man8/gresec-agent.8.gz
+has gresec usr/bin/gresec usr/share/doc/gresec/cli.md usr/share/man/man1/gresec.1.gz
 
 R=$DEB/root
 rm -rf "$R" && mkdir -p "$R/units"

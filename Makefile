@@ -106,8 +106,13 @@ bench: deps all
 
 SYSTEMDDIR ?= /lib/systemd/system
 SYSCONFDIR ?= /etc
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 
 # The units name the binaries by path: they are rewritten for PREFIX as they install.
+# The controller's user and both state directories come as sysusers.d and tmpfiles.d
+# files: `systemd-sysusers` and `systemd-tmpfiles --create` make them (the Debian
+# packages do it in postinst).
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/gresec \
 		$(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(SYSCONFDIR)/iproute2/rt_protos.d
@@ -119,6 +124,22 @@ install: all
 	done
 	install -m 0644 contrib/iproute2/rt_protos.d/gresec.conf \
 		$(DESTDIR)$(SYSCONFDIR)/iproute2/rt_protos.d/
+	install -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 0644 contrib/systemd/gresec-controller.sysusers \
+		$(DESTDIR)$(SYSUSERSDIR)/gresec-controller.conf
+	for p in gresec-controller gresec-agent; do \
+		install -m 0644 contrib/systemd/$$p.tmpfiles $(DESTDIR)$(TMPFILESDIR)/$$p.conf; \
+	done
+
+# Debian packages gresec-controller, gresec-agent and gresec (debian/, debhelper), built
+# from a copy of the tree in $(DEB_DIR), where the .debs and .changes land.
+# `make deb-check`: lintian fails on any error (check-extra, tests/units/rules.mk).
+DEB_DIR = $(BUILD)/deb
+.PHONY: deb deb-check
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	tar -c --exclude=./build --exclude=./.git --exclude=node_modules . | tar -x -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b -j2
 
 clean:
 	rm -rf build

@@ -15,6 +15,9 @@ user-mode-linux kmod iproute2 iputils-ping tcpdump iptables
 curl jq bsdextrautils openssl"
 if [ "$TIER" = check ]; then
 	PKGS="$PKGS clang libcmocka-dev python3 python3-pytest python3-yaml wrk nginx-light frr prometheus"
+	# make deb / deb-check (debhelper, help2man, lintian); capsh for the e2e check of the agents'
+	# capabilities (contrib/lab/confine.sh, setpriv, is util-linux).
+	PKGS="$PKGS debhelper help2man lintian libcap2-bin"
 fi
 missing=""
 for p in $PKGS; do

@@ -198,9 +198,15 @@ charon_wait() {
 agent_start() {	# agent_start SITE [EXTRA ARGS]
 	s=$1; shift
 	mkdir -p "$L/$s/state"
-	ip netns exec "$s" "$LAB_BUILD/gresec-agent" --controller "$CTL_URL" --site "$s" \
+	set -- "$LAB_BUILD/gresec-agent" --controller "$CTL_URL" --site "$s" \
 		--token-file "$L/$s.token" --state-dir "$L/$s/state" \
-		--vici "$L/$s/charon.vici" --resync 2 --log-level debug --insecure-http "$@" >> "$L/$s/agent.log" 2>&1 &
+		--vici "$L/$s/charon.vici" --resync 2 --log-level debug --insecure-http "$@"
+	# LAB_CONFINE=1 (the e2e tests): under the unit's sandbox, as far as the lab allows.
+	if [ "${LAB_CONFINE:-0}" = 1 ]; then
+		set -- sh "$LAB_ROOT/contrib/lab/confine.sh" \
+			"$LAB_ROOT/contrib/systemd/gresec-agent.service" "$L/$s/state" -- "$@"
+	fi
+	ip netns exec "$s" "$@" >> "$L/$s/agent.log" 2>&1 &
 	echo $! > "$L/$s/agent.pid"
 }
 

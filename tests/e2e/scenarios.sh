@@ -315,10 +315,29 @@ sc_profile() {
 	[ $ok = 1 ] && pass "profile: traffic both ways across every renegotiated tunnel"
 }
 
+# 0. Every agent runs under its unit's sandbox (contrib/lab/confine.sh): exactly the
+# unit's capabilities, no_new_privs, a read-only root; every scenario after this one is
+# therefore run by confined agents.
+sc_confined() {
+	want_caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$LAB_ROOT/contrib/systemd/gresec-agent.service" |
+		tr ' ' '\n' | grep . | tr 'A-Z' 'a-z' | sort | paste -sd, -)
+	ok=1
+	while read -r s _; do
+		p=$(cat "$L/$s/agent.pid"); st=/proc/$p/status
+		caps=$(capsh --decode="$(awk '$1 == "CapEff:" { print $2 }' "$st")" | sed 's/.*=//' | tr , '\n' | sort | paste -sd, -)
+		nnp=$(awk '$1 == "NoNewPrivs:" { print $2 }' "$st")
+		ro=$(nsenter -t "$p" -m sh -c 'touch /lab-ro-probe 2>&1; rm -f /lab-ro-probe' | grep -c 'Read-only')
+		[ "$(cat "/proc/$p/comm")" = gresec-agent ] && [ "$caps" = "$want_caps" ] && [ "$nnp" = 1 ] && [ "$ro" = 1 ] ||
+			{ ok=0; fail "confined: $s's agent (pid $p, $(cat "/proc/$p/comm")): CapEff $caps (want $want_caps), NoNewPrivs $nnp, read-only root $ro"; }
+	done < "$L/sites"
+	[ $ok = 1 ] && pass "confined: $(wc -l < "$L/sites") agents run with exactly $want_caps, no_new_privs, a read-only root"
+}
+
+LAB_CONFINE=${LAB_CONFINE:-1}
 lab_up
 wait_for 20 sh -c "ls $L/*/state/intent.json | wc -l | grep -qx $(wc -l < "$L/sites")" || fail "not every agent got its intent"
 lab_tunnels > "$L/tunnels"
-for sc in always ondemand nat remove restart dpd rekey profile frr dualhub noctl ecmp direct flap agentrestart; do
+for sc in confined always ondemand nat remove restart dpd rekey profile frr dualhub noctl ecmp direct flap agentrestart; do
 	want "$sc" || continue
 	log "=== $sc"
 	"sc_$sc"

@@ -88,6 +88,7 @@ integration: $(BINS)
 check-extra::
 	@:
 -include tests/*/rules.mk
+include ui/rules.mk
 
 # `make check`: install dependencies, then the whole suite twice over: a plain build and
 # one under ASan+UBSan (unit and integration), plus the kernel tests in user-mode Linux.
@@ -119,6 +120,9 @@ install: all
 	done
 	install -m 0644 contrib/iproute2/rt_protos.d/gresec.conf \
 		$(DESTDIR)$(SYSCONFDIR)/iproute2/rt_protos.d/
+	if [ -f $(BUILD)/ui/index.html ]; then \
+		install -d $(DESTDIR)$(PREFIX)/share/gresec/ui && \
+		install -m 0644 $(BUILD)/ui/* $(DESTDIR)$(PREFIX)/share/gresec/ui/; fi
 
 clean:
 	rm -rf build

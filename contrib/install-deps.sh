@@ -13,7 +13,8 @@ strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
 user-mode-linux kmod iproute2 iputils-ping tcpdump iptables
 curl jq bsdextrautils openssl"
 if [ "$TIER" = check ]; then
-	PKGS="$PKGS clang libcmocka-dev python3 python3-pytest python3-yaml wrk nginx-light frr"
+	PKGS="$PKGS clang libcmocka-dev python3 python3-pytest python3-yaml wrk nginx-light frr
+	chromium"
 fi
 missing=""
 for p in $PKGS; do
@@ -43,3 +44,5 @@ if ! command -v node >/dev/null 2>&1; then
 	apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 sh "$(cd "$(dirname "$0")/.." && pwd)/tests/openapi/install.sh"
+# The topology map's graph library (ui/, pinned), vendored into the build by make.
+sh "$(cd "$(dirname "$0")/.." && pwd)/ui/install.sh"

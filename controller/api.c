@@ -40,6 +40,10 @@ const struct api_route api_routes[] = {
 	{ "POST", "/v1/agents/{site}/status", AUTH_AGENT, api_agent_status },
 	{ "POST", "/v1/sites/{name}/agent-token", AUTH_ADMIN, api_agent_token },
 	{ "GET", "/v1/status", AUTH_VIEWER, api_agent_summary },
+	/* The topology map: static files; the page itself asks for a token. */
+	{ "GET", "/ui", AUTH_NONE, api_ui_redirect },
+	{ "GET", "/ui/", AUTH_NONE, api_ui_file },
+	{ "GET", "/ui/{file}", AUTH_NONE, api_ui_file },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 

@@ -13,7 +13,7 @@
   const $ = (id) => document.getElementById(id);
 
   const map = { cy: null, sites: new Map(), tunnels: new Map(), hubs: new Set(),
-    selected: null, layoutKey: '', firstRender: null };
+    selected: null, detail: null, layoutKey: '', firstRender: null };
   window.gresecMap = map;	/* for the browser console and the tests */
 
   class AuthError extends Error {}
@@ -161,7 +161,9 @@
   function showSite(name) {
     const s = map.sites.get(name), box = $('details');
     if (!s) return false;
-    const st = s.status || {}, agent = st.agent;
+    /* The list has no status: the selected site's own GET has it (map.detail). */
+    const d = map.detail && map.detail.name === name ? map.detail : s;
+    const st = d.status || {}, agent = st.agent;
     box.replaceChildren(el('h2', 'site ' + s.name + (map.hubs.has(s.name) ? ' (hub)' : '')));
     const t = el('table');
     row(t, 'underlay', s.underlay);
@@ -234,11 +236,24 @@
     if (!ok) map.selected = null;
   }
 
+  /* The selected site's own object, with its intent revision and agent report. */
+  async function fetchDetail() {
+    const sel = map.selected;
+    if (!sel || !sel.site) return;
+    try {
+      map.detail = await api('/v1/sites/' + encodeURIComponent(sel.site));
+    } catch (e) {
+      if (e instanceof AuthError) throw e;
+      map.detail = null;	/* deleted meanwhile: the list will drop it */
+    }
+  }
+
   function select(sel) {
     map.selected = sel;
     map.cy.elements().unselect();
     map.cy.getElementById(sel.site ? 's-' + sel.site : 't-' + sel.tunnel).select();
     show(sel);
+    if (sel.site) fetchDetail().then(() => { if (map.selected === sel) show(sel); }, () => {});
   }
 
   function search() {
@@ -287,7 +302,7 @@
 
   async function refresh() {
     const [sites, tunnels, topologies] = await Promise.all([all('/v1/sites'),
-      all('/v1/tunnels'), all('/v1/topologies')]);
+      all('/v1/tunnels'), all('/v1/topologies'), fetchDetail()]);
     map.sites = new Map(sites.map((s) => [s.name, s]));
     map.tunnels = new Map(tunnels.map((t) => [t.id, t]));
     map.hubs = new Set(topologies.flatMap((t) => t.hubs || []));

@@ -109,6 +109,8 @@ def test_map_in_chromium(demo, tmp_path):
                           "(document.getElementById('details').textContent)")
         assert "#%d" % t["id"] in text and "applied revision%d" % rev in text
 
+        b.eval("const q = document.getElementById('search'); q.value = '';"
+               "q.dispatchEvent(new Event('input')); gresecMap.cy.fit(undefined, 30); true")
         os.makedirs(os.path.join(BUILD, "ui-test"), exist_ok=True)
         shot = os.path.join(BUILD, "ui-test", "map.png")
         b.screenshot(shot)

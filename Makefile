@@ -88,6 +88,7 @@ integration: $(BINS)
 check-extra::
 	@:
 -include tests/*/rules.mk
+include ui/rules.mk
 
 # `make check`: install dependencies, then the whole suite twice over: a plain build and
 # one under ASan+UBSan (unit and integration), plus the kernel tests in user-mode Linux.
@@ -130,6 +131,9 @@ install: all
 	for p in gresec-controller gresec-agent; do \
 		install -m 0644 contrib/systemd/$$p.tmpfiles $(DESTDIR)$(TMPFILESDIR)/$$p.conf; \
 	done
+	if [ -f $(BUILD)/ui/index.html ]; then \
+		install -d $(DESTDIR)$(PREFIX)/share/gresec/ui && \
+		install -m 0644 $(BUILD)/ui/* $(DESTDIR)$(PREFIX)/share/gresec/ui/; fi
 
 # Debian packages gresec-controller, gresec-agent and gresec (debian/, debhelper), built
 # from a copy of the tree in $(DEB_DIR), where the .debs and .changes land.

@@ -14,7 +14,7 @@ strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
 user-mode-linux kmod iproute2 iputils-ping tcpdump iptables
 curl jq bsdextrautils openssl"
 if [ "$TIER" = check ]; then
-	PKGS="$PKGS clang libcmocka-dev python3 python3-pytest python3-yaml wrk nginx-light frr prometheus"
+	PKGS="$PKGS clang libcmocka-dev python3 python3-pytest python3-yaml wrk nginx-light frr prometheus chromium"
 	# make deb / deb-check (debhelper, help2man, lintian); capsh for the e2e check of the agents'
 	# capabilities (contrib/lab/confine.sh, setpriv, is util-linux).
 	PKGS="$PKGS debhelper help2man lintian libcap2-bin"
@@ -47,3 +47,5 @@ if ! command -v node >/dev/null 2>&1; then
 	apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 sh "$(cd "$(dirname "$0")/.." && pwd)/tests/openapi/install.sh"
+# The topology map's graph library (ui/, pinned), vendored into the build by make.
+sh "$(cd "$(dirname "$0")/.." && pwd)/ui/install.sh"

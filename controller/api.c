@@ -43,6 +43,10 @@ const struct api_route api_routes[] = {
 	{ "GET", "/v1/status", AUTH_VIEWER, api_agent_summary },
 	/* Prometheus: a viewer token (authorization.credentials_file in scrape_configs). */
 	{ "GET", "/metrics", AUTH_VIEWER, api_admin_metrics },
+	/* The topology map: static files; the page itself asks for a token. */
+	{ "GET", "/ui", AUTH_NONE, api_ui_redirect },
+	{ "GET", "/ui/", AUTH_NONE, api_ui_file },
+	{ "GET", "/ui/{file}", AUTH_NONE, api_ui_file },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 

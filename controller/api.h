@@ -20,6 +20,7 @@ struct api {
 	struct longpoll *poll;
 	unsigned poll_timeout_ms;	/* how long an intent request is held */
 	unsigned stale_after;		/* seconds without a report before a site is stale */
+	const char *ui_dir;		/* the map's static files (api_ui.c); NULL: none */
 };
 
 struct api_req {
@@ -94,6 +95,10 @@ bool api_agent_held_site_gone(struct api_req *r);
 void api_agent_status(struct api_req *r);
 void api_agent_token(struct api_req *r);
 void api_agent_summary(struct api_req *r);
+
+/* api_ui.c: the topology map's static files, no token needed (the page asks for one) */
+void api_ui_file(struct api_req *r);
+void api_ui_redirect(struct api_req *r);
 
 extern const struct api_route api_routes[];
 extern const size_t api_nroutes;

@@ -186,6 +186,16 @@ static int http_append(struct http_request *req, const char *data, size_t n)
 	return 0;
 }
 
+/* A page the browser renders: only what the policy allows runs, it is never framed,
+ * and no type is guessed. */
+static void http_page_headers(struct MHD_Response *resp, const char *csp)
+{
+	MHD_add_response_header(resp, "Content-Security-Policy", csp);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+}
+
 static enum MHD_Result http_send(struct http_request *req, struct http_reply *rep)
 {
 	struct MHD_Response *resp;
@@ -196,7 +206,7 @@ static enum MHD_Result http_send(struct http_request *req, struct http_reply *re
 	if (rep->raw) {
 		text = rep->raw;
 		rep->raw = NULL;
-		len = strlen(text);
+		len = rep->raw_len ? rep->raw_len : strlen(text);
 	} else if (rep->body) {
 		text = json_dumps(rep->body, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 		if (!text)
@@ -211,6 +221,8 @@ static enum MHD_Result http_send(struct http_request *req, struct http_reply *re
 	}
 	if (rep->body || len)
 		MHD_add_response_header(resp, "Content-Type", rep->type ? rep->type : "application/json");
+	if (rep->csp)
+		http_page_headers(resp, rep->csp);
 	if (rep->etag[0])
 		MHD_add_response_header(resp, "ETag", rep->etag);
 	if (rep->location[0])

@@ -35,7 +35,11 @@ struct http_reply {
 	char location[512];
 	char allow[64];
 	char *raw;		/* owned; JSON text sent as is instead of body */
-	const char *type;	/* Content-Type of raw when it is not JSON; static */
+	/* A static file of the map (api_ui.c): raw holds raw_len bytes of this type,
+	 * sent with this Content-Security-Policy and the other page headers. */
+	const char *type;	/* NULL: application/json */
+	size_t raw_len;		/* 0: strlen(raw) */
+	const char *csp;
 };
 
 typedef void (*http_handler)(void *ctx, struct http_request *req, struct http_reply *rep);

@@ -20,6 +20,11 @@
 #include "log.h"
 #include "store.h"
 
+/* Where make install puts the topology map (the Makefile passes $(PREFIX)'s). */
+#ifndef GRESEC_UI_DIR
+#define GRESEC_UI_DIR "/usr/local/share/gresec/ui"
+#endif
+
 /* What a client without a token may send as a body (only /healthz takes none). */
 #define MAIN_UNAUTH_BODY 4096
 
@@ -34,6 +39,7 @@ struct main_opts {
 	struct addr_prefix pool;
 	unsigned stale_after;
 	unsigned poll_timeout;
+	const char *ui_dir;
 };
 
 static void main_usage(FILE *f)
@@ -60,7 +66,9 @@ static void main_usage(FILE *f)
 		"                          IPv6 pool (default 100.64.0.0/10)\n"
 		"  --stale-after SECONDS   a site whose agent has not reported for this long is stale\n"
 		"                          (default 90)\n"
-		"  --poll-timeout SECONDS  how long an agent's intent request is held (default 30)\n");
+		"  --poll-timeout SECONDS  how long an agent's intent request is held (default 30)\n"
+		"  --ui-dir DIR            the topology map's files, served at /ui/\n"
+		"                          (default " GRESEC_UI_DIR ")\n");
 }
 
 static const struct option main_longopts[] = {
@@ -77,6 +85,7 @@ static const struct option main_longopts[] = {
 	{ "overlay-pool", required_argument, NULL, 'p' },
 	{ "stale-after", required_argument, NULL, 's' },
 	{ "poll-timeout", required_argument, NULL, 'w' },
+	{ "ui-dir", required_argument, NULL, 'u' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -155,6 +164,7 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 		case 't': o->token_file = optarg; break;
 		case 'c': o->tls_cert = optarg; break;
 		case 'k': o->tls_key = optarg; break;
+		case 'u': o->ui_dir = optarg; break;
 		case 'h':
 			main_usage(stdout);
 			exit(0);
@@ -294,7 +304,8 @@ static int main_run(const struct main_opts *o, const char *token_file)
 		.client_timeout = o->client_timeout, .observe = api_observe,
 	};
 	struct http_server *srv = NULL;
-	struct api api = { .poll_timeout_ms = o->poll_timeout * 1000, .stale_after = o->stale_after };
+	struct api api = { .poll_timeout_ms = o->poll_timeout * 1000, .stale_after = o->stale_after,
+			   .ui_dir = o->ui_dir };
 	sigset_t set;
 	int sig, r;
 
@@ -345,6 +356,7 @@ int main(int argc, char **argv)
 		.level = LOG_LVL_INFO,
 		.stale_after = 90,
 		.poll_timeout = 30,
+		.ui_dir = GRESEC_UI_DIR,
 	};
 	char *token_file = NULL;
 	int r;

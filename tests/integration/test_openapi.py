@@ -146,6 +146,10 @@ def test_every_documented_route_is_answered(ctl, spec):
         url = concrete(path, token_id)
         body = {} if method in ("POST", "PUT", "PATCH") else None
         r = ctl.request(method, url, body)
+        if path.startswith("/ui/"):
+            # The map's files: this controller has none installed, and says so.
+            assert r.status == 404 and "not installed" in r.json["error"]["message"], r
+            continue
         assert r.status not in (404, 405), "%s %s (%s) → %r" % (method, path, url, r)
         assert r.status < 500, "%s %s → %r" % (method, path, r)
         # The status is one the document lists for this operation, and so is the shape.

@@ -30,7 +30,9 @@
 #include "bfd.h"
 #include "intent.h"
 
-#define LIVE_HOLD_MS 2000		/* up this long before routes return */
+#define LIVE_HOLD_MS 5000		/* up this long before routes return: longer than
+					 * LIVE_RETRY_MAX_MS, so the peers of a hub that
+					 * came back have retried their own tunnels to it */
 #define LIVE_START_GRACE_MS 5000	/* after start: no tunnel is taken out for silence */
 #define LIVE_BFD_GRACE_MS 3000		/* CHILD_SA up this long without BFD Up: no reply */
 #define LIVE_INIT_TIMEOUT_MS 2000	/* initiation without a CHILD_SA: down */

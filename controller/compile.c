@@ -247,20 +247,50 @@ static void compile_security(const json_t *prof, const json_t *self, const json_
 	sec->udp_encap = nat_self || nat_peer;
 }
 
-/* Worst-case bytes each layer adds: ESP with a 16-byte IV, 16-byte ICV, up to 15 bytes
- * of padding and its 2-byte trailer; AH with a 16-byte ICV (24 with IPv6 alignment);
- * GRE with its key. The overlay MTU is what is left of the smaller underlay MTU. */
+/* The largest ICV any of the child proposals can negotiate: HMAC-SHA-512 truncates to
+ * 32 bytes, SHA-384 to 24; every other allowed integrity or AEAD algorithm (SHA-256,
+ * AES-XCBC/CMAC, GCM/CCM/ChaCha20-Poly1305 with 16- or 12-byte tags) needs at most 16. */
+static uint32_t compile_icv(const struct intent_security *sec)
+{
+	uint32_t icv = 16;
+
+	for (size_t i = 0; i < sec->n_child_proposals; i++) {
+		const char *p = sec->child_proposals[i];
+
+		while (*p) {
+			size_t n = strcspn(p, "-");
+
+			if ((n == 6 && !strncmp(p, "sha512", n)) || (n == 8 && !strncmp(p, "sha2_512", n)))
+				icv = 32;
+			else if (((n == 6 && !strncmp(p, "sha384", n)) ||
+				  (n == 8 && !strncmp(p, "sha2_384", n))) && icv < 24)
+				icv = 24;
+			p += n + (p[n] == '-');
+		}
+	}
+	return icv;
+}
+
+/* Worst-case bytes each layer adds: the outer IP header; UDP encapsulation of ESP
+ * (NAT-T, RFC 3948: 8 bytes, IPv4 and IPv6 alike); ESP with a 16-byte IV, up to 15
+ * bytes of padding, its 2-byte trailer and the ICV; AH's 12-byte header with the ICV,
+ * padded to 32 bits (IPv4) or 64 bits (IPv6, RFC 4302 3.3.3.2.1); GRE with its key.
+ * The overlay MTU is what is left of the smaller underlay MTU. */
 static uint32_t compile_mtu(const json_t *self, const json_t *peer, int v6, int vti,
 			    const struct intent_security *sec)
 {
 	uint32_t mtu = compile_u32(self, "underlay_mtu"), pm = compile_u32(peer, "underlay_mtu");
-	uint32_t ip = v6 ? 40 : 20, over = ip;
+	uint32_t ip = v6 ? 40 : 20, over = ip, icv = compile_icv(sec), ah = 12 + icv;
 
 	if (pm < mtu)
 		mtu = pm;
 	if (!vti)
 		over += 8;
-	over += sec->protocol == INTENT_PROTO_ESP ? 8 + 16 + 15 + 2 + 16 : (v6 ? 24 : 28);
+	if (sec->udp_encap)
+		over += 8;
+	if (v6)
+		ah = (ah + 7) & ~7u;
+	over += sec->protocol == INTENT_PROTO_ESP ? 8 + 16 + 15 + 2 + icv : ah;
 	if (sec->mode == INTENT_MODE_TUNNEL && !vti)
 		over += ip;
 	return mtu > over + 576 ? mtu - over : 576;
@@ -332,6 +362,17 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 			 "are behind NAT, so neither can reach the other", c->names[peer], k->id);
 		return -EINVAL;
 	}
+	if (compile_is(k->profile, "protocol", "ah") &&
+	    (json_is_true(json_object_get(sj, "behind_nat")) ||
+	     json_is_true(json_object_get(pj, "behind_nat")))) {
+		/* AH authenticates the outer addresses a NAT rewrites, and RFC 3948 defines
+		 * UDP encapsulation for ESP only. */
+		compile_path(c, self, "behind_nat", path, sizeof(path));
+		verr_add(errs, path, "cannot be joined to site '%s' (tunnel gs%lld): profile "
+			 "'%s' uses AH, which cannot cross NAT; use ESP", c->names[peer], k->id,
+			 json_string_value(json_object_get(k->profile, "name")));
+		return -EINVAL;
+	}
 	t->key = (uint32_t)k->id;
 	t->ttl = COMPILE_TTL;
 	t->reqid = (uint32_t)(COMPILE_REQID_BASE + k->id);
@@ -342,13 +383,14 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 	t->overlay_peer = (struct intent_ifaddr){ (k->a == self ? ob : oa).addr, oa.len };
 	compile_security(k->profile, sj, pj, k->a == self, k->vti, &t->sec);
 	compile_bfd(k->profile, &t->bfd);
-	t->mtu = compile_mtu(sj, pj, t->local.family == AF_INET6, k->vti, &t->sec);
 	r = compile_strv(json_object_get(k->profile, "ike_proposals"), &t->sec.ike_proposals,
 			 &t->sec.n_ike_proposals);
 	if (r == 0)
 		r = compile_strv(json_object_get(k->profile, t->sec.protocol == INTENT_PROTO_AH ?
 				 "ah_proposals" : "esp_proposals"),
 				 &t->sec.child_proposals, &t->sec.n_child_proposals);
+	/* After the proposals: their ICV sizes are part of the overhead. */
+	t->mtu = compile_mtu(sj, pj, t->local.family == AF_INET6, k->vti, &t->sec);
 	return r;
 }
 

@@ -144,8 +144,10 @@ static json_t *daemon_report_tunnel(const struct intent_tunnel *it, const struct
 json_t *daemon_report_json(const struct intent *in, const struct reconcile_result *res,
 			   struct ike_events *ev, bool ike_ok, json_t *errs)
 {
-	json_t *st = json_pack("{s:I, s:[]}", "revision", (json_int_t)(in ? in->revision : 0),
-			       "tunnels");
+	/* features: this agent decodes psk_encoding "hex" (the controller then uses it). */
+	json_t *st = json_pack("{s:I, s:[], s:[s]}", "revision",
+			       (json_int_t)(in ? in->revision : 0), "tunnels", "features",
+			       INTENT_FEATURE_PSK_HEX);
 	json_t *arr = st ? json_object_get(st, "tunnels") : NULL;
 
 	for (size_t i = 0; arr && in && i < in->n_tunnels && i < res->n_tunnels; i++) {

@@ -83,6 +83,9 @@ void api_admin_tokens_issue(struct api_req *r);
 void api_admin_tokens_revoke(struct api_req *r);
 void api_admin_audit(struct api_req *r);
 
+/* api_psk.c */
+void api_psk_rotate(struct api_req *r);
+
 /* api_agent.c */
 void api_agent_intent(struct api_req *r);
 /* For a resumed long-poll whose token no longer authenticates: true, with a 404 set,

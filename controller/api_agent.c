@@ -5,9 +5,11 @@
 
 #include "api.h"
 #include "audit.h"
+#include "log.h"
 #include "compile.h"
 #include "revision.h"
 #include "longpoll.h"
+#include "psk.h"
 #include "status.h"
 
 /* An agent token acts for its own site only; admins may act for any site. */
@@ -123,10 +125,31 @@ void api_agent_intent(struct api_req *r)
 	snprintf(r->rep->etag, sizeof(r->rep->etag), "\"%llu\"", (unsigned long long)rev);
 }
 
+/* New agent features change what the site's tunnels compile to (the psk's form, at
+ * both ends of each tunnel): recompile, which bumps the revisions of the sites whose
+ * intents changed and wakes their held polls. */
+static int api_agent_features(struct api_req *r, const json_t *report, bool changed)
+{
+	char *text;
+	int rc;
+
+	if (!changed)
+		return 0;
+	text = json_dumps(json_object_get(report, "features"), JSON_COMPACT);
+	log_info("site %s: agent features now %s: recompiling", r->param, text ? text : "none");
+	free(text);
+	rc = store_refresh(r->api->store);
+	if (rc == -EINVAL)
+		log_warn("site %s: recompiling after new agent features: a site does not "
+			 "compile; its intent stays as it was", r->param);
+	return rc == -EINVAL ? 0 : rc;
+}
+
 void api_agent_status(struct api_req *r)
 {
 	struct verr *errs = NULL;
 	json_t *in = NULL, *report = NULL;
+	bool changed = false;
 	int rc;
 
 	if (api_agent_allowed(r) < 0 || api_agent_site_exists(r) < 0 || api_body(r, false, &in) < 0)
@@ -141,7 +164,14 @@ void api_agent_status(struct api_req *r)
 		goto out;
 	}
 	if (rc == 0)
+		rc = status_features_changed(r->api->store, r->param, report, &changed);
+	if (rc == 0)
 		rc = status_save(r->api->store, r->param, report);
+	if (rc == 0)
+		rc = api_agent_features(r, report, changed);
+	/* The agents' heartbeats are the clock of psk_max_age. */
+	if (rc == 0 && (rc = psk_rotate_due(r->api->store, r->param)) > 0)
+		rc = 0;
 	if (rc < 0)
 		api_fail(r, rc, "saving the status report");
 	else

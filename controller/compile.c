@@ -42,6 +42,7 @@ void compile_ctx_free(struct compile_ctx *c)
 	free(c->adj_off);
 	free(c->adj);
 	free(c->roles);
+	free(c->psk_hex);
 	free(c->names);
 	json_decref(c->sites);
 	json_decref(c->profiles);
@@ -115,6 +116,32 @@ static int compile_load_tunnels(struct compile_ctx *c, struct db *db)
 	return rc == SQLITE_DONE ? 0 : rc == SQLITE_ROW ? -EIO : db_errno(rc);
 }
 
+/* Sites whose agent's latest report lists the hex-psk feature (status.c keeps the
+ * report as posted). A tunnel's psk is handed to charon as bytes only when both of
+ * its ends decode it so; until then both keep the string form, so a new IKE_SA
+ * always finds the same key at both ends. */
+static int compile_load_features(struct compile_ctx *c, struct db *db)
+{
+	sqlite3_stmt *st = db_stmt(db, "SELECT site FROM site_status WHERE EXISTS "
+				   "(SELECT 1 FROM json_each(body, '$.features') WHERE value = ?1)");
+	int rc;
+
+	c->psk_hex = calloc(c->n + 1, 1);
+	if (!c->psk_hex)
+		return -ENOMEM;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, INTENT_FEATURE_PSK_HEX, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		long i = compile_site_index(c, (const char *)sqlite3_column_text(st, 0));
+
+		if (i >= 0)
+			c->psk_hex[i] = 1;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
 /* Compressed adjacency: each site's tunnels in id order, without a list per site. */
 static int compile_index(struct compile_ctx *c)
 {
@@ -171,6 +198,8 @@ int compile_ctx_new(struct store *s, struct compile_ctx **out)
 	json_array_foreach(c->sites, i, v)
 		c->names[i] = json_string_value(json_object_get(v, "name"));
 	r = compile_load_tunnels(c, store_db(s));
+	if (r == 0)
+		r = compile_load_features(c, store_db(s));
 	if (r == 0)
 		r = compile_index(c);
 out:
@@ -340,6 +369,7 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 	t->psk = strdup(k->psk);
 	if (!t->id || !t->psk)
 		return -ENOMEM;
+	t->psk_encoding = c->psk_hex[k->a] && c->psk_hex[k->b] ? INTENT_PSK_HEX : INTENT_PSK_STRING;
 	t->kind = k->vti ? INTENT_KIND_VTI : INTENT_KIND_GRE;
 	if (compile_underlay(sj, &t->local) < 0 || compile_reach(pj, &t->remote) < 0)
 		return -EINVAL;

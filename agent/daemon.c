@@ -130,7 +130,7 @@ static json_t *daemon_report_tunnel(const struct intent_tunnel *it, const struct
 	/* A tunnel with an error and no SA is down, not merely idle. */
 	bool ok = ike_ok && s && !(s->last_error[0] && s->ike_state == IKE_SA_NONE);
 
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "id", it->id,
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "id", it->id,
 			 "interface", t->failed ? "failed" : "up",
 			 "ike", ike_state_ike_word(s ? s->ike_state : IKE_SA_NONE, ok),
 			 "child", ike_state_child_word(s ? s->child_state : CHILD_SA_NONE, ok),
@@ -138,6 +138,7 @@ static json_t *daemon_report_tunnel(const struct intent_tunnel *it, const struct
 			 "bytes_out", (json_int_t)(s ? s->bytes_out : 0),
 			 "packets_in", (json_int_t)(s ? s->packets_in : 0),
 			 "packets_out", (json_int_t)(s ? s->packets_out : 0),
+			 "errors", (json_int_t)(s ? s->errors : 0),
 			 "last_error", daemon_last_error(errs, it->id, err));
 }
 

@@ -101,7 +101,8 @@ void ike_child_lifetimes(uint32_t rekey, uint32_t *life, uint32_t *jitter)
 /* on-demand: the agent's acquire listener starts the child (charon sees no policy of
  * its own, policies = no); always: the initiator's agent starts it, and charon
  * restarts it itself when DPD finds the peer dead. */
-static void ike_msg_child(struct vici_msg *m, const struct intent_tunnel *t, const char *child)
+static void ike_msg_child(struct vici_msg *m, const struct intent_tunnel *t, const char *child,
+			  bool marks)
 {
 	const struct intent_security *s = &t->sec;
 	bool restart = s->start == INTENT_START_ALWAYS && s->initiator;
@@ -122,6 +123,13 @@ static void ike_msg_child(struct vici_msg *m, const struct intent_tunnel *t, con
 		vici_msg_kvf(m, "life_time", "%u", life);
 		vici_msg_kvf(m, "rand_time", "%u", jitter);
 	}
+	/* A VTI's SAs and policies carry its key as mark (the kernel looks its inbound
+	 * SAs up by it): charon, which reads the policies' use times, must name them
+	 * with it, or every query fails ("querying policy failed"). */
+	if (marks && t->kind == INTENT_KIND_VTI) {
+		vici_msg_kvf(m, "mark_in", "%u/0xffffffff", t->key);
+		vici_msg_kvf(m, "mark_out", "%u/0xffffffff", t->key);
+	}
 	vici_msg_kv(m, "start_action", "none");
 	vici_msg_kv(m, "dpd_action", restart ? "restart" : "clear");
 	vici_msg_kv(m, "close_action", "none");
@@ -129,7 +137,9 @@ static void ike_msg_child(struct vici_msg *m, const struct intent_tunnel *t, con
 	vici_msg_end(m);
 }
 
-struct vici_msg *ike_conn_msg(const struct intent_tunnel *t, const char *child)
+/* marks: false for the message the agents before VTI marks sent (ike_child_hash). */
+static struct vici_msg *ike_conn_msg_v(const struct intent_tunnel *t, const char *child,
+				       bool marks)
 {
 	const struct intent_security *s = &t->sec;
 	struct vici_msg *m = vici_msg_new();
@@ -157,13 +167,18 @@ struct vici_msg *ike_conn_msg(const struct intent_tunnel *t, const char *child)
 	vici_msg_kv(m, "keyingtries", "1");
 	ike_msg_auth(m, "local", lid);
 	ike_msg_auth(m, "remote", rid);
-	ike_msg_child(m, t, child);
+	ike_msg_child(m, t, child, marks);
 	vici_msg_end(m);
 	if (vici_msg_finish(m)) {
 		vici_msg_free(m);
 		return NULL;
 	}
 	return m;
+}
+
+struct vici_msg *ike_conn_msg(const struct intent_tunnel *t, const char *child)
+{
+	return ike_conn_msg_v(t, child, true);
 }
 
 void ike_shared_name(const struct intent_tunnel *t, char *buf, size_t len)
@@ -218,11 +233,12 @@ int ike_psk_fp(const struct intent_tunnel *t, uint8_t fp[IKE_PSK_FP_LEN])
 }
 
 /* "<id>-<16 hex>" of SHA-256 over tag, the conn message (built with a fixed child
- * name, since the real one contains the hash) and, for the legacy tag, the psk. */
-static int ike_child_hash(const struct intent_tunnel *t, const char *tag, bool with_psk,
+ * name, since the real one contains the hash) and, for the legacy name, the psk (and
+ * the message without the VTI marks, which that agent did not send). */
+static int ike_child_hash(const struct intent_tunnel *t, const char *tag, bool legacy,
 			  char *buf, size_t len)
 {
-	struct vici_msg *m = ike_conn_msg(t, "_");
+	struct vici_msg *m = ike_conn_msg_v(t, "_", !legacy);
 	gnutls_hash_hd_t h = NULL;
 	uint8_t d[32];
 	size_t off;
@@ -236,7 +252,7 @@ static int ike_child_hash(const struct intent_tunnel *t, const char *tag, bool w
 	}
 	gnutls_hash(h, tag, strlen(tag) + 1);
 	gnutls_hash(h, m->buf, m->len);
-	if (with_psk && t->psk)
+	if (legacy && t->psk)
 		gnutls_hash(h, t->psk, strlen(t->psk));
 	gnutls_hash_deinit(h, d);
 	h = NULL;

@@ -424,17 +424,24 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 	return r;
 }
 
+/* in, out, and for tunnel-mode SAs fwd: charon reads the use time of a tunnel-mode
+ * CHILD_SA from its in, out and fwd policies (child_sa.c, update_usetime) whoever
+ * installed them, and logs "querying policy failed" for each one missing. The fwd
+ * policy mirrors in; it matches nothing real (GRE is addressed to this gateway, and
+ * forwarded VTI traffic carries no mark). */
 static int compile_spd(struct intent *in, const struct intent_tunnel *t)
 {
 	int vti = t->kind == INTENT_KIND_VTI;
+	int ndirs = t->sec.mode == INTENT_MODE_TUNNEL ? 3 : 2;
 
-	for (int dir = 0; dir < 2; dir++) {
+	for (int d = 0; d < ndirs; d++) {
 		struct intent_spd *s = &in->spd[in->n_spd];
+		int dir = d == 1;	/* 1: out, from here to the peer */
 
 		s->tunnel = strdup(t->id);
 		if (!s->tunnel)
 			return -ENOMEM;
-		s->dir = dir ? INTENT_DIR_OUT : INTENT_DIR_IN;
+		s->dir = d == 0 ? INTENT_DIR_IN : d == 1 ? INTENT_DIR_OUT : INTENT_DIR_FWD;
 		s->src.addr = dir ? t->local : t->remote;
 		s->dst.addr = dir ? t->remote : t->local;
 		s->src.len = s->dst.len = t->local.family == AF_INET6 ? 128 : 32;
@@ -589,7 +596,7 @@ static int compile_body(const struct compile_ctx *c, size_t self, struct intent 
 	int r = 0;
 
 	in->tunnels = calloc(deg + 1, sizeof(*in->tunnels));
-	in->spd = calloc(2 * deg + 1, sizeof(*in->spd));
+	in->spd = calloc(3 * deg + 1, sizeof(*in->spd));
 	if (!in->tunnels || !in->spd)
 		return -ENOMEM;
 	for (size_t j = 0; j < deg && r == 0; j++) {

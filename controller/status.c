@@ -21,8 +21,10 @@ static const char *const status_live_states[] = { "up", "down", "idle", "admin-d
 static const char *const status_live_reasons[] = { "bfd-timeout", "bfd-no-reply", "peer-admin-down",
 						   "ike-failed", "ike-timeout", "interface", NULL };
 static const char *const status_bfd_states[] = { "off", "admin-down", "down", "init", "up", NULL };
+/* "errors": how many errors the agent saw on the tunnel (last_error is only the
+ * latest, and is cleared once the tunnel has been up since). */
 static const char *const status_counters[] = { "bytes_in", "bytes_out", "packets_in",
-					       "packets_out", NULL };
+					       "packets_out", "errors", NULL };
 
 static int status_in_list(const char *v, const char *const *list)
 {
@@ -158,7 +160,7 @@ static void status_liveness(const json_t *e, const char *path, struct verr *errs
 static json_t *status_entry(const json_t *e, const char *path, struct verr *errs)
 {
 	static const char *const keys[] = { "id", "interface", "ike", "child", "bytes_in",
-		"bytes_out", "packets_in", "packets_out", "last_error", "liveness", NULL };
+		"bytes_out", "packets_in", "packets_out", "errors", "last_error", "liveness", NULL };
 	json_t *out = json_object();
 	const char *id = json_string_value(json_object_get(e, "id")), *k;
 	json_t *v;

@@ -414,6 +414,7 @@ static void test_vti_and_mtu(void **state)
 	json_t *in;
 	const json_t *t, *sp;
 	size_t i;
+	int ndirs = 0;
 
 	assert_int_equal(import(f, "{\"profiles\":[{\"name\":\"p\"}],\"sites\":[" SITES_4 "],"
 		"\"tunnels\":[{\"name\":\"v\",\"a\":\"s1\",\"b\":\"s2\",\"tunnel_type\":\"vti\",\"profile\":\"p\"},"
@@ -427,12 +428,20 @@ static void test_vti_and_mtu(void **state)
 	assert_int_equal(json_integer_value(json_object_get(t, "mtu")), 1423);
 	assert_int_equal(json_integer_value(json_object_get(tunnel_obj(in, "192.0.2.1"), "mtu")), 1415);
 	json_array_foreach(json_object_get(in, "spd"), i, sp) {
+		const char *dir = json_string_value(json_object_get(sp, "dir"));
+
 		if (strcmp(json_string_value(json_object_get(sp, "tunnel")),
-			   json_string_value(json_object_get(t, "id"))))
+			   json_string_value(json_object_get(t, "id")))) {
+			/* the GRE tunnel is transport mode: in and out only */
+			assert_string_not_equal(dir, "fwd");
 			continue;
+		}
+		/* tunnel mode: in, out and fwd, each marked (charon queries all three) */
+		ndirs++;
 		assert_int_equal(json_integer_value(json_object_get(json_object_get(sp, "mark"), "value")),
 				 json_integer_value(json_object_get(t, "key")));
 	}
+	assert_int_equal(ndirs, 3);
 	json_decref(in);
 }
 

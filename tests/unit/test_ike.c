@@ -110,6 +110,7 @@ static void test_conn_gre_transport(void **state)
 	assert_string_equal(vici_node_str(vici_node_get(c, "remote"), "id"), "198.51.100.1");
 	ch = child_of(c, "gre-1-x");
 	assert_non_null(ch);
+	assert_null(vici_node_get(ch, "mark_in"));	/* GRE policies carry no mark */
 	assert_string_equal(vici_node_str(ch, "mode"), "transport");
 	assert_string_equal(vici_node_str(ch, "policies"), "no");
 	assert_string_equal(vici_node_str(ch, "reqid"), "65537");
@@ -138,6 +139,9 @@ static void test_conn_vti_tunnel_nat(void **state)
 	assert_string_equal(vici_node_str(ch, "reqid"), "65538");
 	assert_string_equal(item(ch, "local_ts", 0), "0.0.0.0/0");
 	assert_string_equal(item(ch, "remote_ts", 0), "0.0.0.0/0");
+	/* charon names the VTI's marked policies when it reads their use times */
+	assert_string_equal(vici_node_str(ch, "mark_in"), "2/0xffffffff");
+	assert_string_equal(vici_node_str(ch, "mark_out"), "2/0xffffffff");
 	/* the initiator of an always-on tunnel restarts it when DPD finds the peer dead */
 	assert_string_equal(vici_node_str(ch, "dpd_action"), "restart");
 	vici_node_free(root);
@@ -425,6 +429,27 @@ static void test_shared_hex(void **state)
 	intent_free(in);
 }
 
+/* A last_error goes once the tunnel has come up (or rekeyed) after it, and is up. */
+static void test_error_clears_once_up_since(void **state)
+{
+	struct ike_status st = { .id = "gre-1", .ike_state = IKE_SA_ESTABLISHED,
+				 .child_state = CHILD_SA_INSTALLED, .errors = 1 };
+
+	(void)state;
+	strcpy(st.last_error, "received AUTHENTICATION_FAILED notify error");
+	/* up, but nothing came up since the error: the error may be about this SA */
+	assert_false(ike_events_clear_error(&st));
+	assert_string_not_equal(st.last_error, "");
+	st.up_since_error = true;
+	st.child_state = CHILD_SA_NONE;
+	assert_false(ike_events_clear_error(&st));	/* not up (yet) */
+	st.child_state = CHILD_SA_INSTALLED;
+	assert_true(ike_events_clear_error(&st));
+	assert_string_equal(st.last_error, "");
+	assert_int_equal(st.errors, 1);			/* the count stays */
+	assert_false(ike_events_clear_error(&st));
+}
+
 static void test_plan_removed_and_foreign(void **state)
 {
 	struct intent *in = load_intent();
@@ -572,6 +597,7 @@ int main(void)
 		cmocka_unit_test(test_plan_new_key_keeps_sas),
 		cmocka_unit_test(test_plan_legacy_conn_renamed),
 		cmocka_unit_test(test_shared_hex),
+		cmocka_unit_test(test_error_clears_once_up_since),
 		cmocka_unit_test(test_plan_removed_and_foreign),
 		cmocka_unit_test(test_plan_foreign_name_clash),
 		cmocka_unit_test(test_events_table),

@@ -444,7 +444,7 @@ def test_status_round_trip(actl, spec):
     (t,) = page["items"]
     assert t["state"] == {"overall": "up", "m1": entry(tid, bytes_in=1000, bytes_out=2000,
                                                        packets_in=10, packets_out=20,
-                                                       last_error=None),
+                                                       errors=0, last_error=None),
                           "m2": None}, t["state"]
     site_m1 = ok(actl.get("/v1/sites/m1")).json
     validate(spec, response_schema(spec, "/v1/sites/{name}", "GET", 200), site_m1, "site")

@@ -126,8 +126,8 @@ void api_agent_intent(struct api_req *r)
 }
 
 /* New agent features change what the site's tunnels compile to (the psk's form, at
- * both ends of each tunnel): recompile, which bumps the revisions of the sites whose
- * intents changed and wakes their held polls. */
+ * both ends of each tunnel): recompile the site and its peers, which bumps the
+ * revisions of those whose intents changed and wakes their held polls. */
 static int api_agent_features(struct api_req *r, const json_t *report, bool changed)
 {
 	char *text;
@@ -138,7 +138,7 @@ static int api_agent_features(struct api_req *r, const json_t *report, bool chan
 	text = json_dumps(json_object_get(report, "features"), JSON_COMPACT);
 	log_info("site %s: agent features now %s: recompiling", r->param, text ? text : "none");
 	free(text);
-	rc = store_refresh(r->api->store);
+	rc = psk_recompile_site(r->api->store, r->param);
 	if (rc == -EINVAL)
 		log_warn("site %s: recompiling after new agent features: a site does not "
 			 "compile; its intent stays as it was", r->param);

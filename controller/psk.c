@@ -94,6 +94,32 @@ int psk_rotate(struct store *s, long long id, const char *actor, const char *rea
 	return rc;
 }
 
+int psk_recompile_site(struct store *s, const char *site)
+{
+	sqlite3_stmt *st = db_stmt(store_db(s), "SELECT site_a, site_b FROM tunnel "
+				   "WHERE site_a = ?1 OR site_b = ?1");
+	struct verr *errs = verr_new();
+	json_t *dirty = json_pack("{s:b}", site, 1);
+	int rc = !st ? -EIO : errs && dirty ? store_begin(s) : -ENOMEM;
+
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, site, -1, SQLITE_STATIC);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			for (int i = 0; i < 2; i++)
+				json_object_set_new(dirty, (const char *)sqlite3_column_text(st, i),
+						    json_true());
+		sqlite3_reset(st);
+		rc = rc == SQLITE_DONE ? 0 : db_errno(rc);
+		if (rc == 0)
+			rc = store_finish_sites(s, errs, dirty);
+		else
+			store_rollback(s);
+	}
+	json_decref(dirty);
+	verr_free(errs);
+	return rc;
+}
+
 /* The ids of site's tunnels whose key is older than their profile's psk_max_age. */
 static int psk_due_ids(struct db *db, const char *site, json_t *ids)
 {

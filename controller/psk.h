@@ -18,6 +18,10 @@ int psk_new(char out[PSK_TEXT_LEN]);
  * {"id", "a", "b", "psk_set_at"}. 0, -ENOENT (no such tunnel) or negative errno. */
 int psk_rotate(struct store *s, long long id, const char *actor, const char *reason,
 	       json_t **out);
+/* Recompiles site and the sites it has tunnels with (what its agent's features change),
+ * bumping the revisions of those whose intents changed and waking their agents.
+ * 0, -EINVAL (one does not compile; nothing changed) or negative errno. */
+int psk_recompile_site(struct store *s, const char *site);
 /* Rotates every tunnel of site whose profile's psk_max_age has passed since its key
  * was set. The number rotated, or negative errno. */
 int psk_rotate_due(struct store *s, const char *site);

@@ -133,7 +133,7 @@ static json_t *daemon_report_tunnel(const struct intent_tunnel *it, const struct
 	/* A tunnel with an error and no SA is down, not merely idle. */
 	bool ok = ike_ok && s && !(s->last_error[0] && s->ike_state == IKE_SA_NONE);
 
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "id", it->id,
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "id", it->id,
 			 "interface", t->failed ? "failed" : "up",
 			 "ike", ike_state_ike_word(s ? s->ike_state : IKE_SA_NONE, ok),
 			 "child", ike_state_child_word(s ? s->child_state : CHILD_SA_NONE, ok),
@@ -141,14 +141,17 @@ static json_t *daemon_report_tunnel(const struct intent_tunnel *it, const struct
 			 "bytes_out", (json_int_t)(s ? s->bytes_out : 0),
 			 "packets_in", (json_int_t)(s ? s->packets_in : 0),
 			 "packets_out", (json_int_t)(s ? s->packets_out : 0),
+			 "errors", (json_int_t)(s ? s->errors : 0),
 			 "last_error", daemon_last_error(errs, it->id, err));
 }
 
 json_t *daemon_report_json(const struct intent *in, const struct reconcile_result *res,
 			   struct ike_events *ev, bool ike_ok, json_t *errs)
 {
-	json_t *st = json_pack("{s:I, s:[]}", "revision", (json_int_t)(in ? in->revision : 0),
-			       "tunnels");
+	/* features: this agent decodes psk_encoding "hex" (the controller then uses it). */
+	json_t *st = json_pack("{s:I, s:[], s:[s]}", "revision",
+			       (json_int_t)(in ? in->revision : 0), "tunnels", "features",
+			       INTENT_FEATURE_PSK_HEX);
 	json_t *arr = st ? json_object_get(st, "tunnels") : NULL;
 
 	for (size_t i = 0; arr && in && i < in->n_tunnels && i < res->n_tunnels; i++) {

@@ -370,8 +370,10 @@ static bool guard_host_prefix(const struct addr_prefix *p, const struct addr *a)
 	return p->len == (a->family == AF_INET ? 32 : 128) && !addr_cmp(&p->addr, a);
 }
 
-/* GRE: exactly the tunnel's two endpoints, protocol GRE, in and out. VTI: any to any,
- * all protocols, selected by the tunnel's key as mark (intent_validate checked it). */
+/* GRE: exactly the tunnel's two endpoints, protocol GRE, in and out, and for
+ * tunnel-mode SAs fwd like in (charon queries it for the SA's use time; it matches no
+ * traffic, GRE being addressed to this gateway). VTI: any to any, all protocols,
+ * selected by the tunnel's key as mark (intent_validate checked it). */
 static int guard_spd(const struct intent_tunnel *t, const struct intent_spd *s, size_t k,
 		     char *why, size_t len)
 {
@@ -383,9 +385,10 @@ static int guard_spd(const struct intent_tunnel *t, const struct intent_spd *s, 
 					 "all protocols, with its key as mark", k);
 		return 0;
 	}
-	if (s->proto != IPPROTO_GRE || s->dir == INTENT_DIR_FWD)
-		return guard_why(why, len, "spd[%zu]: a GRE tunnel's policies are in and out, "
-				 "protocol 47", k);
+	if (s->proto != IPPROTO_GRE ||
+	    (s->dir == INTENT_DIR_FWD && t->sec.mode != INTENT_MODE_TUNNEL))
+		return guard_why(why, len, "spd[%zu]: a GRE tunnel's policies are in and out "
+				 "(and fwd in tunnel mode), protocol 47", k);
 	if (!guard_host_prefix(&s->src, out ? &t->local : &t->remote) ||
 	    !guard_host_prefix(&s->dst, out ? &t->remote : &t->local))
 		return guard_why(why, len, "spd[%zu]: selector must be exactly the tunnel's "

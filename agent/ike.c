@@ -13,8 +13,13 @@
 #include "log.h"
 #include "vici.h"
 
-/* Bumped when the message layout changes meaning, so every conn reloads once. */
-#define IKE_HASH_TAG "gresec-ike-1"
+/* Bumped when the message layout changes meaning, so every conn reloads once. Tag 1
+ * also hashed the PSK; a conn named that way with the same message is current (see
+ * ike_child_name_legacy). */
+#define IKE_HASH_TAG "gresec-ike-2"
+#define IKE_HASH_TAG_LEGACY "gresec-ike-1"
+/* The longest key charon gets: a string psk of any sane length, or the hex bytes. */
+#define IKE_PSK_MAX 1024
 
 int64_t ike_now_ms(void)
 {
@@ -96,7 +101,8 @@ void ike_child_lifetimes(uint32_t rekey, uint32_t *life, uint32_t *jitter)
 /* on-demand: the agent's acquire listener starts the child (charon sees no policy of
  * its own, policies = no); always: the initiator's agent starts it, and charon
  * restarts it itself when DPD finds the peer dead. */
-static void ike_msg_child(struct vici_msg *m, const struct intent_tunnel *t, const char *child)
+static void ike_msg_child(struct vici_msg *m, const struct intent_tunnel *t, const char *child,
+			  bool marks)
 {
 	const struct intent_security *s = &t->sec;
 	bool restart = s->start == INTENT_START_ALWAYS && s->initiator;
@@ -117,6 +123,13 @@ static void ike_msg_child(struct vici_msg *m, const struct intent_tunnel *t, con
 		vici_msg_kvf(m, "life_time", "%u", life);
 		vici_msg_kvf(m, "rand_time", "%u", jitter);
 	}
+	/* A VTI's SAs and policies carry its key as mark (the kernel looks its inbound
+	 * SAs up by it): charon, which reads the policies' use times, must name them
+	 * with it, or every query fails ("querying policy failed"). */
+	if (marks && t->kind == INTENT_KIND_VTI) {
+		vici_msg_kvf(m, "mark_in", "%u/0xffffffff", t->key);
+		vici_msg_kvf(m, "mark_out", "%u/0xffffffff", t->key);
+	}
 	vici_msg_kv(m, "start_action", "none");
 	vici_msg_kv(m, "dpd_action", restart ? "restart" : "clear");
 	vici_msg_kv(m, "close_action", "none");
@@ -124,7 +137,9 @@ static void ike_msg_child(struct vici_msg *m, const struct intent_tunnel *t, con
 	vici_msg_end(m);
 }
 
-struct vici_msg *ike_conn_msg(const struct intent_tunnel *t, const char *child)
+/* marks: false for the message the agents before VTI marks sent (ike_child_hash). */
+static struct vici_msg *ike_conn_msg_v(const struct intent_tunnel *t, const char *child,
+				       bool marks)
 {
 	const struct intent_security *s = &t->sec;
 	struct vici_msg *m = vici_msg_new();
@@ -152,7 +167,7 @@ struct vici_msg *ike_conn_msg(const struct intent_tunnel *t, const char *child)
 	vici_msg_kv(m, "keyingtries", "1");
 	ike_msg_auth(m, "local", lid);
 	ike_msg_auth(m, "remote", rid);
-	ike_msg_child(m, t, child);
+	ike_msg_child(m, t, child, marks);
 	vici_msg_end(m);
 	if (vici_msg_finish(m)) {
 		vici_msg_free(m);
@@ -161,41 +176,69 @@ struct vici_msg *ike_conn_msg(const struct intent_tunnel *t, const char *child)
 	return m;
 }
 
+struct vici_msg *ike_conn_msg(const struct intent_tunnel *t, const char *child)
+{
+	return ike_conn_msg_v(t, child, true);
+}
+
 void ike_shared_name(const struct intent_tunnel *t, char *buf, size_t len)
 {
 	snprintf(buf, len, IKE_SHARED_PREFIX "%s", t->id);
 }
 
+/* load-shared's data is binary: the bytes of a hex psk, not its characters. */
 struct vici_msg *ike_shared_msg(const struct intent_tunnel *t)
 {
 	struct vici_msg *m = vici_msg_new();
 	char name[IKE_SHARED_MAX + 1], lid[256], rid[256];
+	uint8_t key[IKE_PSK_MAX];
+	size_t len = 0;
+	int rc = t->psk ? intent_psk_bytes(t, key, sizeof(key), &len) : -EINVAL;
 
-	if (!m)
-		return NULL;
+	if (!m || rc)
+		goto fail;
 	ike_shared_name(t, name, sizeof(name));
 	ike_id_text(t->sec.local_id, &t->local, lid, sizeof(lid));
 	ike_id_text(t->sec.remote_id, &t->remote, rid, sizeof(rid));
 	vici_msg_kv(m, "id", name);
 	vici_msg_kv(m, "type", "IKE");
-	vici_msg_kv(m, "data", t->psk ? t->psk : "");
+	vici_msg_kvb(m, "data", key, len);
 	vici_msg_list(m, "owners");
 	vici_msg_item(m, lid);
 	vici_msg_item(m, rid);
 	vici_msg_list_end(m);
-	if (vici_msg_finish(m) || !t->psk) {
-		vici_msg_free(m);
-		return NULL;
-	}
+	if (vici_msg_finish(m))
+		goto fail;
+	explicit_bzero(key, sizeof(key));
 	return m;
+fail:
+	explicit_bzero(key, sizeof(key));
+	vici_msg_free(m);
+	return NULL;
 }
 
-/* The hash covers the conn message (built with a fixed child name, since the real
- * one contains the hash) and the PSK: a changed key must renegotiate too. 64 bits of
- * SHA-256 say nothing useful about a 256-bit PSK. */
-int ike_child_name(const struct intent_tunnel *t, char *buf, size_t len)
+int ike_psk_fp(const struct intent_tunnel *t, uint8_t fp[IKE_PSK_FP_LEN])
 {
-	struct vici_msg *m = ike_conn_msg(t, "_");
+	uint8_t key[IKE_PSK_MAX], d[32];
+	size_t len = 0;
+	int rc = t->psk ? intent_psk_bytes(t, key, sizeof(key), &len) : -EINVAL;
+
+	if (!rc && gnutls_hash_fast(GNUTLS_DIG_SHA256, key, len, d) < 0)
+		rc = -ENOMEM;
+	if (!rc)
+		memcpy(fp, d, IKE_PSK_FP_LEN);
+	explicit_bzero(key, sizeof(key));
+	explicit_bzero(d, sizeof(d));
+	return rc;
+}
+
+/* "<id>-<16 hex>" of SHA-256 over tag, the conn message (built with a fixed child
+ * name, since the real one contains the hash) and, for the legacy name, the psk (and
+ * the message without the VTI marks, which that agent did not send). */
+static int ike_child_hash(const struct intent_tunnel *t, const char *tag, bool legacy,
+			  char *buf, size_t len)
+{
+	struct vici_msg *m = ike_conn_msg_v(t, "_", !legacy);
 	gnutls_hash_hd_t h = NULL;
 	uint8_t d[32];
 	size_t off;
@@ -207,9 +250,9 @@ int ike_child_name(const struct intent_tunnel *t, char *buf, size_t len)
 		h = NULL;
 		goto out;
 	}
-	gnutls_hash(h, IKE_HASH_TAG, sizeof(IKE_HASH_TAG));
+	gnutls_hash(h, tag, strlen(tag) + 1);
 	gnutls_hash(h, m->buf, m->len);
-	if (t->psk)
+	if (legacy && t->psk)
 		gnutls_hash(h, t->psk, strlen(t->psk));
 	gnutls_hash_deinit(h, d);
 	h = NULL;
@@ -228,6 +271,19 @@ out:
 	return rc;
 }
 
+/* The key is not part of the hash: a new key (rotation, or the move to the hex form)
+ * is a load-shared only, and established SAs stay (IKEv2 rekeys do not authenticate
+ * again; the next IKE_SA uses the new key). */
+int ike_child_name(const struct intent_tunnel *t, char *buf, size_t len)
+{
+	return ike_child_hash(t, IKE_HASH_TAG, false, buf, len);
+}
+
+int ike_child_name_legacy(const struct intent_tunnel *t, char *buf, size_t len)
+{
+	return ike_child_hash(t, IKE_HASH_TAG_LEGACY, true, buf, len);
+}
+
 /* ---- what charon holds ---- */
 
 struct ike_cur *ike_cur_new(void)
@@ -242,6 +298,7 @@ void ike_cur_free(struct ike_cur *cur)
 	for (size_t i = 0; i < cur->n_shared; i++)
 		free(cur->shared[i]);
 	free(cur->shared);
+	free(cur->shared_fp);
 	free(cur->conns);
 	free(cur);
 }
@@ -291,17 +348,75 @@ int ike_cur_add_shared(struct ike_cur *cur, const char *id)
 	if (cur->n_shared == cur->cap_shared) {
 		size_t cap = cur->cap_shared ? cur->cap_shared * 2 : 16;
 		char **v = realloc(cur->shared, cap * sizeof(*v));
+		struct ike_cur_fp *f;
 
 		if (!v)
 			return -ENOMEM;
 		cur->shared = v;
+		f = realloc(cur->shared_fp, cap * sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		cur->shared_fp = f;
 		cur->cap_shared = cap;
 	}
 	cur->shared[cur->n_shared] = strdup(id);
 	if (!cur->shared[cur->n_shared])
 		return -ENOMEM;
+	cur->shared_fp[cur->n_shared] = (struct ike_cur_fp){ .known = false };
 	cur->n_shared++;
 	return 0;
+}
+
+void ike_cur_set_shared_fp(struct ike_cur *cur, const char *id, const uint8_t *fp)
+{
+	for (size_t i = 0; i < cur->n_shared; i++) {
+		if (strcmp(cur->shared[i], id))
+			continue;
+		cur->shared_fp[i].known = true;
+		memcpy(cur->shared_fp[i].fp, fp, IKE_PSK_FP_LEN);
+	}
+}
+
+int ike_key_note(struct ike *ike, const char *id, const uint8_t *fp)
+{
+	struct ike_key *k = NULL;
+
+	for (size_t i = 0; i < ike->n_keys; i++)
+		if (!strcmp(ike->keys[i].id, id))
+			k = &ike->keys[i];
+	if (!fp) {
+		if (k)
+			*k = ike->keys[--ike->n_keys];
+		return 0;
+	}
+	if (!k) {
+		k = realloc(ike->keys, (ike->n_keys + 1) * sizeof(*k));
+		if (!k)
+			return -ENOMEM;
+		ike->keys = k;
+		k = &ike->keys[ike->n_keys++];
+		snprintf(k->id, sizeof(k->id), "%s", id);
+	}
+	memcpy(k->fp, fp, IKE_PSK_FP_LEN);
+	return 0;
+}
+
+/* What the agent remembers of charon's keys; keys charon no longer holds (it was
+ * restarted) are forgotten, so a later key of the same id is loaded again. */
+static void ike_cur_apply_keys(struct ike *ike, struct ike_cur *cur)
+{
+	for (size_t i = 0; i < ike->n_keys;) {
+		bool held = false;
+
+		for (size_t j = 0; j < cur->n_shared && !held; j++)
+			held = !strcmp(cur->shared[j], ike->keys[i].id);
+		if (!held) {
+			ike->keys[i] = ike->keys[--ike->n_keys];
+			continue;
+		}
+		ike_cur_set_shared_fp(cur, ike->keys[i].id, ike->keys[i].fp);
+		i++;
+	}
 }
 
 struct ike_read {
@@ -431,6 +546,7 @@ void ike_free(struct ike *ike)
 	vici_conn_free(ike->vc);
 	free(ike->vici_path);
 	free(ike->retry);
+	free(ike->keys);
 	free(ike);
 }
 
@@ -601,6 +717,8 @@ int ike_apply(struct ike *ike, const struct intent *in, FILE *dry)
 	rc = ike_connect(ike);
 	if (!rc)
 		rc = ike_cur_read(ike->vc, cur);
+	if (!rc)
+		ike_cur_apply_keys(ike, cur);
 	if (!rc)
 		rc = ike_plan_compute(in, cur, p);
 	if (rc)

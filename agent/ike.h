@@ -3,11 +3,13 @@
  * backoff; on demand when the kernel asks, see acquire.h).
  *
  * One conn per tunnel, named by the tunnel id, with one child named
- * "<id>-<16 hex>": the hex is a SHA-256 prefix over everything the agent sends for
- * the tunnel (the load-conn message and the PSK). list-conns echoes child names
- * verbatim, so comparing names tells whether charon's copy is current without
- * reloading anything; it also marks the conn as the agent's own (a conn without such
- * a child is left alone). Shared keys are named "gresec-<id>".
+ * "<id>-<16 hex>": the hex is a SHA-256 prefix over the load-conn message. list-conns
+ * echoes child names verbatim, so comparing names tells whether charon's copy is
+ * current without reloading anything; it also marks the conn as the agent's own (a
+ * conn without such a child is left alone). Shared keys are named "gresec-<id>";
+ * charon does not show their data, so the agent remembers a fingerprint of each key it
+ * loaded (struct ike) and loads again any it has no fingerprint of (after a restart).
+ * A changed conn renegotiates; a changed key does not (see ike_child_name).
  *
  * Like the kernel planner, the IKE plan is data: computed purely from the intent and
  * what charon reported, printable for --dry-run, then applied. */
@@ -24,6 +26,7 @@
 struct ike_events;
 
 #define IKE_HASH_HEX 16
+#define IKE_PSK_FP_LEN 8
 #define IKE_NAME_MAX INTENT_ID_MAX
 #define IKE_CHILD_MAX (INTENT_ID_MAX + 1 + IKE_HASH_HEX)
 #define IKE_SHARED_PREFIX "gresec-"
@@ -52,7 +55,20 @@ struct ike_cur {
 	struct ike_cur_conn *conns;
 	size_t n, cap;
 	char **shared;			/* shared key ids ("gresec-..." and others) */
+	struct ike_cur_fp *shared_fp;	/* parallel to shared */
 	size_t n_shared, cap_shared;
+};
+
+/* A fingerprint of the key charon holds under a shared id, when the agent knows it. */
+struct ike_cur_fp {
+	bool known;
+	uint8_t fp[IKE_PSK_FP_LEN];
+};
+
+/* A key this agent loaded into charon: its shared id and fingerprint. */
+struct ike_key {
+	char id[IKE_SHARED_MAX + 1];
+	uint8_t fp[IKE_PSK_FP_LEN];
 };
 
 enum ike_op {
@@ -104,6 +120,8 @@ struct ike {
 	const struct intent *in;
 	struct ike_retry *retry;	/* parallel to in->tunnels */
 	size_t n_retry;
+	struct ike_key *keys;		/* loaded by this process, kept while charon holds them */
+	size_t n_keys;
 };
 
 /* charon's life_time and rand_time for a CHILD_SA rekeyed after rekey seconds; both
@@ -111,6 +129,11 @@ struct ike {
 void ike_child_lifetimes(uint32_t rekey, uint32_t *life, uint32_t *jitter);
 /* Child name "<id>-<hash>" for t. 0 or negative errno. */
 int ike_child_name(const struct intent_tunnel *t, char *buf, size_t len);
+/* The name agents before psk_encoding gave the same conn (their hash covered the psk
+ * too): a conn so named is current but for its name, and its SAs stay. */
+int ike_child_name_legacy(const struct intent_tunnel *t, char *buf, size_t len);
+/* The first IKE_PSK_FP_LEN bytes of SHA-256 over the key charon gets for t. */
+int ike_psk_fp(const struct intent_tunnel *t, uint8_t fp[IKE_PSK_FP_LEN]);
 /* The load-conn message for t, its child named child. NULL on OOM/invalid. */
 struct vici_msg *ike_conn_msg(const struct intent_tunnel *t, const char *child);
 /* The load-shared message for t (holds the PSK: free it promptly). */
@@ -123,6 +146,10 @@ void ike_cur_free(struct ike_cur *cur);
 struct ike_cur_conn *ike_cur_add_conn(struct ike_cur *cur, const char *name,
 				      const char *child);
 int ike_cur_add_shared(struct ike_cur *cur, const char *id);
+/* Records the fingerprint of the key charon holds as id (if it holds one). */
+void ike_cur_set_shared_fp(struct ike_cur *cur, const char *id, const uint8_t *fp);
+/* Remembers (or, fp NULL, forgets) the key loaded as id. 0 or -ENOMEM. */
+int ike_key_note(struct ike *ike, const char *id, const uint8_t *fp);
 /* Reads charon's state over vc. 0 or negative errno. */
 int ike_cur_read(struct vici_conn *vc, struct ike_cur *cur);
 

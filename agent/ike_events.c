@@ -8,6 +8,7 @@
 
 #include "exporter.h"
 #include "ike_events.h"
+#include "log.h"
 #include "vici.h"
 
 static const char *const ike_events_names[] = {
@@ -159,7 +160,31 @@ static void ike_events_on_log(struct ike_events *ev, const struct vici_node *msg
 	if (!st || vici_node_u64(msg, "level", 99) > 1 || !ike_events_is_error(text))
 		return;
 	snprintf(st->last_error, sizeof(st->last_error), "%s", text);
+	st->errors++;
+	st->up_since_error = false;
 	ev->dirty = true;
+}
+
+/* An SA of the tunnel came up or was rekeyed: what the tunnel does after an error. */
+static bool ike_events_is_progress(const char *name, const struct vici_node *msg)
+{
+	if (!strcmp(name, "ike-rekey") || !strcmp(name, "child-rekey"))
+		return true;
+	return (!strcmp(name, "ike-updown") || !strcmp(name, "child-updown")) &&
+	       !strcmp(vici_node_str(msg, "up") ? vici_node_str(msg, "up") : "", "yes");
+}
+
+bool ike_events_clear_error(struct ike_status *st)
+{
+	if (!st->last_error[0] || !st->up_since_error ||
+	    ike_state_ike_class(st->ike_state) != IKE_STATE_UP ||
+	    ike_state_child_class(st->child_state) != IKE_STATE_UP)
+		return false;
+	log_info("tunnel %s: up since its last error (\"%s\"), cleared; %u error(s) so far",
+		 st->id, st->last_error, st->errors);
+	st->last_error[0] = '\0';
+	st->up_since_error = false;
+	return true;
 }
 
 /* Marks the tunnels an event names for a re-read; never calls charon from here (the
@@ -185,6 +210,8 @@ static void ike_events_on_event(const char *name, const struct vici_node *msg, v
 			st->ike_rekeys++;
 		else if (!strcmp(name, "child-rekey"))
 			st->child_rekeys++;
+		if (st->last_error[0] && ike_events_is_progress(name, msg))
+			st->up_since_error = true;
 		st->stale = true;
 		ev->dirty = true;
 	}
@@ -253,6 +280,8 @@ int ike_events_refresh_one(struct ike_events *ev, const char *id)
 	if (rc && vici_conn_fd(ev->vc) < 0)
 		ike_events_down(ev);
 	else if (st && !ike_events_same(&before, st))
+		ev->dirty = true;
+	if (!rc && st && ike_events_clear_error(st))
 		ev->dirty = true;
 	return rc;
 }
@@ -337,6 +366,8 @@ void ike_events_set_error(struct ike_events *ev, const char *id, const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(st->last_error, sizeof(st->last_error), fmt, ap);
 	va_end(ap);
+	st->errors++;
+	st->up_since_error = false;
 	ev->dirty = true;
 }
 
@@ -346,7 +377,7 @@ json_t *ike_events_status_json(struct ike_events *ev, const char *id)
 
 	if (!st)
 		return NULL;
-	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?}",
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?}",
 			 "ike_state", ike_state_ike_name(st->ike_state),
 			 "child_state", ike_state_child_name(st->child_state),
 			 "reqid", (json_int_t)st->reqid,
@@ -356,5 +387,6 @@ json_t *ike_events_status_json(struct ike_events *ev, const char *id)
 			 "packets_out", (json_int_t)st->packets_out,
 			 "ike_rekeys", (json_int_t)st->ike_rekeys,
 			 "child_rekeys", (json_int_t)st->child_rekeys,
+			 "errors", (json_int_t)st->errors,
 			 "last_error", st->last_error[0] ? st->last_error : NULL);
 }

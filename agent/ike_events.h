@@ -25,7 +25,9 @@ struct ike_status {
 	uint32_t reqid;
 	uint64_t bytes_in, bytes_out, packets_in, packets_out;
 	uint32_t ike_rekeys, child_rekeys;	/* rekey events seen by this agent */
-	char last_error[IKE_ERROR_MAX];
+	char last_error[IKE_ERROR_MAX];		/* "" once the tunnel has been up since */
+	uint32_t errors;			/* errors seen by this agent, cleared or not */
+	bool up_since_error;			/* an up or rekey event came after last_error */
 	bool stale;				/* an event asked for a re-read */
 };
 
@@ -70,6 +72,10 @@ json_t *ike_events_status_json(struct ike_events *ev, const char *id);
  * table: the best state wins, counters of installed children add up. Callers reset
  * the tunnels first (ike_events_reset). Exposed for unit tests. */
 void ike_events_reset(struct ike_status *st);
+/* Drops st's last_error when the tunnel is up and has come up or rekeyed since the
+ * error (logged, with the error, so the history stays in the agent's log). True when
+ * it did. Exposed for unit tests. */
+bool ike_events_clear_error(struct ike_status *st);
 void ike_events_apply_sa(struct ike_events *ev, const struct vici_node *sa_msg);
 
 #endif

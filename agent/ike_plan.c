@@ -103,11 +103,13 @@ static void ike_plan_line(struct ike_action *a, const struct intent *in)
 		 t->sec.initiator ? " initiator" : "", t->sec.udp_encap ? " encap" : "");
 }
 
-static bool ike_cur_has_shared(const struct ike_cur *cur, const char *id)
+/* charon holds the key id and it is known to be the one with fingerprint fp. */
+static bool ike_cur_has_key(const struct ike_cur *cur, const char *id, const uint8_t *fp)
 {
 	for (size_t i = 0; i < cur->n_shared; i++)
 		if (!strcmp(cur->shared[i], id))
-			return true;
+			return cur->shared_fp[i].known &&
+			       !memcmp(cur->shared_fp[i].fp, fp, IKE_PSK_FP_LEN);
 	return false;
 }
 
@@ -132,8 +134,10 @@ static int ike_plan_tunnel(const struct intent *in, size_t i, const struct ike_c
 	const struct intent_tunnel *t = &in->tunnels[i];
 	const struct ike_cur_conn *c = ike_cur_conn_get(cur, t->id);
 	bool start = t->sec.start == INTENT_START_ALWAYS && t->sec.initiator;
-	char child[IKE_CHILD_MAX + 1], shared[IKE_SHARED_MAX + 1], msg[160];
-	bool load;
+	char child[IKE_CHILD_MAX + 1], legacy[IKE_CHILD_MAX + 1], shared[IKE_SHARED_MAX + 1];
+	char msg[160];
+	uint8_t fp[IKE_PSK_FP_LEN];
+	bool load, renamed = false;
 	int rc;
 
 	if (c && !c->owned) {
@@ -142,18 +146,23 @@ static int ike_plan_tunnel(const struct intent *in, size_t i, const struct ike_c
 		return ike_plan_fail(p, (int)i, msg);
 	}
 	rc = ike_child_name(t, child, sizeof(child));
+	if (!rc)
+		rc = ike_psk_fp(t, fp);
 	if (rc)
 		return rc;
 	ike_shared_name(t, shared, sizeof(shared));
 	load = !c || strcmp(c->child, child);
-	if (load || !ike_cur_has_shared(cur, shared))
+	/* Loaded by an agent whose child names hashed the psk too: the same conn. */
+	if (load && c && !ike_child_name_legacy(t, legacy, sizeof(legacy)))
+		renamed = !strcmp(c->child, legacy);
+	if (load || !ike_cur_has_key(cur, shared, fp))
 		rc = ike_plan_push(p, IKE_OP_LOAD_SHARED, (int)i, shared, NULL);
 	if (!rc && load)
 		rc = ike_plan_push(p, IKE_OP_LOAD_CONN, (int)i, t->id, child);
 	/* SAs negotiated under the old parameters go, so the new ones apply now. */
-	if (!rc && load && c && (c->sa_up || c->sa_connecting))
+	if (!rc && load && !renamed && c && (c->sa_up || c->sa_connecting))
 		rc = ike_plan_push(p, IKE_OP_TERMINATE, (int)i, t->id, NULL);
-	if (!rc && start && (load || (!c->sa_up && !c->sa_connecting)))
+	if (!rc && start && ((load && !renamed) || (!c->sa_up && !c->sa_connecting)))
 		rc = ike_plan_push(p, IKE_OP_INITIATE, (int)i, t->id, child);
 	return rc;
 }
@@ -290,6 +299,21 @@ static bool ike_plan_start_due(struct ike *ike, const struct ike_plan *p,
 	return i >= ike->n_retry || ike->retry[i].next_ms <= ike_now_ms();
 }
 
+/* Keeps ike's record of charon's keys: a loaded key's fingerprint, nothing for one
+ * unloaded or whose load failed (charon's copy is then unknown). */
+static void ike_plan_note_key(struct ike *ike, const struct intent *in,
+			      const struct ike_action *a)
+{
+	uint8_t fp[IKE_PSK_FP_LEN];
+	bool known = a->op == IKE_OP_LOAD_SHARED && !a->err && a->tunnel >= 0 &&
+		     !ike_psk_fp(&in->tunnels[a->tunnel], fp);
+
+	if (a->op != IKE_OP_LOAD_SHARED && a->op != IKE_OP_UNLOAD_SHARED)
+		return;
+	if (ike_key_note(ike, a->name, known ? fp : NULL))
+		ike_key_note(ike, a->name, NULL);	/* OOM: unknown, loaded again next pass */
+}
+
 static bool ike_plan_tunnel_failed(const struct ike_plan *p, int tunnel, size_t upto)
 {
 	for (size_t i = 0; i < upto; i++)
@@ -322,6 +346,7 @@ int ike_plan_apply(struct ike *ike, const struct intent *in, struct ike_plan *p)
 			continue;
 		log_debug("%s", a->line);
 		a->err = ike_plan_do(ike, in, a, err, sizeof(err));
+		ike_plan_note_key(ike, in, a);
 		if (!a->err)
 			continue;
 		if (!first)

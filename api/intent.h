@@ -25,6 +25,8 @@
 #define INTENT_SPD_PRIO_MAX 10999u
 #define INTENT_ID_MAX 63
 #define INTENT_PSK_MIN 16
+#define INTENT_PSK_HEX_MIN 16		/* bytes of a hex-encoded psk */
+#define INTENT_PSK_HEX_MAX 128
 #define INTENT_ECMP_MAX 8		/* equal-cost paths of one route (prefix, metric) */
 /* BFD on the tunnel (RFC 5880/5881): ranges and defaults of the profile's "bfd". */
 #define INTENT_BFD_INTERVAL_MIN 50	/* ms */
@@ -39,6 +41,13 @@ enum intent_mode { INTENT_MODE_TRANSPORT, INTENT_MODE_TUNNEL };
 enum intent_proto { INTENT_PROTO_ESP, INTENT_PROTO_AH };
 enum intent_start { INTENT_START_ON_DEMAND, INTENT_START_ALWAYS };
 enum intent_dir { INTENT_DIR_IN, INTENT_DIR_OUT, INTENT_DIR_FWD };
+/* What charon's key is: "string", the psk's characters as they are (what agents before
+ * psk_encoding did; the JSON leaves the field out), or "hex", the bytes its hex digits
+ * after "0x" denote (what ipsec.secrets and swanctl.conf make of "0x..."). */
+enum intent_psk_encoding { INTENT_PSK_STRING, INTENT_PSK_HEX };
+/* What an agent that decodes psk_encoding "hex" says in its status reports'
+ * "features": the controller uses the hex form for a tunnel once both ends say it. */
+#define INTENT_FEATURE_PSK_HEX "psk-hex"
 
 /* IKE and CHILD_SA parameters of the tunnel's profile, as charon needs them. */
 struct intent_security {
@@ -86,6 +95,7 @@ struct intent_tunnel {
 	struct intent_security sec;
 	struct intent_bfd bfd;
 	char *psk;			/* secret: never logged */
+	enum intent_psk_encoding psk_encoding;
 };
 
 struct intent_route {
@@ -163,6 +173,10 @@ const char *intent_mode_name(enum intent_mode m);
 const char *intent_proto_name(enum intent_proto p);
 const char *intent_dir_name(enum intent_dir d);
 const char *intent_start_name(enum intent_start s);
+const char *intent_psk_encoding_name(enum intent_psk_encoding e);
+/* The key charon gets for t: its psk's characters, or the bytes of its hex digits.
+ * Writes at most cap bytes; 0 (with *len) or -EINVAL (not hex when it must be). */
+int intent_psk_bytes(const struct intent_tunnel *t, uint8_t *buf, size_t cap, size_t *len);
 
 /* "10.0.0.1/31" style; host bits allowed. 0 or -EINVAL. */
 int intent_ifaddr_parse(const char *s, struct intent_ifaddr *out);

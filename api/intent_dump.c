@@ -196,6 +196,8 @@ static void ib_tunnel(struct intent_buf *b, const struct intent_tunnel *t)
 	ib_kint(b, ",", "interval_ms", t->bfd.interval_ms);
 	ib_kint(b, ",", "multiplier", t->bfd.multiplier);
 	ib_kstr(b, "},", "psk", t->psk);
+	if (t->psk_encoding != INTENT_PSK_STRING)
+		ib_kstr(b, ",", "psk_encoding", intent_psk_encoding_name(t->psk_encoding));
 	ib_raw(b, "}", 1);
 }
 

@@ -96,6 +96,9 @@ static void ih_tunnel(struct intent_hasher *x, const struct intent_tunnel *t)
 	ih_u64(x, t->bfd.interval_ms);
 	ih_u64(x, t->bfd.multiplier);
 	ih_str(x, t->psk);
+	/* Only when present, like the JSON: digests of string-form intents stay as they were. */
+	if (t->psk_encoding != INTENT_PSK_STRING)
+		ih_u64(x, 1 + (uint64_t)t->psk_encoding);
 }
 
 static void ih_spd(struct intent_hasher *x, const struct intent_spd *s)

@@ -52,6 +52,17 @@ static bool intent_ifname_ok(const char *s)
 }
 
 /* The two ends of a point-to-point overlay: one /31 (or /127), two distinct addresses. */
+/* 0 when psk is "0x" and an even number of hex digits in the allowed range. */
+static int intent_psk_check_hex(const char *psk)
+{
+	size_t n = strlen(psk);
+
+	if (n < 2 + 2 * INTENT_PSK_HEX_MIN || n > 2 + 2 * INTENT_PSK_HEX_MAX || n % 2 ||
+	    psk[0] != '0' || (psk[1] != 'x' && psk[1] != 'X'))
+		return -EINVAL;
+	return strspn(psk + 2, "0123456789abcdefABCDEF") == n - 2 ? 0 : -EINVAL;
+}
+
 static int intent_check_overlay(const struct intent_tunnel *t, size_t i, char *err,
 				size_t errlen)
 {
@@ -90,6 +101,10 @@ static int intent_check_tunnel(const struct intent *in, size_t i, char *err, siz
 			     INTENT_REQID_MIN, INTENT_REQID_MAX);
 	if (strlen(t->psk) < INTENT_PSK_MIN)
 		return vfail(err, errlen, "tunnels[%zu].psk: at least %d characters", i, INTENT_PSK_MIN);
+	if (t->psk_encoding == INTENT_PSK_HEX && intent_psk_check_hex(t->psk))
+		return vfail(err, errlen, "tunnels[%zu].psk: psk_encoding hex needs \"0x\" and "
+			     "%d to %d hex digits, an even number", i, 2 * INTENT_PSK_HEX_MIN,
+			     2 * INTENT_PSK_HEX_MAX);
 	if (t->kind == INTENT_KIND_VTI && !t->key)
 		return vfail(err, errlen, "tunnels[%zu].key: a VTI needs a non-zero key (its XFRM mark)", i);
 	if (t->kind == INTENT_KIND_VTI && t->sec.mode != INTENT_MODE_TUNNEL)

@@ -29,6 +29,7 @@ const struct api_route api_routes[] = {
 	/* The tunnel collection lists materialised tunnels, derived and explicit alike. */
 	{ "GET", "/v1/tunnels", AUTH_VIEWER, api_admin_tunnels },
 	API_OBJECT_ROUTES("tunnels"),
+	{ "POST", "/v1/tunnels/{id}/rotate-psk", AUTH_OPERATOR, api_psk_rotate },
 	{ "POST", "/v1/import", AUTH_OPERATOR, api_admin_import },
 	{ "GET", "/v1/export", AUTH_VIEWER, api_admin_export },
 	{ "GET", "/v1/tokens", AUTH_ADMIN, api_admin_tokens_list },

@@ -87,6 +87,9 @@ void api_admin_metrics(struct api_req *r);
 /* The http_config observer: counts the reply under its route (metrics.c). */
 void api_observe(const struct http_request *req, unsigned status, double seconds);
 
+/* api_psk.c */
+void api_psk_rotate(struct api_req *r);
+
 /* api_agent.c */
 void api_agent_intent(struct api_req *r);
 /* For a resumed long-poll whose token no longer authenticates: true, with a 404 set,

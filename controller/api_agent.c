@@ -6,10 +6,12 @@
 
 #include "api.h"
 #include "audit.h"
+#include "log.h"
 #include "compile.h"
 #include "revision.h"
 #include "longpoll.h"
 #include "metrics.h"
+#include "psk.h"
 #include "status.h"
 
 /* An agent token acts for its own site only; admins may act for any site. */
@@ -140,10 +142,31 @@ void api_agent_intent(struct api_req *r)
 	api_agent_fanout(after, rev, at);
 }
 
+/* New agent features change what the site's tunnels compile to (the psk's form, at
+ * both ends of each tunnel): recompile the site and its peers, which bumps the
+ * revisions of those whose intents changed and wakes their held polls. */
+static int api_agent_features(struct api_req *r, const json_t *report, bool changed)
+{
+	char *text;
+	int rc;
+
+	if (!changed)
+		return 0;
+	text = json_dumps(json_object_get(report, "features"), JSON_COMPACT);
+	log_info("site %s: agent features now %s: recompiling", r->param, text ? text : "none");
+	free(text);
+	rc = psk_recompile_site(r->api->store, r->param);
+	if (rc == -EINVAL)
+		log_warn("site %s: recompiling after new agent features: a site does not "
+			 "compile; its intent stays as it was", r->param);
+	return rc == -EINVAL ? 0 : rc;
+}
+
 void api_agent_status(struct api_req *r)
 {
 	struct verr *errs = NULL;
 	json_t *in = NULL, *report = NULL;
+	bool changed = false;
 	int rc;
 
 	if (api_agent_allowed(r) < 0 || api_agent_site_exists(r) < 0 || api_body(r, false, &in) < 0)
@@ -158,7 +181,14 @@ void api_agent_status(struct api_req *r)
 		goto out;
 	}
 	if (rc == 0)
+		rc = status_features_changed(r->api->store, r->param, report, &changed);
+	if (rc == 0)
 		rc = status_save(r->api->store, r->param, report);
+	if (rc == 0)
+		rc = api_agent_features(r, report, changed);
+	/* The agents' heartbeats are the clock of psk_max_age. */
+	if (rc == 0 && (rc = psk_rotate_due(r->api->store, r->param)) > 0)
+		rc = 0;
 	if (rc < 0)
 		api_fail(r, rc, "saving the status report");
 	else

@@ -43,6 +43,7 @@ void compile_ctx_free(struct compile_ctx *c)
 	free(c->adj_off);
 	free(c->adj);
 	free(c->roles);
+	free(c->psk_hex);
 	free(c->names);
 	json_decref(c->sites);
 	json_decref(c->profiles);
@@ -116,6 +117,32 @@ static int compile_load_tunnels(struct compile_ctx *c, struct db *db)
 	return rc == SQLITE_DONE ? 0 : rc == SQLITE_ROW ? -EIO : db_errno(rc);
 }
 
+/* Sites whose agent's latest report lists the hex-psk feature (status.c keeps the
+ * report as posted). A tunnel's psk is handed to charon as bytes only when both of
+ * its ends decode it so; until then both keep the string form, so a new IKE_SA
+ * always finds the same key at both ends. */
+static int compile_load_features(struct compile_ctx *c, struct db *db)
+{
+	sqlite3_stmt *st = db_stmt(db, "SELECT site FROM site_status WHERE EXISTS "
+				   "(SELECT 1 FROM json_each(body, '$.features') WHERE value = ?1)");
+	int rc;
+
+	c->psk_hex = calloc(c->n + 1, 1);
+	if (!c->psk_hex)
+		return -ENOMEM;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, INTENT_FEATURE_PSK_HEX, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		long i = compile_site_index(c, (const char *)sqlite3_column_text(st, 0));
+
+		if (i >= 0)
+			c->psk_hex[i] = 1;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
 /* Compressed adjacency: each site's tunnels in id order, without a list per site. */
 static int compile_index(struct compile_ctx *c)
 {
@@ -172,6 +199,8 @@ int compile_ctx_new(struct store *s, struct compile_ctx **out)
 	json_array_foreach(c->sites, i, v)
 		c->names[i] = json_string_value(json_object_get(v, "name"));
 	r = compile_load_tunnels(c, store_db(s));
+	if (r == 0)
+		r = compile_load_features(c, store_db(s));
 	if (r == 0)
 		r = compile_index(c);
 out:
@@ -248,20 +277,50 @@ static void compile_security(const json_t *prof, const json_t *self, const json_
 	sec->udp_encap = nat_self || nat_peer;
 }
 
-/* Worst-case bytes each layer adds: ESP with a 16-byte IV, 16-byte ICV, up to 15 bytes
- * of padding and its 2-byte trailer; AH with a 16-byte ICV (24 with IPv6 alignment);
- * GRE with its key. The overlay MTU is what is left of the smaller underlay MTU. */
+/* The largest ICV any of the child proposals can negotiate: HMAC-SHA-512 truncates to
+ * 32 bytes, SHA-384 to 24; every other allowed integrity or AEAD algorithm (SHA-256,
+ * AES-XCBC/CMAC, GCM/CCM/ChaCha20-Poly1305 with 16- or 12-byte tags) needs at most 16. */
+static uint32_t compile_icv(const struct intent_security *sec)
+{
+	uint32_t icv = 16;
+
+	for (size_t i = 0; i < sec->n_child_proposals; i++) {
+		const char *p = sec->child_proposals[i];
+
+		while (*p) {
+			size_t n = strcspn(p, "-");
+
+			if ((n == 6 && !strncmp(p, "sha512", n)) || (n == 8 && !strncmp(p, "sha2_512", n)))
+				icv = 32;
+			else if (((n == 6 && !strncmp(p, "sha384", n)) ||
+				  (n == 8 && !strncmp(p, "sha2_384", n))) && icv < 24)
+				icv = 24;
+			p += n + (p[n] == '-');
+		}
+	}
+	return icv;
+}
+
+/* Worst-case bytes each layer adds: the outer IP header; UDP encapsulation of ESP
+ * (NAT-T, RFC 3948: 8 bytes, IPv4 and IPv6 alike); ESP with a 16-byte IV, up to 15
+ * bytes of padding, its 2-byte trailer and the ICV; AH's 12-byte header with the ICV,
+ * padded to 32 bits (IPv4) or 64 bits (IPv6, RFC 4302 3.3.3.2.1); GRE with its key.
+ * The overlay MTU is what is left of the smaller underlay MTU. */
 static uint32_t compile_mtu(const json_t *self, const json_t *peer, int v6, int vti,
 			    const struct intent_security *sec)
 {
 	uint32_t mtu = compile_u32(self, "underlay_mtu"), pm = compile_u32(peer, "underlay_mtu");
-	uint32_t ip = v6 ? 40 : 20, over = ip;
+	uint32_t ip = v6 ? 40 : 20, over = ip, icv = compile_icv(sec), ah = 12 + icv;
 
 	if (pm < mtu)
 		mtu = pm;
 	if (!vti)
 		over += 8;
-	over += sec->protocol == INTENT_PROTO_ESP ? 8 + 16 + 15 + 2 + 16 : (v6 ? 24 : 28);
+	if (sec->udp_encap)
+		over += 8;
+	if (v6)
+		ah = (ah + 7) & ~7u;
+	over += sec->protocol == INTENT_PROTO_ESP ? 8 + 16 + 15 + 2 + icv : ah;
 	if (sec->mode == INTENT_MODE_TUNNEL && !vti)
 		over += ip;
 	return mtu > over + 576 ? mtu - over : 576;
@@ -311,6 +370,7 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 	t->psk = strdup(k->psk);
 	if (!t->id || !t->psk)
 		return -ENOMEM;
+	t->psk_encoding = c->psk_hex[k->a] && c->psk_hex[k->b] ? INTENT_PSK_HEX : INTENT_PSK_STRING;
 	t->kind = k->vti ? INTENT_KIND_VTI : INTENT_KIND_GRE;
 	if (compile_underlay(sj, &t->local) < 0 || compile_reach(pj, &t->remote) < 0)
 		return -EINVAL;
@@ -333,6 +393,17 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 			 "are behind NAT, so neither can reach the other", c->names[peer], k->id);
 		return -EINVAL;
 	}
+	if (compile_is(k->profile, "protocol", "ah") &&
+	    (json_is_true(json_object_get(sj, "behind_nat")) ||
+	     json_is_true(json_object_get(pj, "behind_nat")))) {
+		/* AH authenticates the outer addresses a NAT rewrites, and RFC 3948 defines
+		 * UDP encapsulation for ESP only. */
+		compile_path(c, self, "behind_nat", path, sizeof(path));
+		verr_add(errs, path, "cannot be joined to site '%s' (tunnel gs%lld): profile "
+			 "'%s' uses AH, which cannot cross NAT; use ESP", c->names[peer], k->id,
+			 json_string_value(json_object_get(k->profile, "name")));
+		return -EINVAL;
+	}
 	t->key = (uint32_t)k->id;
 	t->ttl = COMPILE_TTL;
 	t->reqid = (uint32_t)(COMPILE_REQID_BASE + k->id);
@@ -343,27 +414,35 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 	t->overlay_peer = (struct intent_ifaddr){ (k->a == self ? ob : oa).addr, oa.len };
 	compile_security(k->profile, sj, pj, k->a == self, k->vti, &t->sec);
 	compile_bfd(k->profile, &t->bfd);
-	t->mtu = compile_mtu(sj, pj, t->local.family == AF_INET6, k->vti, &t->sec);
 	r = compile_strv(json_object_get(k->profile, "ike_proposals"), &t->sec.ike_proposals,
 			 &t->sec.n_ike_proposals);
 	if (r == 0)
 		r = compile_strv(json_object_get(k->profile, t->sec.protocol == INTENT_PROTO_AH ?
 				 "ah_proposals" : "esp_proposals"),
 				 &t->sec.child_proposals, &t->sec.n_child_proposals);
+	/* After the proposals: their ICV sizes are part of the overhead. */
+	t->mtu = compile_mtu(sj, pj, t->local.family == AF_INET6, k->vti, &t->sec);
 	return r;
 }
 
+/* in, out, and for tunnel-mode SAs fwd: charon reads the use time of a tunnel-mode
+ * CHILD_SA from its in, out and fwd policies (child_sa.c, update_usetime) whoever
+ * installed them, and logs "querying policy failed" for each one missing. The fwd
+ * policy mirrors in; it matches nothing real (GRE is addressed to this gateway, and
+ * forwarded VTI traffic carries no mark). */
 static int compile_spd(struct intent *in, const struct intent_tunnel *t)
 {
 	int vti = t->kind == INTENT_KIND_VTI;
+	int ndirs = t->sec.mode == INTENT_MODE_TUNNEL ? 3 : 2;
 
-	for (int dir = 0; dir < 2; dir++) {
+	for (int d = 0; d < ndirs; d++) {
 		struct intent_spd *s = &in->spd[in->n_spd];
+		int dir = d == 1;	/* 1: out, from here to the peer */
 
 		s->tunnel = strdup(t->id);
 		if (!s->tunnel)
 			return -ENOMEM;
-		s->dir = dir ? INTENT_DIR_OUT : INTENT_DIR_IN;
+		s->dir = d == 0 ? INTENT_DIR_IN : d == 1 ? INTENT_DIR_OUT : INTENT_DIR_FWD;
 		s->src.addr = dir ? t->local : t->remote;
 		s->dst.addr = dir ? t->remote : t->local;
 		s->src.len = s->dst.len = t->local.family == AF_INET6 ? 128 : 32;
@@ -518,7 +597,7 @@ static int compile_body(const struct compile_ctx *c, size_t self, struct intent 
 	int r = 0;
 
 	in->tunnels = calloc(deg + 1, sizeof(*in->tunnels));
-	in->spd = calloc(2 * deg + 1, sizeof(*in->spd));
+	in->spd = calloc(3 * deg + 1, sizeof(*in->spd));
 	if (!in->tunnels || !in->spd)
 		return -ENOMEM;
 	for (size_t j = 0; j < deg && r == 0; j++) {

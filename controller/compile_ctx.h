@@ -24,6 +24,7 @@ struct compile_ctx {
 	size_t ntuns;
 	size_t *adj_off, *adj;			/* tunnels of site i: adj[adj_off[i] .. adj_off[i+1]) */
 	unsigned char *roles;			/* roles[t * n + i]: site i in topology t */
+	unsigned char *psk_hex;			/* site i's agent reported INTENT_FEATURE_PSK_HEX */
 	struct addr_prefix pool;
 	/* While refreshing inside a write: where a site's errors go (see store_finish). */
 	const char *(*path_of)(void *ctx, const char *kind, const char *name);

@@ -43,6 +43,10 @@ static const struct valid_field profile_fields[] = {
 	{ .key = "dpd_interval", .type = VALID_INT, .min = 0, .max = 3600, .def = 30 },
 	{ .key = "start", .type = VALID_ENUM, .choices = profile_start, .def_str = "on-demand" },
 	{ .key = "ecmp", .type = VALID_BOOL, .def = 0 },
+	/* Seconds a tunnel's PSK is used before the controller rotates it; null: never.
+	 * Checked at each agent report (psk.c). */
+	{ .key = "psk_max_age", .type = VALID_INT, .nullable = true, .min = 3600,
+	  .max = 315360000 },
 	{ .key = "bfd", .type = VALID_OBJECT, .fields = profile_bfd_fields,
 	  .nfields = sizeof(profile_bfd_fields) / sizeof(profile_bfd_fields[0]) },
 	{ .key = "description", .type = VALID_STRING, .max = 255 },

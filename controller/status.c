@@ -10,6 +10,8 @@
 #include "status.h"
 #include "tunnel.h"
 
+#define STATUS_FEATURES_MAX 16
+
 static const char *const status_if_states[] = { "up", "down", "missing", "failed", NULL };
 static const char *const status_ike_states[] = { "none", "connecting", "established", "down", NULL };
 static const char *const status_child_states[] = { "none", "installing", "installed", "rekeying",
@@ -19,8 +21,10 @@ static const char *const status_live_states[] = { "up", "down", "idle", "admin-d
 static const char *const status_live_reasons[] = { "bfd-timeout", "bfd-no-reply", "peer-admin-down",
 						   "ike-failed", "ike-timeout", "interface", NULL };
 static const char *const status_bfd_states[] = { "off", "admin-down", "down", "init", "up", NULL };
+/* "errors": how many errors the agent saw on the tunnel (last_error is only the
+ * latest, and is cleared once the tunnel has been up since). */
 static const char *const status_counters[] = { "bytes_in", "bytes_out", "packets_in",
-					       "packets_out", NULL };
+					       "packets_out", "errors", NULL };
 
 static int status_in_list(const char *v, const char *const *list)
 {
@@ -156,7 +160,7 @@ static void status_liveness(const json_t *e, const char *path, struct verr *errs
 static json_t *status_entry(const json_t *e, const char *path, struct verr *errs)
 {
 	static const char *const keys[] = { "id", "interface", "ike", "child", "bytes_in",
-		"bytes_out", "packets_in", "packets_out", "last_error", "liveness", NULL };
+		"bytes_out", "packets_in", "packets_out", "errors", "last_error", "liveness", NULL };
 	json_t *out = json_object();
 	const char *id = json_string_value(json_object_get(e, "id")), *k;
 	json_t *v;
@@ -188,11 +192,68 @@ static json_t *status_entry(const json_t *e, const char *path, struct verr *errs
 	return out;
 }
 
+/* Inserts name into the sorted array a unless it is there. */
+static void status_feature_add(json_t *a, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < json_array_size(a); i++) {
+		int c = strcmp(json_string_value(json_array_get(a, i)), name);
+
+		if (c == 0)
+			return;
+		if (c > 0)
+			break;
+	}
+	json_array_insert_new(a, i, json_string(name));
+}
+
+bool status_has_feature(const json_t *report, const char *name)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(json_object_get(report, "features"), i, v)
+		if (!strcmp(json_string_value(v), name))
+			return true;
+	return false;
+}
+
+/* The optional "features": what the agent can do beyond the first intent format
+ * (INTENT_FEATURE_PSK_HEX). Unknown names are kept: a newer agent may know more. Sorted
+ * and unique, so comparing two reports' lists says whether anything changed. */
+static json_t *status_features(const json_t *f, struct verr *errs)
+{
+	json_t *out, *v;
+	size_t i;
+	char p[64];
+
+	if (!f)
+		return NULL;
+	if (!json_is_array(f) || json_array_size(f) > STATUS_FEATURES_MAX) {
+		verr_add(errs, "features", "must be an array of at most %d names", STATUS_FEATURES_MAX);
+		return NULL;
+	}
+	out = json_array();
+	json_array_foreach(f, i, v) {
+		const char *s = json_string_value(v);
+		size_t n = s ? strlen(s) : 0;
+
+		if (!s || !n || n > 32 || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") != n) {
+			verr_add(errs, verr_path_idx(p, sizeof(p), "features", i),
+				 "must be a name of 1-32 of a-z 0-9 -");
+			continue;
+		}
+		status_feature_add(out, s);
+	}
+	return out;
+}
+
 int status_normalize(const json_t *in, struct verr *errs, json_t **out)
 {
 	const json_t *rev = json_object_get(in, "revision"), *tuns = json_object_get(in, "tunnels");
 	size_t before = verr_count(errs), i;
-	json_t *list = json_array(), *e;
+	json_t *list = json_array(), *e, *features;
 	const char *k;
 	char p[64];
 
@@ -202,8 +263,9 @@ int status_normalize(const json_t *in, struct verr *errs, json_t **out)
 		return -EINVAL;
 	}
 	json_object_foreach((json_t *)in, k, e)
-		if (strcmp(k, "revision") && strcmp(k, "tunnels"))
+		if (strcmp(k, "revision") && strcmp(k, "tunnels") && strcmp(k, "features"))
 			verr_add(errs, k, "unknown field");
+	features = status_features(json_object_get(in, "features"), errs);
 	if (!json_is_integer(rev) || json_integer_value(rev) < 0)
 		verr_add(errs, "revision", "required: the intent revision the agent applied");
 	if (!json_is_array(tuns))
@@ -213,9 +275,14 @@ int status_normalize(const json_t *in, struct verr *errs, json_t **out)
 							 errs));
 	if (verr_count(errs) > before) {
 		json_decref(list);
+		json_decref(features);
 		return -EINVAL;
 	}
 	*out = json_pack("{s:I, s:o}", "revision", json_integer_value(rev), "tunnels", list);
+	if (*out && features && json_object_set_new(*out, "features", features)) {
+		json_decref(*out);
+		*out = NULL;
+	}
 	return *out ? 0 : -ENOMEM;
 }
 
@@ -292,6 +359,30 @@ int status_save(struct store *s, const char *site, const json_t *report)
 	sqlite3_reset(st);
 	free(text);
 	return db_errno(rc);
+}
+
+int status_features_changed(struct store *s, const char *site, const json_t *report,
+			    bool *changed)
+{
+	sqlite3_stmt *st = db_stmt(store_db(s), "SELECT json_extract(body, '$.features') "
+				   "FROM site_status WHERE site = ?1");
+	const json_t *now = json_object_get(report, "features");
+	json_t *was = NULL, *none = json_array();
+	int rc;
+
+	if (!st || !none) {
+		json_decref(none);
+		return st ? -ENOMEM : -EIO;
+	}
+	sqlite3_bind_text(st, 1, site, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		was = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+	sqlite3_reset(st);
+	*changed = !json_equal(was ? was : none, now ? now : none);
+	json_decref(was);
+	json_decref(none);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
 
 /* A report re-keyed by tunnel id, for lookups while decorating views. */

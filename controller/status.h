@@ -3,6 +3,7 @@
 #ifndef GRESEC_STATUS_H
 #define GRESEC_STATUS_H
 
+#include <stdbool.h>
 #include <jansson.h>
 #include "store.h"
 #include "verr.h"
@@ -13,6 +14,12 @@ int status_normalize(const json_t *in, struct verr *errs, json_t **out);
  * is not ahead of the controller's. -EINVAL with errs. */
 int status_check(struct store *s, const char *site, const json_t *report, struct verr *errs);
 int status_save(struct store *s, const char *site, const json_t *report);
+/* report (normalized) lists feature name. */
+bool status_has_feature(const json_t *report, const char *name);
+/* Whether report's "features" differ from those of the site's stored report (a site
+ * without one had none). 0 or negative errno. */
+int status_features_changed(struct store *s, const char *site, const json_t *report,
+			    bool *changed);
 
 /* The stored reports (of one site, or all when site is NULL), for decorating views:
  * {site: {"reported_at", "age", "stale", "applied_revision", "tunnels": {id: entry}}}. */

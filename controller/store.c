@@ -540,6 +540,25 @@ static void store_note_deleted_sites(const json_t *changes, json_t *changed)
 			json_array_append(changed, json_object_get(c, "name"));
 }
 
+/* Commits (r == 0 and not dry_run) or rolls back; on commit the new compile context
+ * serves intents and the sites in changed are woken. Takes compiled and changed. */
+static int store_end(struct store *s, int r, struct compile_ctx *compiled, json_t *changed,
+		     bool dry_run)
+{
+	if (r == 0 && !dry_run)
+		r = store_commit(s);
+	if (r < 0 || dry_run) {
+		store_rollback(s);
+		compile_ctx_free(compiled);
+	} else {
+		store_set_compiled(s, compiled);
+		if (s->notify && json_array_size(changed))
+			s->notify(s->notify_ctx, changed);
+	}
+	json_decref(changed);
+	return r;
+}
+
 int store_finish(struct store *s, struct verr *errs,
 		 const char *(*path_of)(void *ctx, const char *kind, const char *name),
 		 void *ctx, bool dry_run)
@@ -555,18 +574,16 @@ int store_finish(struct store *s, struct verr *errs,
 	if (r == 0)
 		store_note_deleted_sites(s->changes, changed);
 	json_decref(dirty);
-	if (r == 0 && !dry_run)
-		r = store_commit(s);
-	if (r < 0 || dry_run) {
-		store_rollback(s);
-		compile_ctx_free(compiled);
-	} else {
-		store_set_compiled(s, compiled);
-		if (s->notify && json_array_size(changed))
-			s->notify(s->notify_ctx, changed);
-	}
-	json_decref(changed);
-	return r;
+	return store_end(s, r, compiled, changed, dry_run);
+}
+
+int store_finish_sites(struct store *s, struct verr *errs, const json_t *dirty)
+{
+	struct compile_ctx *compiled = NULL;
+	json_t *changed = NULL;
+	int r = revision_refresh(s, errs, s->changes, dirty, NULL, NULL, &changed, &compiled);
+
+	return store_end(s, r, compiled, changed, false);
 }
 
 int store_refresh(struct store *s)

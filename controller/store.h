@@ -89,5 +89,9 @@ int store_referrers(struct store *s, const struct kind_ops *k, const char *name,
 int store_finish(struct store *s, struct verr *errs,
 		 const char *(*path_of)(void *ctx, const char *kind, const char *name),
 		 void *ctx, bool dry_run);
+/* Ends a write transaction that changed no object, only what the sites named in dirty
+ * (an object of site names) compile to, e.g. a tunnel's key: recompiles them, commits,
+ * wakes their held polls; rolls back on any error. */
+int store_finish_sites(struct store *s, struct verr *errs, const json_t *dirty);
 
 #endif

@@ -6,9 +6,9 @@
 #include <string.h>
 #include <gnutls/crypto.h>
 
+#include "psk.h"
 #include "tunnel.h"
 
-#define TUNNEL_PSK_BYTES 32
 /* Reqids below this are left to charon's own allocation (api/intent.h). */
 #define TUNNEL_REQID_BASE 0x10000
 
@@ -350,16 +350,13 @@ static int tunnel_insert(struct db *db, const struct tunnel_want *w)
 {
 	sqlite3_stmt *st = db_stmt(db, "INSERT INTO tunnel (site_a, site_b, origin, source, sources, "
 				   "tunnel_type, profile, psk, overlay) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-	unsigned char key[TUNNEL_PSK_BYTES];
-	char psk[2 + 2 * TUNNEL_PSK_BYTES + 1] = "0x";
+	char psk[PSK_TEXT_LEN];
 	int rc;
 
 	if (!st)
 		return -EIO;
-	if (gnutls_rnd(GNUTLS_RND_KEY, key, sizeof(key)) < 0)
+	if (psk_new(psk) < 0)
 		return -EIO;
-	for (size_t i = 0; i < sizeof(key); i++)
-		snprintf(psk + 2 + 2 * i, 3, "%02x", key[i]);
 	sqlite3_bind_text(st, 1, w->a, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, w->b, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, w->origin, -1, SQLITE_STATIC);
@@ -371,7 +368,6 @@ static int tunnel_insert(struct db *db, const struct tunnel_want *w)
 	sqlite3_bind_int64(st, 9, w->overlay);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	gnutls_memset(key, 0, sizeof(key));
 	gnutls_memset(psk, 0, sizeof(psk));
 	return db_errno(rc);
 }

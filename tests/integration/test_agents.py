@@ -444,7 +444,7 @@ def test_status_round_trip(actl, spec):
     (t,) = page["items"]
     assert t["state"] == {"overall": "up", "m1": entry(tid, bytes_in=1000, bytes_out=2000,
                                                        packets_in=10, packets_out=20,
-                                                       last_error=None),
+                                                       errors=0, last_error=None),
                           "m2": None}, t["state"]
     site_m1 = ok(actl.get("/v1/sites/m1")).json
     validate(spec, response_schema(spec, "/v1/sites/{name}", "GET", 200), site_m1, "site")
@@ -463,7 +463,7 @@ def test_status_round_trip(actl, spec):
     assert t["state"]["overall"] == "degraded", t["state"]
     assert actl.get("/v1/status").json["tunnels"]["degraded"] == 1
     assert t["state"]["m2"] == entry(tid, "down", "connecting", "none", bytes_in=0,
-                                     bytes_out=0, packets_in=0, packets_out=0,
+                                     bytes_out=0, packets_in=0, packets_out=0, errors=0,
                                      last_error=err), t["state"]
     # A report replaces the previous one: m1 now says the CHILD_SA is down.
     ok(actl.post("/v1/agents/m1/status", {"revision": it["revision"], "tunnels": [

@@ -263,3 +263,28 @@ def test_the_proxy_flags_what_breaks_the_document(make_controller, tmp_path):
     ctl.violations[:] = []
     assert len(flagged) == 2, flagged
     assert "colour" in flagged[0][3] and "schema_version" in flagged[1][3], flagged
+
+
+# ---- PSKs: rotation, psk_max_age, the agents' features (issue 11 item 4, issue 10 item 1)
+
+def test_psk_rotation_and_features_through_a_validating_proxy(make_controller):
+    ctl = make_controller("strict", ["--poll-timeout", str(POLL)], prism="strict")
+    seed(ctl)
+    op, viewer = ctl.issue("operator"), ctl.issue("viewer")
+    a1 = ok(ctl.post("/v1/sites/s1/agent-token"), 201).json["token"]
+    ok(ctl.post("/v1/profiles", {"name": "aged", "psk_max_age": 86400}), 201)
+    assert ok(ctl.get("/v1/profiles/aged")).json["psk_max_age"] == 86400
+    ok(ctl.patch("/v1/profiles/aged", {"psk_max_age": None}))
+    it = ok(ctl.get("/v1/agents/s1/intent", token=a1)).json
+    tid = it["tunnels"][0]["id"]
+    ok(ctl.post("/v1/agents/s1/status", {"revision": it["revision"], "features": ["psk-hex"],
+        "tunnels": [{"id": tid, "interface": "up", "ike": "established",
+                     "child": "installed", "errors": 3, "last_error": None}]},
+        token=a1), 204)
+    n = ok(ctl.get("/v1/tunnels?site=s1")).json["items"][0]["id"]
+    r = ok(ctl.post("/v1/tunnels/%d/rotate-psk" % n, token=op)).json
+    assert r["id"] == n, r
+    assert_error(ctl.post("/v1/tunnels/%d/rotate-psk" % n, token=viewer), 403)
+    assert_error(ctl.post("/v1/tunnels/%d/rotate-psk" % n, token=a1), 403)
+    assert_error(ctl.post("/v1/tunnels/999999/rotate-psk"), 404)
+    no_violations(ctl)

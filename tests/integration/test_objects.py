@@ -12,7 +12,7 @@ PROFILE_DEFAULTS = {"keying": "ike", "ike_version": 2,
                     "esp_proposals": ["aes256gcm16-ecp384"], "ah_proposals": ["sha256-ecp384"],
                     "auth": "psk", "mode": "transport", "protocol": "esp",
                     "ike_lifetime": 86400, "sa_lifetime": 3600, "dpd_interval": 30,
-                    "start": "on-demand", "ecmp": False, "description": "",
+                    "start": "on-demand", "ecmp": False, "description": "", "psk_max_age": None,
                     "bfd": {"enabled": True, "interval_ms": 100, "multiplier": 3}}
 TOPOLOGY_DEFAULTS = {"tunnel_type": "gre", "members": [], "match_tags": {}, "hubs": [],
                      "summary_prefixes": [], "description": ""}

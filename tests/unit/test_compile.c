@@ -340,6 +340,55 @@ static void test_nat_rules(void **state)
 	json_decref(errs);
 }
 
+static uint32_t mtu_of(const json_t *in, const char *remote)
+{
+	return (uint32_t)json_integer_value(json_object_get(tunnel_obj(in, remote), "mtu"));
+}
+
+/* NAT-T's UDP header, the ICV of the strongest integrity algorithm proposed, AH's IPv6
+ * alignment: each moves the MTU by exactly its bytes. */
+static void test_mtu_overheads(void **state)
+{
+	struct fx *f = *state;
+	json_t *in, *errs = NULL;
+	char *text;
+
+	assert_int_equal(import(f, "{\"profiles\":[{\"name\":\"p\"},"
+		"{\"name\":\"cbc\",\"esp_proposals\":[\"aes256-sha512-ecp384\",\"aes256-sha256-ecp384\"]},"
+		"{\"name\":\"ah\",\"protocol\":\"ah\"},{\"name\":\"ah512\",\"protocol\":\"ah\","
+		"\"ah_proposals\":[\"sha512-ecp384\"]}],\"sites\":["
+		"{\"name\":\"hub\",\"underlay\":\"192.0.2.1\"},"
+		"{\"name\":\"nat\",\"underlay\":\"192.168.1.2\",\"behind_nat\":true,"
+		"\"nat_address\":\"203.0.113.2\"},{\"name\":\"s\",\"underlay\":\"192.0.2.3\"},"
+		"{\"name\":\"s512\",\"underlay\":\"192.0.2.4\"},{\"name\":\"v6a\",\"underlay\":\"2001:db8::1\"},"
+		"{\"name\":\"v6b\",\"underlay\":\"2001:db8::2\"},{\"name\":\"v6c\",\"underlay\":\"2001:db8::3\"}],"
+		"\"tunnels\":[{\"name\":\"n\",\"a\":\"hub\",\"b\":\"nat\",\"profile\":\"p\"},"
+		"{\"name\":\"c\",\"a\":\"hub\",\"b\":\"s\",\"profile\":\"cbc\"},"
+		"{\"name\":\"a\",\"a\":\"hub\",\"b\":\"s512\",\"profile\":\"ah512\"},"
+		"{\"name\":\"v6\",\"a\":\"v6a\",\"b\":\"v6b\",\"profile\":\"ah\"},"
+		"{\"name\":\"v6n\",\"a\":\"v6a\",\"b\":\"v6c\",\"profile\":\"p\"}]}", NULL), 0);
+	in = intent_of(f, "hub", NULL);
+	/* 1500 - IPv4 20 - GRE 8 - ESP 57 = 1415; NAT-T's UDP header takes 8 more. */
+	assert_int_equal(mtu_of(in, "203.0.113.2"), 1407);
+	/* HMAC-SHA-512 in either proposal: a 32-byte ICV instead of 16. */
+	assert_int_equal(mtu_of(in, "192.0.2.3"), 1399);
+	/* AH, IPv4: 12 + 32-byte ICV = 44. */
+	assert_int_equal(mtu_of(in, "192.0.2.4"), 1500 - 20 - 8 - 44);
+	json_decref(in);
+	in = intent_of(f, "v6a", NULL);
+	/* AH, IPv6: 12 + 16 = 28, padded to 64 bits = 32; IPv6 header 40. */
+	assert_int_equal(mtu_of(in, "2001:db8::2"), 1500 - 40 - 8 - 32);
+	assert_int_equal(mtu_of(in, "2001:db8::3"), 1500 - 40 - 8 - 57);
+	json_decref(in);
+	/* AH cannot cross a NAT: refused, naming the profile. */
+	assert_int_equal(import(f, "{\"tunnels\":[{\"name\":\"x\",\"a\":\"s\",\"b\":\"nat\","
+		"\"profile\":\"ah\"}]}", &errs), -EINVAL);
+	text = json_dumps(errs, 0);
+	assert_non_null(strstr(text, "uses AH, which cannot cross NAT"));
+	free(text);
+	json_decref(errs);
+}
+
 static void test_initiator_without_nat(void **state)
 {
 	struct fx *f = *state;
@@ -365,6 +414,7 @@ static void test_vti_and_mtu(void **state)
 	json_t *in;
 	const json_t *t, *sp;
 	size_t i;
+	int ndirs = 0;
 
 	assert_int_equal(import(f, "{\"profiles\":[{\"name\":\"p\"}],\"sites\":[" SITES_4 "],"
 		"\"tunnels\":[{\"name\":\"v\",\"a\":\"s1\",\"b\":\"s2\",\"tunnel_type\":\"vti\",\"profile\":\"p\"},"
@@ -378,12 +428,20 @@ static void test_vti_and_mtu(void **state)
 	assert_int_equal(json_integer_value(json_object_get(t, "mtu")), 1423);
 	assert_int_equal(json_integer_value(json_object_get(tunnel_obj(in, "192.0.2.1"), "mtu")), 1415);
 	json_array_foreach(json_object_get(in, "spd"), i, sp) {
+		const char *dir = json_string_value(json_object_get(sp, "dir"));
+
 		if (strcmp(json_string_value(json_object_get(sp, "tunnel")),
-			   json_string_value(json_object_get(t, "id"))))
+			   json_string_value(json_object_get(t, "id")))) {
+			/* the GRE tunnel is transport mode: in and out only */
+			assert_string_not_equal(dir, "fwd");
 			continue;
+		}
+		/* tunnel mode: in, out and fwd, each marked (charon queries all three) */
+		ndirs++;
 		assert_int_equal(json_integer_value(json_object_get(json_object_get(sp, "mark"), "value")),
 				 json_integer_value(json_object_get(t, "key")));
 	}
+	assert_int_equal(ndirs, 3);
 	json_decref(in);
 }
 
@@ -554,6 +612,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nat_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_initiator_without_nat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vti_and_mtu, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mtu_overheads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bfd_from_profile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stability_and_revisions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deterministic, setup, teardown),

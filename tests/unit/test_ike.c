@@ -45,6 +45,9 @@ static const char *const intent_text =
 	" \"psk\": \"0123456789abcdef-ah-3\"}"
 	"]}";
 
+/* ike_child_name of gre-1 in the release before psk_encoding (its hash covered the psk). */
+#define LEGACY_GRE_1 "gre-1-0ab1f57ff2bb2445"
+
 static struct intent *load_intent(void)
 {
 	json_error_t je;
@@ -107,6 +110,7 @@ static void test_conn_gre_transport(void **state)
 	assert_string_equal(vici_node_str(vici_node_get(c, "remote"), "id"), "198.51.100.1");
 	ch = child_of(c, "gre-1-x");
 	assert_non_null(ch);
+	assert_null(vici_node_get(ch, "mark_in"));	/* GRE policies carry no mark */
 	assert_string_equal(vici_node_str(ch, "mode"), "transport");
 	assert_string_equal(vici_node_str(ch, "policies"), "no");
 	assert_string_equal(vici_node_str(ch, "reqid"), "65537");
@@ -135,6 +139,9 @@ static void test_conn_vti_tunnel_nat(void **state)
 	assert_string_equal(vici_node_str(ch, "reqid"), "65538");
 	assert_string_equal(item(ch, "local_ts", 0), "0.0.0.0/0");
 	assert_string_equal(item(ch, "remote_ts", 0), "0.0.0.0/0");
+	/* charon names the VTI's marked policies when it reads their use times */
+	assert_string_equal(vici_node_str(ch, "mark_in"), "2/0xffffffff");
+	assert_string_equal(vici_node_str(ch, "mark_out"), "2/0xffffffff");
 	/* the initiator of an always-on tunnel restarts it when DPD finds the peer dead */
 	assert_string_equal(vici_node_str(ch, "dpd_action"), "restart");
 	vici_node_free(root);
@@ -192,7 +199,7 @@ static void test_child_name_hash(void **state)
 	t->key = 77;
 	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
 	assert_string_equal(a, b);
-	/* every IKE parameter does, and so does the PSK */
+	/* every IKE parameter does; the PSK does not (a new key keeps the SAs) */
 	t->sec.child_lifetime = 1800;
 	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
 	assert_string_not_equal(a, b);
@@ -204,11 +211,16 @@ static void test_child_name_hash(void **state)
 	old_psk = t->psk;
 	t->psk = strdup("another-psk-0123456789");
 	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
+	assert_string_equal(a, b);
+	/* the name agents before psk_encoding gave: tag 1, psk hashed too */
+	assert_int_equal(ike_child_name_legacy(t, b, sizeof(b)), 0);
 	assert_string_not_equal(a, b);
 	free(t->psk);
 	t->psk = old_psk;
-	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
-	assert_string_equal(a, b);
+	assert_int_equal(ike_child_name_legacy(t, a, sizeof(a)), 0);
+	assert_string_not_equal(a, b);
+	/* pinned: the name an agent of the previous release computed for this conn */
+	assert_string_equal(a, LEGACY_GRE_1);
 	assert_int_equal(ike_child_name(t, b, 10), -ENAMETOOLONG);
 	intent_free(in);
 }
@@ -235,6 +247,7 @@ static struct ike_cur *cur_matching(const struct intent *in, bool up)
 
 	for (size_t i = 0; i < in->n_tunnels; i++) {
 		char child[IKE_CHILD_MAX + 1], shared[IKE_SHARED_MAX + 1];
+		uint8_t fp[IKE_PSK_FP_LEN];
 		struct ike_cur_conn *c;
 
 		assert_int_equal(ike_child_name(&in->tunnels[i], child, sizeof(child)), 0);
@@ -243,6 +256,8 @@ static struct ike_cur *cur_matching(const struct intent *in, bool up)
 		c->sa_up = up;
 		ike_shared_name(&in->tunnels[i], shared, sizeof(shared));
 		assert_int_equal(ike_cur_add_shared(cur, shared), 0);
+		assert_int_equal(ike_psk_fp(&in->tunnels[i], fp), 0);
+		ike_cur_set_shared_fp(cur, shared, fp);
 	}
 	return cur;
 }
@@ -325,6 +340,114 @@ static void test_plan_changed_and_missing_key(void **state)
 	free(t);
 	ike_cur_free(cur);
 	intent_free(in);
+}
+
+/* A new key (rotation, or the move to the hex form) is a load-shared only: the conn
+ * and its SAs stay, the next IKE_SA authenticates with the new key. */
+static void test_plan_new_key_keeps_sas(void **state)
+{
+	struct intent *in = load_intent();
+	struct ike_cur *cur = cur_matching(in, true);
+	char *t;
+
+	(void)state;
+	free(in->tunnels[1].psk);
+	in->tunnels[1].psk = strdup("0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+	in->tunnels[1].psk_encoding = INTENT_PSK_HEX;
+	t = plan_text(in, cur, 0);
+	assert_string_equal(t, "ike load-shared gresec-vti-2 owners hub1.example spoke2.example\n");
+	free(t);
+	ike_cur_free(cur);
+	/* A key whose fingerprint the agent does not know (it restarted): loaded again,
+	 * nothing else. */
+	cur = cur_matching(in, true);
+	cur->shared_fp[0].known = false;
+	t = plan_text(in, cur, 0);
+	assert_string_equal(t, "ike load-shared gresec-gre-1 owners 192.0.2.1 198.51.100.1\n");
+	free(t);
+	ike_cur_free(cur);
+	intent_free(in);
+}
+
+/* An agent upgraded over conns its predecessor loaded: they are renamed (load-conn),
+ * not renegotiated; a really changed conn still is. */
+static void test_plan_legacy_conn_renamed(void **state)
+{
+	struct intent *in = load_intent();
+	struct ike_cur *cur = cur_matching(in, true);
+	char *t;
+
+	(void)state;
+	strcpy(cur->conns[0].child, LEGACY_GRE_1);
+	assert_int_equal(ike_child_name_legacy(&in->tunnels[1], cur->conns[1].child,
+					       sizeof(cur->conns[1].child)), 0);
+	t = plan_text(in, cur, 0);
+	assert_non_null(strstr(t, "ike load-conn gre-1 child gre-1-"));
+	assert_non_null(strstr(t, "ike load-conn vti-2 child vti-2-"));
+	assert_null(strstr(t, "terminate"));
+	assert_null(strstr(t, "initiate"));	/* vti-2 is always-on and up: left alone */
+	free(t);
+	/* the legacy name of another psk is another conn: renegotiated */
+	free(in->tunnels[0].psk);
+	in->tunnels[0].psk = strdup("a-different-psk-0123");
+	t = plan_text(in, cur, 0);
+	assert_non_null(strstr(t, "ike terminate gre-1\n"));
+	free(t);
+	ike_cur_free(cur);
+	intent_free(in);
+}
+
+/* psk_encoding hex: charon gets the bytes the digits denote, not the characters. */
+static void test_shared_hex(void **state)
+{
+	struct intent *in = load_intent();
+	struct intent_tunnel *t = &in->tunnels[0];
+	static const uint8_t want[32] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+		0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0xde, 0xad, 0xbe, 0xef };
+	struct vici_node *n;
+	const struct vici_node *d;
+	uint8_t fa[IKE_PSK_FP_LEN], fb[IKE_PSK_FP_LEN];
+
+	(void)state;
+	free(t->psk);
+	t->psk = strdup("0x00112233445566778899AABBCCDDEEFFdeadbeef000000000000000000000000");
+	assert_int_equal(ike_psk_fp(t, fa), 0);
+	t->psk_encoding = INTENT_PSK_HEX;
+	n = decode(ike_shared_msg(t));
+	d = vici_node_get(n, "data");
+	assert_non_null(d);
+	assert_int_equal(d->len, 32);
+	assert_memory_equal(d->value, want, 32);
+	/* the fingerprint is of the bytes charon gets: another form, another key */
+	assert_int_equal(ike_psk_fp(t, fb), 0);
+	assert_memory_not_equal(fa, fb, IKE_PSK_FP_LEN);
+	vici_node_free(n);
+	/* not hex where it must be: no message at all (never a key charon gets wrong) */
+	t->psk[5] = 'g';
+	assert_null(ike_shared_msg(t));
+	assert_int_equal(ike_psk_fp(t, fb), -EINVAL);
+	intent_free(in);
+}
+
+/* A last_error goes once the tunnel has come up (or rekeyed) after it, and is up. */
+static void test_error_clears_once_up_since(void **state)
+{
+	struct ike_status st = { .id = "gre-1", .ike_state = IKE_SA_ESTABLISHED,
+				 .child_state = CHILD_SA_INSTALLED, .errors = 1 };
+
+	(void)state;
+	strcpy(st.last_error, "received AUTHENTICATION_FAILED notify error");
+	/* up, but nothing came up since the error: the error may be about this SA */
+	assert_false(ike_events_clear_error(&st));
+	assert_string_not_equal(st.last_error, "");
+	st.up_since_error = true;
+	st.child_state = CHILD_SA_NONE;
+	assert_false(ike_events_clear_error(&st));	/* not up (yet) */
+	st.child_state = CHILD_SA_INSTALLED;
+	assert_true(ike_events_clear_error(&st));
+	assert_string_equal(st.last_error, "");
+	assert_int_equal(st.errors, 1);			/* the count stays */
+	assert_false(ike_events_clear_error(&st));
 }
 
 static void test_plan_removed_and_foreign(void **state)
@@ -471,6 +594,10 @@ int main(void)
 		cmocka_unit_test(test_plan_from_empty),
 		cmocka_unit_test(test_plan_restart_is_empty),
 		cmocka_unit_test(test_plan_changed_and_missing_key),
+		cmocka_unit_test(test_plan_new_key_keeps_sas),
+		cmocka_unit_test(test_plan_legacy_conn_renamed),
+		cmocka_unit_test(test_shared_hex),
+		cmocka_unit_test(test_error_clears_once_up_since),
 		cmocka_unit_test(test_plan_removed_and_foreign),
 		cmocka_unit_test(test_plan_foreign_name_clash),
 		cmocka_unit_test(test_events_table),

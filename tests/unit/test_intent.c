@@ -135,6 +135,55 @@ static void test_validate_errors(void **state)
 		     "spd[0].proto: must be 47 (GRE) or 0 (all)");
 	expect_error((const char *[]){ "tunnels", "0", "psk" }, 3, json_string("short"),
 		     "tunnels[0].psk: at least 16");
+	/* "0123456789abcdef0123" is no "0x..." key: refused in the hex form */
+	expect_error((const char *[]){ "tunnels", "0", "psk_encoding" }, 3, json_string("hex"),
+		     "tunnels[0].psk: psk_encoding hex needs \"0x\"");
+	expect_error((const char *[]){ "tunnels", "0", "psk_encoding" }, 3, json_string("base64"),
+		     "tunnels[0].psk_encoding: must be one of string, hex");
+}
+
+/* The hex form is in the JSON, the dump and the hash; the string form is absent from
+ * all three, so intents of agents before the field stay byte for byte what they were. */
+static void test_psk_encoding(void **state)
+{
+	static const char hex[] = "0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	struct intent *in = NULL, *again = NULL;
+	unsigned char h1[32], h2[32];
+	char err[256] = "", *a, *d;
+	uint8_t key[80];
+	size_t len = 0;
+	json_t *j;
+
+	(void)state;
+	assert_int_equal(parse_edit(good, (const char *[]){ "tunnels", "0", "psk" }, 3,
+				    json_string(hex), &in, err, sizeof(err)), 0);
+	assert_int_equal(in->tunnels[0].psk_encoding, INTENT_PSK_STRING);
+	assert_int_equal(intent_hash(in, h1), 0);
+	a = json_dumps(j = intent_to_json(in), JSON_COMPACT);
+	json_decref(j);
+	assert_null(strstr(a, "psk_encoding"));
+	free(a);
+	assert_int_equal(intent_psk_bytes(&in->tunnels[0], key, sizeof(key), &len), 0);
+	assert_int_equal(len, 66);
+	in->tunnels[0].psk_encoding = INTENT_PSK_HEX;
+	assert_int_equal(intent_psk_bytes(&in->tunnels[0], key, sizeof(key), &len), 0);
+	assert_int_equal(len, 32);
+	assert_int_equal(key[0], 0x00);
+	assert_int_equal(key[15], 0xff);
+	assert_int_equal(intent_psk_bytes(&in->tunnels[0], key, 31, &len), -EINVAL);
+	assert_int_equal(intent_hash(in, h2), 0);
+	assert_memory_not_equal(h1, h2, sizeof(h1));
+	a = json_dumps(j = intent_to_json(in), JSON_COMPACT);
+	assert_non_null(strstr(a, "\"psk_encoding\":\"hex\""));
+	assert_int_equal(intent_dump(in, &d, NULL), 0);
+	assert_string_equal(a, d);
+	assert_int_equal(intent_from_json(j, &again, err, sizeof(err)), 0);
+	assert_int_equal(again->tunnels[0].psk_encoding, INTENT_PSK_HEX);
+	json_decref(j);
+	free(a);
+	free(d);
+	intent_free(in);
+	intent_free(again);
 }
 
 static void test_duplicates(void **state)
@@ -225,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_decode_errors),
 		cmocka_unit_test(test_validate_errors),
+		cmocka_unit_test(test_psk_encoding),
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_ifaddr),
 		cmocka_unit_test(test_committed_at),

@@ -284,7 +284,7 @@ static void test_profile_defaults(void **state)
 		     "\"description\":\"\",\"dpd_interval\":30,\"ecmp\":false,\"esp_proposals\":[\"aes256gcm16-ecp384\"],"
 		     "\"ike_lifetime\":86400,\"ike_proposals\":[\"aes256gcm16-prfsha384-ecp384\"],"
 		     "\"ike_version\":2,\"keying\":\"ike\",\"mode\":\"transport\",\"name\":\"std\","
-		     "\"protocol\":\"esp\",\"sa_lifetime\":3600,\"start\":\"on-demand\"}");
+		     "\"protocol\":\"esp\",\"psk_max_age\":null,\"sa_lifetime\":3600,\"start\":\"on-demand\"}");
 }
 
 static void test_profile_values(void **state)

@@ -399,7 +399,7 @@ sc_hostile() {
 	agent a --intent "$W/hostile/a.json" --controller $ctl --dry-run > "$W/d" ||
 		fail "dry-run: $(cat $W/agent.err)"
 	cat "$W/d"
-	grep -q "^refuse tunnel ab-gre: spd\[0\]: a GRE tunnel's policies are in and out, protocol 47" "$W/d" ||
+	grep -q "^refuse tunnel ab-gre: spd\[0\]: a GRE tunnel's policies are in and out (and fwd in tunnel mode), protocol 47" "$W/d" ||
 		fail "catch-all GRE policy not refused"
 	for p in 0.0.0.0/1 128.0.0.0/1; do
 		grep -q "^refuse route $p metric 100 via ab-vti: a default or near-default" "$W/d" ||

@@ -40,6 +40,8 @@ const struct api_route api_routes[] = {
 	{ "POST", "/v1/agents/{site}/status", AUTH_AGENT, api_agent_status },
 	{ "POST", "/v1/sites/{name}/agent-token", AUTH_ADMIN, api_agent_token },
 	{ "GET", "/v1/status", AUTH_VIEWER, api_agent_summary },
+	/* Unmanaged sites: their gateway's configuration, PSKs included (audited). */
+	{ "GET", "/v1/sites/{name}/peer-config", AUTH_OPERATOR, api_peer_config },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 

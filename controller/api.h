@@ -92,6 +92,9 @@ void api_agent_status(struct api_req *r);
 void api_agent_token(struct api_req *r);
 void api_agent_summary(struct api_req *r);
 
+/* api_peer.c */
+void api_peer_config(struct api_req *r);
+
 extern const struct api_route api_routes[];
 extern const size_t api_nroutes;
 

@@ -342,6 +342,11 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 	t->overlay_peer = (struct intent_ifaddr){ (k->a == self ? ob : oa).addr, oa.len };
 	compile_security(k->profile, sj, pj, k->a == self, k->vti, &t->sec);
 	compile_bfd(k->profile, &t->bfd);
+	/* A third-party gateway need not run BFD: to an unmanaged site, liveness is IKE's
+	 * DPD alone (docs/interop.md). */
+	if (json_is_false(json_object_get(sj, "managed")) ||
+	    json_is_false(json_object_get(pj, "managed")))
+		t->bfd.enabled = false;
 	t->mtu = compile_mtu(sj, pj, t->local.family == AF_INET6, k->vti, &t->sec);
 	r = compile_strv(json_object_get(k->profile, "ike_proposals"), &t->sec.ike_proposals,
 			 &t->sec.n_ike_proposals);

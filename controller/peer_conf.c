@@ -82,9 +82,15 @@ static void peer_conf_link(FILE *f, const struct intent_tunnel *t)
 		return;
 	/* While the IKE daemon has no policy for GRE between the underlays (before it has
 	 * loaded the connection, while libreswan 4.10 negotiates, after it stops), these
-	 * drop GRE both ways instead of letting it pass in clear. */
-	fprintf(f, "ip xfrm policy update src %s dst %s proto gre dir out priority %u action block\n"
-		"ip xfrm policy update src %s dst %s proto gre dir in priority %u action block\n",
+	 * drop GRE both ways instead of letting it pass in clear. The kernel keys a policy
+	 * by selector and mark, not priority: with the daemon's selector and no mark, an
+	 * update would replace the daemon's policy (seen: charon's trap policy gone). The
+	 * mark 0/0xffffffff makes them policies of their own that still match every
+	 * unmarked packet, at a priority weaker than the daemon's. */
+	fprintf(f, "ip xfrm policy update src %s dst %s proto gre dir out priority %u "
+		"mark 0 mask 0xffffffff action block\n"
+		"ip xfrm policy update src %s dst %s proto gre dir in priority %u "
+		"mark 0 mask 0xffffffff action block\n",
 		l, r, PEER_CONF_GUARD_PRIO, r, l, PEER_CONF_GUARD_PRIO);
 }
 

@@ -98,10 +98,14 @@ def test_swanctl_matches_what_the_managed_end_is_given(ctl):
     assert "ip addr replace %s dev %s" % (ta["overlay"]["peer"], tb["ifname"]) in sh
     # The guard: both directions of GRE between the underlays, blocked at the weakest
     # priority.
+    # A mark of its own, or the kernel would take it for the IKE daemon's policy (same
+    # selector) and replace that.
     assert re.search(r"ip xfrm policy update src %s dst %s proto gre dir out priority "
-                     r"\d+ action block" % (ta["remote"], ta["local"]), sh), sh
+                     r"\d+ mark 0 mask 0xffffffff action block" % (ta["remote"], ta["local"]),
+                     sh), sh
     assert re.search(r"ip xfrm policy update src %s dst %s proto gre dir in priority "
-                     r"\d+ action block" % (ta["local"], ta["remote"]), sh), sh
+                     r"\d+ mark 0 mask 0xffffffff action block" % (ta["local"], ta["remote"]),
+                     sh), sh
     # Routes to a's prefixes through the tunnel.
     assert "ip route replace 10.0.1.0/24 metric" in sh and "dev %s" % tb["ifname"] in sh
     assert tb["bfd"]["enabled"] is False and ta["bfd"]["enabled"] is False, \

@@ -351,14 +351,21 @@ static int peer_conf_ls_conn(FILE *f, const struct intent_tunnel *t, char *why, 
 	fprintf(f, "\tpfs=%s\n", pfs ? "yes" : "no");
 	if (s->ike_lifetime)
 		fprintf(f, "\tikelifetime=%us\n", s->ike_lifetime);
-	/* libreswan's salifetime is the hard expiry and it rekeys rekeymargin (x up to 2,
-	 * rekeyfuzz) before it: both ends rekey before either SA expires. */
+	/* libreswan's salifetime is the hard expiry, and it rekeys rekeymargin x (1 + up
+	 * to rekeyfuzz, 100 %) before it: with charon's hard expiry (rekey + 10 %, at least
+	 * + 10 s) and that gap as the margin, it rekeys between gresec's rekey_time less
+	 * the margin and rekey_time, as charon does. (A margin as long as the lifetime had
+	 * it rekey every few seconds, seen in the lab.) */
+	if (margin < PEER_CONF_CHILD_MARGIN_S)
+		margin = PEER_CONF_CHILD_MARGIN_S;
 	if (s->child_lifetime)
-		fprintf(f, "\tsalifetime=%us\n\trekeymargin=%us\n", s->child_lifetime,
-			margin < PEER_CONF_CHILD_MARGIN_S ? PEER_CONF_CHILD_MARGIN_S : margin);
+		fprintf(f, "\tsalifetime=%us\n\trekeymargin=%us\n", s->child_lifetime + margin,
+			margin);
+	/* IKEv2 declares a peer dead by its retransmission timeout (dpdtimeout is
+	 * ignored, with a warning). */
 	if (s->dpd_delay)
-		fprintf(f, "\tdpddelay=%us\n\tdpdtimeout=%us\n\tdpdaction=%s\n", s->dpd_delay,
-			5 * s->dpd_delay, start ? "restart" : "clear");
+		fprintf(f, "\tdpddelay=%us\n\tdpdaction=%s\n", s->dpd_delay,
+			start ? "restart" : "clear");
 	fprintf(f, "\tencapsulation=no\n\tmobike=no\n\tauto=%s\n", start ? "start" : "route");
 	return 0;
 }

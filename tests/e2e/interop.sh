@@ -15,15 +15,15 @@ EXT_SA=${E2E_INTEROP_SA:-20}	# the GRE tunnel's sa_lifetime: it rekeys under the
 # agents before items 1-2 hand charon. Flip the default to binary with items 1-2.
 EXT_PSK=${E2E_INTEROP_PSK:-text}
 
-ext_net() {
-	ip netns add "$EXT" &&
-		ip link add "u-$EXT" type veth peer name ul0 netns "$EXT" &&
-		ip link set "u-$EXT" master underlay up || return 1
-	ns_setup "$EXT" "link set lo up
-addr add $EXT_UL/$UNDERLAY_LEN dev ul0
+ext_net() {	# ext_net NS UNDERLAY HOST: a gateway on the underlay bridge, HOST/24 behind it
+	ip netns add "$1" &&
+		ip link add "u-$1" type veth peer name ul0 netns "$1" &&
+		ip link set "u-$1" master underlay up || return 1
+	ns_setup "$1" "link set lo up
+addr add $2/$UNDERLAY_LEN dev ul0
 link set ul0 up
 link add lan0 type dummy
-addr add $EXT_HOST/24 dev lan0
+addr add $3/24 dev lan0
 link set lan0 up"
 }
 
@@ -49,7 +49,7 @@ ext_apply() {
 }
 
 ext_setup() {
-	ext_net || return 1
+	ext_net "$EXT" "$EXT_UL" "$EXT_HOST" || return 1
 	api_json POST /v1/sites "{\"name\": \"$EXT\", \"underlay\": \"$EXT_UL\", \"prefixes\": [\"10.31.0.0/24\"], \"managed\": false}" &&
 		api_json POST /v1/profiles "{\"name\": \"ext-od\", \"sa_lifetime\": $EXT_SA, \"ike_lifetime\": 300, \"dpd_interval\": 10}" &&
 		api_json POST /v1/tunnels '{"name": "ext-gre", "a": "hub1", "b": "ext1", "profile": "ext-od"}' || return 1
@@ -135,14 +135,21 @@ sc_interop_cbc() {
 	ext_df "$mtu" "AES-CBC/HMAC-SHA-256"
 }
 
-# On demand from the gresec side: the SAs gone, hub1 starts them.
+# The IKE_SA of tunnel T at gresec site S was initiated by S (swanctl marks the local
+# SPI with '*').
+hub_initiated() {
+	swanctl --list-sas --ike "$2" --uri "unix://$L/$1/charon.vici" 2>/dev/null | grep -q 'ESTABLISHED.*_i\*'
+}
+
+# On demand from the gresec side: the third party deletes the IKE_SA; hub1 brings the
+# tunnel back (its agent restarts a tunnel that was in use, or its traffic does), as
+# the initiator.
 sc_interop_hub_side() {
 	swanctl --terminate --ike "$1" --uri "unix://$L/$EXT/charon.vici" > /dev/null 2>&1
-	gone() { [ "$(ext_states)" -eq 0 ] && no_sa hub1 "$2"; }
-	wait_for 15 gone "$1" "$2" || { fail "interop: SAs left after terminate: $(ext_states) / $(nstates hub1 "$2")"; return; }
-	ext_ping hub1 10.1.0.1 "$EXT_HOST" && ext_has_sa && has_sa hub1 "$2" &&
-		pass "interop: on demand from hub1 (after $EXT terminated): SAs both sides, 5/5 pings" ||
-		fail "interop: on demand from hub1: $(ext_states) / $(nstates hub1 "$2") SAs"
+	ping_from hub1 10.1.0.1 "$EXT_HOST" 2
+	wait_for 15 hub_initiated hub1 "$1" && ext_ping hub1 10.1.0.1 "$EXT_HOST" && ext_has_sa && has_sa hub1 "$2" &&
+		pass "interop: after $EXT deleted the IKE_SA, hub1 initiated it again: SAs both sides, 5/5 pings" ||
+		fail "interop: from hub1: $(ext_states) / $(nstates hub1 "$2") SAs, $(swanctl --list-sas --ike "$1" --uri "unix://$L/hub1/charon.vici" 2>/dev/null | head -n1)"
 }
 
 # A steady ping across at least two CHILD_SA rekeys (either end may start each).
@@ -197,4 +204,115 @@ sc_interop_vti() {
 	wait_for 15 is_state "$t" up && [ "$(ext_report hub2 "$t" | cut -d' ' -f3-)" = none ] &&
 		pass "interop: vti $t up, hub2 reports no error" ||
 		fail "interop: vti $t: $(state_of "$t"), hub2 reports $(ext_report hub2 "$t")"
+}
+
+# ---- libreswan (scenario 'libreswan') ---------------------------------------------------
+# ext2, an unmanaged site whose gateway is libreswan 4.10's pluto configured from
+# peer-config?format=libreswan, against hub1 (GRE, on demand) and mesh1 (VTI, always-on).
+# Debian's libreswan conflicts with strongswan-charon: contrib/install-deps.sh unpacks
+# its .deb into $LSW, and pluto runs from there in ext2's own mount namespace, where a
+# tmpfs over /usr/libexec holds the one path pluto insists on (/usr/libexec/ipsec).
+LSW=${GRESEC_LIBRESWAN:-/opt/gresec-test/libreswan}
+LS2=ext2
+LS2_UL=203.0.113.32
+LS2_HOST=10.32.0.1
+
+ls_whack() { ip netns exec "$LS2" "$LSW/usr/libexec/ipsec/whack" --ctlsocket "$L/$LS2/run/pluto.ctl" "$@"; }
+
+ls_start() {
+	d=$L/$LS2
+	mkdir -p "$d/run" "$d/nss"
+	certutil -N -d "sql:$d/nss" --empty-password || return 1
+	ip netns exec "$LS2" sh -c "mount -t tmpfs none /run; mount -t tmpfs none /usr/libexec &&
+		ln -s $LSW/usr/libexec/ipsec /usr/libexec/ipsec &&
+		exec $LSW/usr/libexec/ipsec/pluto --nofork --stderrlog --secretsfile $d/ipsec.secrets \
+			--nssdir $d/nss --rundir $d/run --ipsecdir $d" > "$d/pluto.log" 2>&1 &
+	echo $! > "$d/pluto.pid"
+	wait_for 10 test -S "$d/run/pluto.ctl"
+}
+
+# The current peer-config into pluto (conns replaced, secrets reread) and ext2's kernel.
+ls_apply() {
+	d=$L/$LS2
+	api "$CTL_URL/v1/sites/$LS2/peer-config?format=libreswan" > "$d/pc.json" || return 1
+	{ printf 'config setup\n\tplutodebug=none\n'; jq -r '.files["ipsec.conf"]' "$d/pc.json"; } > "$d/ipsec.conf"
+	jq -r '.files["ipsec.secrets"]' "$d/pc.json" > "$d/ipsec.secrets"
+	jq -r '.files["gresec-peer.sh"]' "$d/pc.json" > "$d/gresec-peer.sh"
+	# "text": the psk's characters as the key (a quoted string), see EXT_PSK.
+	[ "$EXT_PSK" = text ] && sed -i 's/: PSK \(0x[0-9a-f]*\)$/: PSK "\1"/' "$d/ipsec.secrets"
+	[ -S "$d/run/pluto.ctl" ] || ls_start || return 1
+	ls_whack --listen > /dev/null 2>&1
+	ls_whack --rereadsecrets > /dev/null 2>&1
+	ip netns exec "$LS2" "$LSW/usr/libexec/ipsec/addconn" --config "$d/ipsec.conf" \
+		--ctlsocket "$d/run/pluto.ctl" --autoall > "$d/addconn.out" 2>&1 ||
+		{ log "addconn: $(tail -n2 "$d/addconn.out")"; return 1; }
+	ip netns exec "$LS2" sh "$d/gresec-peer.sh" > "$d/peer.out" 2>&1 ||
+		{ log "gresec-peer.sh: $(tail -n3 "$d/peer.out")"; return 1; }
+}
+
+ls_states() { ip -n "$LS2" xfrm state | grep -c '^src' || :; }
+ls_has_sa() { [ "$(ls_states)" -ge 2 ]; }
+
+sc_libreswan() {
+	[ -x "$LSW/usr/libexec/ipsec/pluto" ] || { fail "libreswan: no pluto under $LSW: run contrib/install-deps.sh check"; return; }
+	ext_net "$LS2" "$LS2_UL" "$LS2_HOST" || { fail "libreswan: network of $LS2"; return; }
+	mkdir -p "$L/$LS2"
+	api_json POST /v1/sites "{\"name\": \"$LS2\", \"underlay\": \"$LS2_UL\", \"prefixes\": [\"10.32.0.0/24\"], \"managed\": false}" &&
+		api_json POST /v1/profiles "{\"name\": \"ls-od\", \"sa_lifetime\": $EXT_SA, \"ike_lifetime\": 300, \"dpd_interval\": 10}" &&
+		api_json POST /v1/tunnels "{\"name\": \"ls-gre\", \"a\": \"hub1\", \"b\": \"$LS2\", \"profile\": \"ls-od\"}" &&
+		ls_apply || { fail "libreswan: cannot set up $LS2 (pluto from peer-config?format=libreswan): $(tail -n3 "$L/$LS2/pluto.log")"; return; }
+	set -- $(named ls-gre); t=$1; r=$2
+	mtu=$(jq -r --arg t "$t" '.tunnels[] | select(.id == $t) | .mtu' "$L/hub1/state/intent.json" 2>/dev/null)
+	wait_for 15 sh -c "swanctl --list-conns --uri unix://$L/hub1/charon.vici | grep -q '^$t'" ||
+		{ fail "libreswan: hub1's agent never loaded $t"; return; }
+	pass "libreswan: $LS2 (managed: false) runs pluto 4.10 configured from peer-config?format=libreswan (PSK as $EXT_PSK); hub1 has $t"
+	cpid=$(capture "$LS2" ul0 12 "$L/ls.pcap" "host 203.0.113.1")
+	sleep 1
+	ext_ping "$LS2" "$LS2_HOST" 10.1.0.1 && ls_has_sa && has_sa hub1 "$r" &&
+		pass "libreswan: on demand from $LS2: SAs both sides, 5/5 pings" ||
+		fail "libreswan: on demand from $LS2: $(ls_states) SAs at $LS2, $(nstates hub1 "$r") at hub1 ($(grep -h 'AUTH\|NO_PROPOSAL\|TS_UNACC\|failed' "$L/$LS2/pluto.log" | tail -n1))"
+	wait_for 15 is_state "$t" up && [ "$(ext_report hub1 "$t")" = "established installed none" ] &&
+		pass "libreswan: controller reports $t up from hub1's report ($(ext_report hub1 "$t"))" ||
+		fail "libreswan: $t $(state_of "$t"), hub1 reports $(ext_report hub1 "$t")"
+	df() { ip netns exec "$1" ping -q -M do -s "$2" -c 3 -i 0.2 -W 2 -I "$3" "$4" > /dev/null 2>&1; }
+	[ -n "$mtu" ] && df "$LS2" $((mtu - 28)) "$LS2_HOST" 10.1.0.1 && df hub1 $((mtu - 28)) 10.1.0.1 "$LS2_HOST" &&
+		pass "libreswan: $((mtu - 28))-byte DF pings (MTU $mtu) pass both ways" ||
+		fail "libreswan: DF pings at the intent's MTU ${mtu:-?} failed"
+	wait "$cpid" 2>/dev/null
+	esp=$(count "$L/ls.pcap" 'ip proto 50'); gre=$(count "$L/ls.pcap" 'ip proto 47')
+	[ "$esp" -ge 10 ] && [ "$gre" -eq 0 ] && pass "libreswan: on the wire $esp ESP, $gre cleartext GRE" ||
+		fail "libreswan: on the wire $esp ESP, $gre cleartext GRE"
+	# From hub1: libreswan deletes its IKE_SA (its trap policy stays); hub1 initiates.
+	ls_whack --name "$t" --terminate > /dev/null 2>&1
+	ping_from hub1 10.1.0.1 "$LS2_HOST" 2
+	wait_for 15 hub_initiated hub1 "$t" && ext_ping hub1 10.1.0.1 "$LS2_HOST" && ls_has_sa && has_sa hub1 "$r" &&
+		pass "libreswan: after $LS2 deleted the IKE_SA, hub1 initiated it again: SAs both sides, 5/5 pings" ||
+		fail "libreswan: from hub1: $(ls_states) / $(nstates hub1 "$r") SAs, $(swanctl --list-sas --ike "$t" --uri "unix://$L/hub1/charon.vici" 2>/dev/null | head -n1)"
+	rspis hub1 "$r" > "$L/ls.spi0"
+	n=$(((2 * EXT_SA + 8) * 5))
+	ip netns exec "$LS2" ping -c "$n" -i 0.2 -W 2 -I "$LS2_HOST" 10.1.0.1 > "$L/ls.ping" 2>&1
+	rspis hub1 "$r" > "$L/ls.spi1"
+	gap=$(ping_longest_gap "$L/ls.ping"); lost=$(ping_lost "$L/ls.ping")
+	[ -s "$L/ls.spi1" ] && ! grep -qxF -f "$L/ls.spi0" "$L/ls.spi1" && [ "$gap" -le 1 ] && [ "$lost" -le $((n / 100)) ] &&
+		pass "libreswan: ping every 0.2 s for $((n / 5)) s across rekeys (SPIs $(tr '\n' ' ' < "$L/ls.spi0")-> $(tr '\n' ' ' < "$L/ls.spi1")): $lost lost, never two in a row" ||
+		fail "libreswan: rekey: $lost lost, longest run $gap, SPIs $(tr '\n' ' ' < "$L/ls.spi0")-> $(tr '\n' ' ' < "$L/ls.spi1")"
+	wait_for 10 is_state "$t" up && [ "$(ext_report hub1 "$t" | cut -d' ' -f3-)" = none ] &&
+		pass "libreswan: $t up after the rekeys, no error reported" ||
+		fail "libreswan: after the rekeys: $(state_of "$t"), hub1 reports $(ext_report hub1 "$t")"
+	sc_libreswan_vti
+	mkdir -p "$LAB_OUT/logs" && cp "$L/$LS2/pluto.log" "$LAB_OUT/logs/$LS2.pluto.log" 2>/dev/null || :
+}
+
+sc_libreswan_vti() {
+	api_json POST /v1/profiles '{"name": "ls-al", "start": "always", "dpd_interval": 10}' 2>/dev/null
+	api_json POST /v1/tunnels "{\"name\": \"ls-vti\", \"a\": \"mesh1\", \"b\": \"$LS2\", \"profile\": \"ls-al\", \"tunnel_type\": \"vti\"}" &&
+		ls_apply || { fail "libreswan: vti: cannot add the tunnel or apply the new peer-config"; return; }
+	set -- $(named ls-vti); t=$1; r=$2
+	wait_for 25 has_sa mesh1 "$r" && pass "libreswan: vti $t (always-on, mesh1 initiates): SAs without traffic" ||
+		{ fail "libreswan: vti $t: no SA at mesh1 ($(grep -h 'AUTH\|NO_PROPOSAL\|TS_UNACC\|failed' "$L/$LS2/pluto.log" | tail -n1))"; return; }
+	ext_ping "$LS2" "$LS2_HOST" 10.21.0.1 && ext_ping mesh1 10.21.0.1 "$LS2_HOST" &&
+		pass "libreswan: vti $t: pings both ways" || fail "libreswan: vti $t: pings lost"
+	wait_for 15 is_state "$t" up && [ "$(ext_report mesh1 "$t" | cut -d' ' -f3-)" = none ] &&
+		pass "libreswan: vti $t up, mesh1 reports no error" ||
+		fail "libreswan: vti $t: $(state_of "$t"), mesh1 reports $(ext_report mesh1 "$t")"
 }

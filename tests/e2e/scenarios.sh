@@ -319,7 +319,7 @@ sc_profile() {
 lab_up
 wait_for 20 sh -c "ls $L/*/state/intent.json | wc -l | grep -qx $(wc -l < "$L/sites")" || fail "not every agent got its intent"
 lab_tunnels > "$L/tunnels"
-for sc in always ondemand nat remove restart dpd rekey profile frr dualhub noctl ecmp direct flap agentrestart interop; do
+for sc in always ondemand nat remove restart dpd rekey profile frr dualhub noctl ecmp direct flap agentrestart interop libreswan; do
 	want "$sc" || continue
 	log "=== $sc"
 	"sc_$sc"

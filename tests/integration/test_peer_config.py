@@ -151,7 +151,10 @@ def test_libreswan_matches_and_libreswan_parses_it(ctl, tmp_path):
     assert ls_value(conf, "pfs") == ["yes"], "the child proposals carry a group"
     assert ls_value(conf, "leftprotoport") == ["gre"] == ls_value(conf, "rightprotoport")
     assert ls_value(conf, "auto") == ["route"]
-    assert ls_value(conf, "salifetime") == ["%ds" % ta["security"]["child_lifetime"]]
+    # The hard expiry charon has (rekey + 10 %), that 10 % as the margin.
+    life = ta["security"]["child_lifetime"]
+    assert ls_value(conf, "salifetime") == ["%ds" % (life + life // 10)]
+    assert ls_value(conf, "rekeymargin") == ["%ds" % (life // 10)]
     assert "%s %s : PSK %s" % (ta["remote"], ta["local"], ta["psk"]) in files["ipsec.secrets"]
     # libreswan's own parsers accept it: the whole file, and each proposal list.
     (tmp_path / "ipsec.conf").write_text("config setup\n" + conf)

@@ -191,19 +191,25 @@ sc_interop_guard() {
 	ext_apply || fail "interop: reloading $EXT's configuration"
 }
 
-# VTI, always-on, hub2 (sorts first: the initiator) to ext1.
+# A VTI, always-on, between gresec site SITE (host SHOST; it sorts first, so it is the
+# initiator) and third party NS (host NHOST), named NAME on profile PROF; APPLY reloads the
+# third party, LOG is its IKE log. vti_check TAG SITE SHOST NS NHOST NAME PROF APPLY LOG
+vti_check() {
+	api_json POST /v1/profiles "{\"name\": \"$7\", \"start\": \"always\", \"dpd_interval\": 10}" &&
+		api_json POST /v1/tunnels "{\"name\": \"$6\", \"a\": \"$2\", \"b\": \"$4\", \"profile\": \"$7\", \"tunnel_type\": \"vti\"}" &&
+		"$8" || { fail "$1: vti: cannot add the tunnel or apply the new peer-config"; return; }
+	vt=$(named "$6" | cut -d' ' -f1); vr=$(named "$6" | cut -d' ' -f2)
+	wait_for 25 has_sa "$2" "$vr" && pass "$1: vti $vt (always-on, $2 initiates): SAs without traffic" ||
+		{ fail "$1: vti $vt: no SA at $2 ($(grep -h 'AUTH\|NO_PROP\|TS_UNACC\|failed' "$9" | tail -n1))"; return; }
+	ext_ping "$4" "$5" "$3" && ext_ping "$2" "$3" "$5" &&
+		pass "$1: vti $vt: pings both ways" || fail "$1: vti $vt: pings lost"
+	wait_for 15 is_state "$vt" up && [ "$(ext_report "$2" "$vt" | cut -d' ' -f3-)" = none ] &&
+		pass "$1: vti $vt up, $2 reports no error" ||
+		fail "$1: vti $vt: $(state_of "$vt"), $2 reports $(ext_report "$2" "$vt")"
+}
+
 sc_interop_vti() {
-	api_json POST /v1/profiles '{"name": "ext-al", "start": "always", "dpd_interval": 10}' &&
-		api_json POST /v1/tunnels '{"name": "ext-vti", "a": "hub2", "b": "ext1", "profile": "ext-al", "tunnel_type": "vti"}' &&
-		ext_apply || { fail "interop: vti: cannot add the tunnel or apply the new peer-config"; return; }
-	set -- $(named ext-vti); t=$1; r=$2
-	wait_for 25 has_sa hub2 "$r" && pass "interop: vti $t (always-on): SAs without traffic" ||
-		{ fail "interop: vti $t: no SA at hub2 ($(grep -h 'AUTH\|NO_PROP\|TS_UNACC\|failed' "$L/$EXT/charon.log" | tail -n1))"; return; }
-	ext_ping "$EXT" "$EXT_HOST" 10.2.0.1 && ext_ping hub2 10.2.0.1 "$EXT_HOST" &&
-		pass "interop: vti $t: pings both ways" || fail "interop: vti $t: pings lost"
-	wait_for 15 is_state "$t" up && [ "$(ext_report hub2 "$t" | cut -d' ' -f3-)" = none ] &&
-		pass "interop: vti $t up, hub2 reports no error" ||
-		fail "interop: vti $t: $(state_of "$t"), hub2 reports $(ext_report hub2 "$t")"
+	vti_check interop hub2 10.2.0.1 "$EXT" "$EXT_HOST" ext-vti ext-al ext_apply "$L/$EXT/charon.log"
 }
 
 # ---- libreswan (scenario 'libreswan') ---------------------------------------------------
@@ -304,15 +310,5 @@ sc_libreswan() {
 }
 
 sc_libreswan_vti() {
-	api_json POST /v1/profiles '{"name": "ls-al", "start": "always", "dpd_interval": 10}' 2>/dev/null
-	api_json POST /v1/tunnels "{\"name\": \"ls-vti\", \"a\": \"mesh1\", \"b\": \"$LS2\", \"profile\": \"ls-al\", \"tunnel_type\": \"vti\"}" &&
-		ls_apply || { fail "libreswan: vti: cannot add the tunnel or apply the new peer-config"; return; }
-	set -- $(named ls-vti); t=$1; r=$2
-	wait_for 25 has_sa mesh1 "$r" && pass "libreswan: vti $t (always-on, mesh1 initiates): SAs without traffic" ||
-		{ fail "libreswan: vti $t: no SA at mesh1 ($(grep -h 'AUTH\|NO_PROPOSAL\|TS_UNACC\|failed' "$L/$LS2/pluto.log" | tail -n1))"; return; }
-	ext_ping "$LS2" "$LS2_HOST" 10.21.0.1 && ext_ping mesh1 10.21.0.1 "$LS2_HOST" &&
-		pass "libreswan: vti $t: pings both ways" || fail "libreswan: vti $t: pings lost"
-	wait_for 15 is_state "$t" up && [ "$(ext_report mesh1 "$t" | cut -d' ' -f3-)" = none ] &&
-		pass "libreswan: vti $t up, mesh1 reports no error" ||
-		fail "libreswan: vti $t: $(state_of "$t"), mesh1 reports $(ext_report mesh1 "$t")"
+	vti_check libreswan mesh1 10.21.0.1 "$LS2" "$LS2_HOST" ls-vti ls-al ls_apply "$L/$LS2/pluto.log"
 }

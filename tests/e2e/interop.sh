@@ -108,6 +108,7 @@ sc_interop() {
 	sc_interop_cbc "$t" "$r"
 	sc_interop_guard "$r"
 	sc_interop_vti
+	sc_interop_nat
 }
 
 # Full-size packets with DF at the intent's MTU pass both ways (1500 on the wire, the
@@ -210,6 +211,36 @@ vti_check() {
 
 sc_interop_vti() {
 	vti_check interop hub2 10.2.0.1 "$EXT" "$EXT_HOST" ext-vti ext-al ext_apply "$L/$EXT/charon.log"
+}
+
+# NAT: spoke3 (behind the lab's NAT) to ext1, GRE on demand: spoke3 initiates, ext1 knows
+# it by its private underlay and reaches it at the NAT's address; only UDP 4500 outside.
+sc_interop_nat() {
+	api_json POST /v1/tunnels "{\"name\": \"ext-nat\", \"a\": \"spoke3\", \"b\": \"$EXT\", \"profile\": \"ext-od\"}" &&
+		api -X PATCH -H 'Content-Type: application/merge-patch+json' "$CTL_URL/v1/profiles/ext-od" \
+			-d '{"esp_proposals": ["aes256gcm16-ecp384"]}' > /dev/null && ext_apply ||
+		{ fail "interop: nat: cannot add the tunnel or apply the new peer-config"; return; }
+	set -- $(named ext-nat); t=$1; r=$2
+	grep -q 'encap = yes' "$L/$EXT/swanctl.conf" || fail "interop: nat: $EXT's config has no encap = yes"
+	wait_for 15 sh -c "swanctl --list-conns --uri unix://$L/spoke3/charon.vici | grep -q '^$t'" ||
+		{ fail "interop: nat: spoke3's agent never loaded $t"; return; }
+	cpid=$(capture nat-spoke3 ul0 10 "$L/extnat.pcap" "host $EXT_UL")
+	sleep 1
+	ext_ping spoke3 10.13.0.1 "$EXT_HOST" && ext_ping "$EXT" "$EXT_HOST" 10.13.0.1 &&
+		pass "interop: nat: spoke3 (behind NAT) <-> $EXT over $t, pings both ways" ||
+		fail "interop: nat: pings lost over $t ($(grep -h 'AUTH\|NO_PROP\|TS_UNACC\|no IKE config\|failed' "$L/$EXT/charon.log" | tail -n1))"
+	mtu=$(jq -r --arg t "$t" '.tunnels[] | select(.id == $t) | .mtu' "$L/spoke3/state/intent.json")
+	ip netns exec "$EXT" ping -q -M do -s $((mtu - 28)) -c 3 -i 0.2 -W 2 -I "$EXT_HOST" 10.13.0.1 > /dev/null 2>&1 &&
+		pass "interop: nat: GCM: $((mtu - 28))-byte DF pings (MTU $mtu) pass through the NAT" ||
+		fail "interop: nat: GCM: DF pings at the intent's MTU $mtu fail through the NAT"
+	wait "$cpid" 2>/dev/null
+	u=$(count "$L/extnat.pcap" 'udp port 4500'); e=$(count "$L/extnat.pcap" 'ip proto 50'); g=$(count "$L/extnat.pcap" 'ip proto 47')
+	[ "$u" -ge 10 ] && [ "$e" -eq 0 ] && [ "$g" -eq 0 ] && ip -n "$EXT" xfrm state | grep -q 'encap type espinudp' &&
+		pass "interop: nat: outside the NAT $u UDP-encapsulated packets, no bare ESP, no GRE" ||
+		fail "interop: nat: outside the NAT $u UDP/4500, $e bare ESP, $g GRE"
+	wait_for 15 is_state "$t" up && [ "$(ext_report spoke3 "$t" | cut -d' ' -f3-)" = none ] &&
+		pass "interop: nat: $t up, spoke3 reports no error" ||
+		fail "interop: nat: $t $(state_of "$t"), spoke3 reports $(ext_report spoke3 "$t")"
 }
 
 # ---- libreswan (scenario 'libreswan') ---------------------------------------------------

@@ -153,24 +153,48 @@ sc_interop_hub_side() {
 		fail "interop: from hub1: $(ext_states) / $(nstates hub1 "$2") SAs, $(swanctl --list-sas --ike "$1" --uri "unix://$L/hub1/charon.vici" 2>/dev/null | head -n1)"
 }
 
-# A steady ping across at least two CHILD_SA rekeys (either end may start each).
-sc_interop_rekey() {
-	rspis hub1 "$2" > "$L/ext.spi0"
+# A CHILD_SA rekey started by the gresec end S of tunnel T, through its charon.
+hub_rekey() {
+	c=$(swanctl --list-sas --ike "$2" --uri "unix://$L/$1/charon.vici" 2>/dev/null |
+		sed -n 's/^ *\([a-z0-9]*-[0-9a-f]*\): #[0-9]*, reqid.*/\1/p' | head -n1)
+	swanctl --rekey --child "$c" --uri "unix://$L/$1/charon.vici" > /dev/null 2>&1
+}
+
+# A steady ping for two sa_lifetimes across the natural rekeys, with one rekey forced
+# from each side (REKEY_THIRD: the third party's command) so that both directions of
+# CREATE_CHILD_SA are exercised. rekey_under_ping TAG NS HOST T R REKEY_THIRD...
+rekey_under_ping() {
+	tag=$1 ns=$2 host=$3 t=$4 r=$5; shift 5
+	rspis hub1 "$r" > "$L/$tag.spi0"
 	n=$(((2 * EXT_SA + 8) * 5))
-	ip netns exec "$EXT" ping -c "$n" -i 0.2 -W 2 -I "$EXT_HOST" 10.1.0.1 > "$L/ext.ping" 2>&1
-	rspis hub1 "$2" > "$L/ext.spi1"
-	gap=$(ping_longest_gap "$L/ext.ping"); lost=$(ping_lost "$L/ext.ping")
-	# Who started each CHILD_SA rekey, from the third party's charon log.
-	mine=$(grep -c 'generating CREATE_CHILD_SA request .*N(REKEY_SA)' "$L/$EXT/charon.log" || :)
-	theirs=$(grep -c 'parsed CREATE_CHILD_SA request .*N(REKEY_SA)' "$L/$EXT/charon.log" || :)
-	[ -s "$L/ext.spi1" ] && ! grep -qxF -f "$L/ext.spi0" "$L/ext.spi1" && [ "$gap" -le 1 ] && [ "$lost" -le $((n / 100)) ] &&
-		pass "interop: ping every 0.2 s for $((n / 5)) s across rekeys (sa_lifetime $EXT_SA s; SPIs $(tr '\n' ' ' < "$L/ext.spi0")-> $(tr '\n' ' ' < "$L/ext.spi1")): $lost lost, never two in a row" ||
-		fail "interop: rekey: $lost lost, longest run $gap, SPIs $(tr '\n' ' ' < "$L/ext.spi0")-> $(tr '\n' ' ' < "$L/ext.spi1")"
-	[ $((mine + theirs)) -ge 2 ] && pass "interop: CHILD_SA rekeys started by $EXT: $mine, by hub1: $theirs" ||
-		fail "interop: only $mine + $theirs CHILD_SA rekeys in $((n / 5)) s"
-	wait_for 10 is_state "$1" up && [ "$(ext_report hub1 "$1" | cut -d' ' -f3-)" = none ] &&
-		pass "interop: $1 up after the rekeys, no error reported" ||
-		fail "interop: after the rekeys: $(state_of "$1"), hub1 reports $(ext_report hub1 "$1")"
+	ip netns exec "$ns" ping -c "$n" -i 0.2 -W 2 -I "$host" 10.1.0.1 > "$L/$tag.ping" 2>&1 &
+	p=$!
+	sleep 3; "$@" > /dev/null 2>&1
+	sleep 7; hub_rekey hub1 "$t"
+	wait "$p"
+	rspis hub1 "$r" > "$L/$tag.spi1"
+	gap=$(ping_longest_gap "$L/$tag.ping"); lost=$(ping_lost "$L/$tag.ping")
+	[ -s "$L/$tag.spi1" ] && ! grep -qxF -f "$L/$tag.spi0" "$L/$tag.spi1" && [ "$gap" -le 1 ] && [ "$lost" -le $((n / 100)) ] &&
+		pass "$tag: ping every 0.2 s for $((n / 5)) s across rekeys (sa_lifetime $EXT_SA s; SPIs $(tr '\n' ' ' < "$L/$tag.spi0")-> $(tr '\n' ' ' < "$L/$tag.spi1")): $lost lost, never two in a row" ||
+		fail "$tag: rekey: $lost lost, longest run $gap, SPIs $(tr '\n' ' ' < "$L/$tag.spi0")-> $(tr '\n' ' ' < "$L/$tag.spi1")"
+}
+
+# Both ends' rekeys counted in the third party's IKE log: "started by it" and "by hub1".
+rekey_counts() {	# rekey_counts TAG MINE THEIRS
+	[ "$2" -ge 1 ] && [ "$3" -ge 1 ] && pass "$1: CHILD_SA rekeys started by the third party: $2, by hub1: $3" ||
+		fail "$1: CHILD_SA rekeys started by the third party: $2, by hub1: $3 (want both)"
+	wait_for 10 is_state "$t" up && [ "$(ext_report hub1 "$t" | cut -d' ' -f3-)" = none ] &&
+		pass "$1: $t up after the rekeys, no error reported" ||
+		fail "$1: after the rekeys: $(state_of "$t"), hub1 reports $(ext_report hub1 "$t")"
+}
+
+sc_interop_rekey() {
+	m0=$(grep -c 'generating CREATE_CHILD_SA request .*N(REKEY_SA)' "$L/$EXT/charon.log")
+	t0=$(grep -c 'parsed CREATE_CHILD_SA request .*N(REKEY_SA)' "$L/$EXT/charon.log")
+	rekey_under_ping interop "$EXT" "$EXT_HOST" "$1" "$2" \
+		swanctl --rekey --child "$1" --uri "unix://$L/$EXT/charon.vici"
+	rekey_counts interop $(($(grep -c 'generating CREATE_CHILD_SA request .*N(REKEY_SA)' "$L/$EXT/charon.log") - m0)) \
+		$(($(grep -c 'parsed CREATE_CHILD_SA request .*N(REKEY_SA)' "$L/$EXT/charon.log") - t0))
 }
 
 # The guard: with the IKE daemon's policies gone (conn unloaded), GRE towards hub1 is
@@ -325,17 +349,11 @@ sc_libreswan() {
 	wait_for 15 hub_initiated hub1 "$t" && ext_ping hub1 10.1.0.1 "$LS2_HOST" && ls_has_sa && has_sa hub1 "$r" &&
 		pass "libreswan: after $LS2 deleted the IKE_SA, hub1 initiated it again: SAs both sides, 5/5 pings" ||
 		fail "libreswan: from hub1: $(ls_states) / $(nstates hub1 "$r") SAs, $(swanctl --list-sas --ike "$t" --uri "unix://$L/hub1/charon.vici" 2>/dev/null | head -n1)"
-	rspis hub1 "$r" > "$L/ls.spi0"
-	n=$(((2 * EXT_SA + 8) * 5))
-	ip netns exec "$LS2" ping -c "$n" -i 0.2 -W 2 -I "$LS2_HOST" 10.1.0.1 > "$L/ls.ping" 2>&1
-	rspis hub1 "$r" > "$L/ls.spi1"
-	gap=$(ping_longest_gap "$L/ls.ping"); lost=$(ping_lost "$L/ls.ping")
-	[ -s "$L/ls.spi1" ] && ! grep -qxF -f "$L/ls.spi0" "$L/ls.spi1" && [ "$gap" -le 1 ] && [ "$lost" -le $((n / 100)) ] &&
-		pass "libreswan: ping every 0.2 s for $((n / 5)) s across rekeys (SPIs $(tr '\n' ' ' < "$L/ls.spi0")-> $(tr '\n' ' ' < "$L/ls.spi1")): $lost lost, never two in a row" ||
-		fail "libreswan: rekey: $lost lost, longest run $gap, SPIs $(tr '\n' ' ' < "$L/ls.spi0")-> $(tr '\n' ' ' < "$L/ls.spi1")"
-	wait_for 10 is_state "$t" up && [ "$(ext_report hub1 "$t" | cut -d' ' -f3-)" = none ] &&
-		pass "libreswan: $t up after the rekeys, no error reported" ||
-		fail "libreswan: after the rekeys: $(state_of "$t"), hub1 reports $(ext_report hub1 "$t")"
+	m0=$(grep -c 'initiator rekeyed Child SA' "$L/$LS2/pluto.log")
+	t0=$(grep -c 'responder rekeyed Child SA' "$L/$LS2/pluto.log")
+	rekey_under_ping libreswan "$LS2" "$LS2_HOST" "$t" "$r" ls_whack --name "$t" --rekey-ipsec
+	rekey_counts libreswan $(($(grep -c 'initiator rekeyed Child SA' "$L/$LS2/pluto.log") - m0)) \
+		$(($(grep -c 'responder rekeyed Child SA' "$L/$LS2/pluto.log") - t0))
 	sc_libreswan_vti
 	mkdir -p "$LAB_OUT/logs" && cp "$L/$LS2/pluto.log" "$LAB_OUT/logs/$LS2.pluto.log" 2>/dev/null || :
 }

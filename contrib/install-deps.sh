@@ -49,3 +49,23 @@ fi
 sh "$(cd "$(dirname "$0")/.." && pwd)/tests/openapi/install.sh"
 # The topology map's graph library (ui/, pinned), vendored into the build by make.
 sh "$(cd "$(dirname "$0")/.." && pwd)/ui/install.sh"
+
+# libreswan, for the peer-config tests (tests/integration/test_peer_config.py parses the
+# rendered ipsec.conf with its readwriteconf and algparse; the lab's interop scenario runs
+# its pluto). Debian's libreswan package conflicts with strongswan-charon, so it is not
+# installed: its .deb is fetched with apt-get download and unpacked with dpkg-deb -x into
+# a test directory, where nothing starts it and no file outside it changes. Its shared
+# libraries (NSS, unbound, ldns, libevent...) are ordinary dependencies, installed here.
+LIBRESWAN_DIR=${GRESEC_LIBRESWAN:-/opt/gresec-test/libreswan}
+if [ ! -x "$LIBRESWAN_DIR/usr/libexec/ipsec/pluto" ]; then
+	echo "install-deps: unpacking libreswan into $LIBRESWAN_DIR (not installed: it conflicts with strongswan-charon)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -qq --no-install-recommends libnss3-tools libnss3 libnspr4 libunbound8 \
+		libldns3 libevent-core-2.1-7 libevent-pthreads-2.1-7 libcap-ng0 libcurl3-nss \
+		libldap-2.5-0 dns-root-data
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get download libreswan)
+	mkdir -p "$LIBRESWAN_DIR"
+	dpkg-deb -x "$tmp"/libreswan_*.deb "$LIBRESWAN_DIR"
+	rm -rf "$tmp"
+fi

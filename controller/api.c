@@ -48,6 +48,8 @@ const struct api_route api_routes[] = {
 	{ "GET", "/ui", AUTH_NONE, api_ui_redirect },
 	{ "GET", "/ui/", AUTH_NONE, api_ui_file },
 	{ "GET", "/ui/{file}", AUTH_NONE, api_ui_file },
+	/* Unmanaged sites: their gateway's configuration, PSKs included (audited). */
+	{ "GET", "/v1/sites/{name}/peer-config", AUTH_OPERATOR, api_peer_config },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 

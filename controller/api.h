@@ -102,6 +102,8 @@ void api_agent_summary(struct api_req *r);
 /* api_ui.c: the topology map's static files, no token needed (the page asks for one) */
 void api_ui_file(struct api_req *r);
 void api_ui_redirect(struct api_req *r);
+/* api_peer.c */
+void api_peer_config(struct api_req *r);
 
 extern const struct api_route api_routes[];
 extern const size_t api_nroutes;

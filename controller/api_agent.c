@@ -199,6 +199,25 @@ out:
 	json_decref(report);
 }
 
+/* An unmanaged site has no agent to give a token to: its gateway is configured from
+ * peer-config, and a token would let something pose as its agent. */
+static int api_agent_managed(struct api_req *r)
+{
+	json_t *body = NULL;
+	int rc = store_get(r->api->store, &kind_site, r->param, &body, NULL);
+
+	if (rc == 0 && json_is_false(json_object_get(body, "managed"))) {
+		api_error(r, 409, NULL, NULL, "site '%s' is unmanaged (managed: false): it has no "
+			  "agent; configure its gateway from GET /v1/sites/%s/peer-config",
+			  r->param, r->param);
+		rc = -EEXIST;
+	} else if (rc < 0) {
+		api_fail(r, rc, "reading the site");
+	}
+	json_decref(body);
+	return rc;
+}
+
 void api_agent_token(struct api_req *r)
 {
 	struct db *db = store_db(r->api->store);
@@ -207,7 +226,7 @@ void api_agent_token(struct api_req *r)
 	json_t *rec = NULL;
 	int rc;
 
-	if (api_agent_site_exists(r) < 0)
+	if (api_agent_site_exists(r) < 0 || api_agent_managed(r) < 0)
 		return;
 	snprintf(name, sizeof(name), "agent-%s", r->param);
 	rc = db_begin(db);

@@ -140,6 +140,11 @@ static int compile_load_features(struct compile_ctx *c, struct db *db)
 			c->psk_hex[i] = 1;
 	}
 	sqlite3_reset(st);
+	/* An unmanaged site's gateway is configured from peer-config, which renders the
+	 * key as its bytes (secret = 0x..., PSK 0x...): it has the feature by definition. */
+	for (size_t i = 0; i < c->n; i++)
+		if (json_is_false(json_object_get(json_array_get(c->sites, i), "managed")))
+			c->psk_hex[i] = 1;
 	return rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
 
@@ -414,6 +419,11 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 	t->overlay_peer = (struct intent_ifaddr){ (k->a == self ? ob : oa).addr, oa.len };
 	compile_security(k->profile, sj, pj, k->a == self, k->vti, &t->sec);
 	compile_bfd(k->profile, &t->bfd);
+	/* A third-party gateway need not run BFD: to an unmanaged site, liveness is IKE's
+	 * DPD alone (docs/interop.md). */
+	if (json_is_false(json_object_get(sj, "managed")) ||
+	    json_is_false(json_object_get(pj, "managed")))
+		t->bfd.enabled = false;
 	r = compile_strv(json_object_get(k->profile, "ike_proposals"), &t->sec.ike_proposals,
 			 &t->sec.n_ike_proposals);
 	if (r == 0)

@@ -21,6 +21,8 @@ static const struct valid_field site_fields[] = {
 	{ .key = "tags", .type = VALID_TAGS },
 	{ .key = "description", .type = VALID_STRING, .max = 255 },
 	{ .key = "underlay_mtu", .type = VALID_INT, .min = 576, .max = 9216, .def = 1500 },
+	/* false: no agent; a third-party gateway configured from peer-config. */
+	{ .key = "managed", .type = VALID_BOOL, .def = 1 },
 };
 
 /* Peers reach a site behind NAT at its NAT's public address, and know it by its own

@@ -565,10 +565,27 @@ static int status_count_tunnels(struct store *s, const json_t *loaded, json_t *c
 	return rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
 
+/* Sites without an agent (managed: false): they never report, and are no site whose
+ * agent has gone quiet; their tunnels' state comes from the managed ends' reports. */
+static int status_unmanaged(struct store *s, json_t *set)
+{
+	sqlite3_stmt *st = db_stmt(store_db(s), "SELECT name FROM object WHERE kind = 'site' "
+				   "AND json_extract(body, '$.managed') = 0");
+	int rc;
+
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (json_object_set_new(set, (const char *)sqlite3_column_text(st, 0), json_true()))
+			rc = SQLITE_NOMEM;
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
 int status_summary(struct store *s, unsigned stale_after, json_t **out)
 {
-	json_t *loaded = NULL, *names = NULL, *tunnels, *v;
-	long long seen = 0, stale = 0, never = 0;
+	json_t *loaded = NULL, *names = NULL, *tunnels, *v, *unmanaged = json_object();
+	long long seen = 0, stale = 0, never = 0, nun = 0;
 	size_t i;
 	int r;
 
@@ -578,11 +595,15 @@ int status_summary(struct store *s, unsigned stale_after, json_t **out)
 	if (r == 0)
 		r = store_names(s, &kind_site, &names);
 	if (r == 0)
+		r = unmanaged ? status_unmanaged(s, unmanaged) : -ENOMEM;
+	if (r == 0)
 		r = status_count_tunnels(s, loaded, tunnels);
 	json_array_foreach(names, i, v) {
 		const json_t *row = json_object_get(loaded, json_string_value(v));
 
-		if (!row)
+		if (json_object_get(unmanaged, json_string_value(v)))
+			nun++;
+		else if (!row)
 			never++;
 		else if (json_is_true(json_object_get(row, "stale")))
 			stale++;
@@ -590,14 +611,16 @@ int status_summary(struct store *s, unsigned stale_after, json_t **out)
 			seen++;
 	}
 	if (r == 0)
-		*out = json_pack("{s:{s:I, s:I, s:I, s:I, s:I}, s:O}", "sites",
+		*out = json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:O}", "sites",
 				 "total", (json_int_t)json_array_size(names), "seen", (json_int_t)seen,
 				 "stale", (json_int_t)stale, "never", (json_int_t)never,
+				 "unmanaged", (json_int_t)nun,
 				 "stale_after", (json_int_t)stale_after, "tunnels", tunnels);
 	if (r == 0 && !*out)
 		r = -ENOMEM;
 	json_decref(loaded);
 	json_decref(names);
 	json_decref(tunnels);
+	json_decref(unmanaged);
 	return r;
 }

@@ -7,6 +7,7 @@ set -u
 T0=${LAB_T0:-$(date +%s)}
 . "$LAB_ROOT/contrib/lab/lib.sh"
 . "$LAB_ROOT/tests/e2e/failover.sh"
+. "$LAB_ROOT/tests/e2e/interop.sh"
 FAILED=0
 ONLY=$(echo "${1:-}" | tr , ' ')
 pass() { log "PASS: $*"; }
@@ -402,7 +403,7 @@ LAB_CONFINE=${LAB_CONFINE:-1}
 lab_up
 wait_for 20 sh -c "ls $L/*/state/intent.json | wc -l | grep -qx $(wc -l < "$L/sites")" || fail "not every agent got its intent"
 lab_tunnels > "$L/tunnels"
-for sc in confined always ondemand nat remove restart dpd rekey pskrotate profile frr dualhub noctl ecmp direct flap agentrestart; do
+for sc in confined always ondemand nat remove restart dpd rekey pskrotate profile frr dualhub noctl ecmp direct flap agentrestart interop libreswan; do
 	want "$sc" || continue
 	log "=== $sc"
 	"sc_$sc"

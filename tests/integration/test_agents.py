@@ -428,7 +428,7 @@ def test_status_round_trip(actl, spec):
     # Before any report.
     s = ok(actl.get("/v1/status")).json
     validate(spec, response_schema(spec, "/v1/status", "GET", 200), s, "status")
-    assert s["sites"] == {"total": 6, "seen": 0, "stale": 0, "never": 6, "stale_after": 60}, s
+    assert s["sites"] == {"total": 6, "seen": 0, "stale": 0, "never": 6, "unmanaged": 0, "stale_after": 60}, s
     assert s["tunnels"]["total"] == 3 and s["tunnels"]["pending"] == 3, s
     assert actl.get("/v1/sites/m1").json["status"]["agent"] is None
     # m1 reports its tunnel up, with counters and no error.
@@ -436,7 +436,7 @@ def test_status_round_trip(actl, spec):
         entry(tid, bytes_in=1000, bytes_out=2000, packets_in=10, packets_out=20,
               last_error=None)]}, token=ta), 204)
     s = ok(actl.get("/v1/status")).json
-    assert s["sites"] == {"total": 6, "seen": 1, "stale": 0, "never": 5, "stale_after": 60}, s
+    assert s["sites"] == {"total": 6, "seen": 1, "stale": 0, "never": 5, "unmanaged": 0, "stale_after": 60}, s
     assert s["tunnels"] == {"total": 3, "up": 1, "degraded": 0, "idle": 0, "down": 0,
                             "pending": 2}, s
     page = ok(actl.get("/v1/tunnels?site=m1")).json
@@ -496,7 +496,7 @@ def test_stale_reports_stop_counting(make_controller):
         if s["sites"]["stale"] == 1:
             break
         time.sleep(0.25)
-    assert s["sites"] == {"total": 6, "seen": 0, "stale": 1, "never": 5, "stale_after": 1}, s
+    assert s["sites"] == {"total": 6, "seen": 0, "stale": 1, "never": 5, "unmanaged": 0, "stale_after": 1}, s
     assert s["tunnels"] == {"total": 3, "up": 0, "degraded": 0, "idle": 0, "down": 0,
                             "pending": 3}, s
     ag = ctl.get("/v1/sites/m1").json["status"]["agent"]

@@ -232,6 +232,32 @@ def test_bad_input_is_answered_as_documented(make_controller):
     no_violations(ctl)
 
 
+def test_peer_config_through_a_validating_proxy(make_controller):
+    """Unmanaged sites (issue 10): the site field, both formats, the documented refusals."""
+    ctl = make_controller("strict", prism="strict")
+    seed(ctl)
+    ok(ctl.post("/v1/sites", {"name": "u1", "underlay": "192.0.2.11", "managed": False,
+                              "prefixes": ["10.11.0.0/16"]}), 201)
+    ok(ctl.post("/v1/tunnels", {"name": "tu", "a": "s1", "b": "u1", "profile": "p1"}), 201)
+    assert ok(ctl.get("/v1/sites/u1")).json["managed"] is False
+    for fmt, name in (("swanctl", "swanctl.conf"), ("libreswan", "ipsec.conf")):
+        r = ok(ctl.get("/v1/sites/u1/peer-config?format=" + fmt))
+        assert name in r.json["files"] and "gresec-peer.sh" in r.json["files"], r
+    assert ok(ctl.get("/v1/status")).json["sites"]["unmanaged"] == 1
+    no_violations(ctl)
+    lenient = make_controller("lenient", prism="lenient")
+    seed(lenient)
+    ok(lenient.post("/v1/sites", {"name": "u2", "underlay": "192.0.2.12", "managed": False,
+                                  "behind_nat": True, "nat_address": "198.51.100.12"}), 201)
+    ok(lenient.post("/v1/tunnels", {"name": "tu", "a": "s1", "b": "u2", "profile": "p1"}), 201)
+    assert_error(lenient.get("/v1/sites/u2/peer-config?format=libreswan"), 422)
+    assert_error(lenient.get("/v1/sites/u2/peer-config?format=x"), 400)
+    assert_error(lenient.get("/v1/sites/s1/peer-config?format=swanctl"), 409)
+    assert_error(lenient.get("/v1/sites/nosuch/peer-config?format=swanctl"), 404)
+    assert_error(lenient.post("/v1/sites/u2/agent-token"), 409)
+    no_violations(lenient)
+
+
 def test_the_proxy_flags_what_breaks_the_document(make_controller, tmp_path):
     """Controls: without them, a Prism that silently skipped validation would pass."""
     ctl = make_controller("strict", prism="strict")

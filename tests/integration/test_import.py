@@ -229,7 +229,7 @@ def test_csv_import(ctl):
     assert paris == {"name": "paris-1", "underlay": "192.0.2.10", "behind_nat": False,
                      "nat_address": None,
                      "prefixes": ["10.1.0.0/16"], "tags": {"region": "eu", "role": "branch"},
-                     "description": "Paris office", "underlay_mtu": 1400}
+                     "description": "Paris office", "underlay_mtu": 1400, "managed": True}
     lyon = ctl.get("/v1/sites/lyon-1").json
     assert lyon["behind_nat"] is True and lyon["prefixes"] == ["10.2.0.0/16", "10.3.0.0/24"]
     assert lyon["nat_address"] == "2001:db8:ff::10"

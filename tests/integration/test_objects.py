@@ -6,7 +6,7 @@ from conftest import assert_error, site
 
 SITE_DEFAULTS = {"behind_nat": False, "nat_address": None, "prefixes": [], "tags": {},
                  "description": "",
-                 "underlay_mtu": 1500}
+                 "underlay_mtu": 1500, "managed": True}
 PROFILE_DEFAULTS = {"keying": "ike", "ike_version": 2,
                     "ike_proposals": ["aes256gcm16-prfsha384-ecp384"],
                     "esp_proposals": ["aes256gcm16-ecp384"], "ah_proposals": ["sha256-ecp384"],

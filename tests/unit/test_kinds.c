@@ -139,13 +139,15 @@ static void test_site_defaults(void **state)
 
 	(void)state;
 	assert_canon(&kind_site, "{\"name\":\"paris\",\"underlay\":\"192.0.2.1\"}",
-		     "{\"behind_nat\":false,\"description\":\"\",\"name\":\"paris\",\"nat_address\":null,"
-		     "\"prefixes\":[],\"tags\":{},\"underlay\":\"192.0.2.1\",\"underlay_mtu\":1500}");
+		     "{\"behind_nat\":false,\"description\":\"\",\"managed\":true,\"name\":\"paris\","
+		     "\"nat_address\":null,\"prefixes\":[],\"tags\":{},\"underlay\":\"192.0.2.1\","
+		     "\"underlay_mtu\":1500}");
 	/* fields come out in the contract's order */
 	out = norm_ok(&kind_site, "{\"underlay\":\"192.0.2.1\",\"name\":\"paris\"}");
 	d = json_dumps(out, JSON_COMPACT);
 	assert_string_equal(d, "{\"name\":\"paris\",\"underlay\":\"192.0.2.1\",\"behind_nat\":false,"
-			    "\"nat_address\":null,\"prefixes\":[],\"tags\":{},\"description\":\"\",\"underlay_mtu\":1500}");
+			    "\"nat_address\":null,\"prefixes\":[],\"tags\":{},\"description\":\"\",\"underlay_mtu\":1500,"
+			    "\"managed\":true}");
 	free(d);
 	json_decref(out);
 }
@@ -159,7 +161,7 @@ static void test_site_canonical(void **state)
 		     "\"prefixes\":[\"2001:DB8:1::/48\",\"10.2.0.0/16\",\"192.168.0.0/24\","
 		     "\"10.1.0.0/24\",\"10.1.0.0/16\"],\"tags\":{\"region\":\"eu\",\"k8s.io/zone\":\"a b\"},"
 		     "\"description\":\"Rome \u00e9\",\"underlay_mtu\":9000}",
-		     "{\"behind_nat\":true,\"description\":\"Rome \u00e9\",\"name\":\"rome\","
+		     "{\"behind_nat\":true,\"description\":\"Rome \u00e9\",\"managed\":true,\"name\":\"rome\","
 		     "\"nat_address\":\"2001:db8:ffff::1\","
 		     "\"prefixes\":[\"10.1.0.0/16\",\"10.1.0.0/24\",\"10.2.0.0/16\",\"192.168.0.0/24\","
 		     "\"2001:db8:1::/48\"],\"tags\":{\"k8s.io/zone\":\"a b\",\"region\":\"eu\"},"

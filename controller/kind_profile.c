@@ -28,7 +28,8 @@ static const struct valid_field profile_bfd_fields[] = {
 static const struct valid_field profile_fields[] = {
 	{ .key = "name", .type = VALID_NAME, .required = true },
 	{ .key = "keying", .type = VALID_ENUM, .choices = profile_keying, .def_str = "ike" },
-	{ .key = "ike_version", .type = VALID_INT, .min = 1, .max = 2, .def = 2 },
+	/* IKEv2 only: docs/architecture.md, "IKE version", says why. */
+	{ .key = "ike_version", .type = VALID_INT, .min = 2, .max = 2, .def = 2 },
 	{ .key = "ike_proposals", .type = VALID_PROPOSALS, .proposal = VALID_PROPOSAL_IKE,
 	  .choices = profile_ike_default },
 	{ .key = "esp_proposals", .type = VALID_PROPOSALS, .proposal = VALID_PROPOSAL_ESP,
@@ -66,6 +67,11 @@ static int profile_normalize(const json_t *in, const char *path, struct verr *er
 	if (keying && !strcmp(keying, "ikeless"))
 		verr_add(errs, verr_path_key(fpath, sizeof(fpath), path, "keying"),
 			 "'ikeless' is reserved for a future release");
+	/* Refused rather than stored: a value accepted and then ignored misleads the NOC. */
+	if (json_is_string(json_object_get(body, "auth")) &&
+	    !strcmp(json_string_value(json_object_get(body, "auth")), "x509"))
+		verr_add(errs, verr_path_key(fpath, sizeof(fpath), path, "auth"),
+			 "'x509' is not available yet: must be psk");
 	/* A child SA must be rekeyed inside the IKE SA that keys it. */
 	ike = json_object_get(body, "ike_lifetime");
 	sa = json_object_get(body, "sa_lifetime");

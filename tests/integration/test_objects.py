@@ -281,6 +281,7 @@ def test_shared_underlay_is_422(ctl):
     ("keying", "ikeless", "keying"),
     ("keying", "manual", "keying"),
     ("ike_version", 3, "ike_version"),
+    ("ike_version", 1, "ike_version"),
     ("auth", "password", "auth"),
     ("mode", "beet", "mode"),
     ("protocol", "gre", "protocol"),
@@ -302,7 +303,7 @@ def test_profile_ikeless_is_reserved_and_lifetimes_ordered(ctl):
     e = assert_error(ctl.post("/v1/profiles", {"name": "p", "ike_lifetime": 3600,
                                                "sa_lifetime": 3600}), 422)
     assert any("lifetime" in p for p in paths(e)), e
-    r = create(ctl, "profiles", {"name": "p", "ike_version": 1,
+    r = create(ctl, "profiles", {"name": "p", "ike_version": 2,
                                  "ike_proposals": ["aes128-sha256-modp2048",
                                                    "aes256-sha384-ecp384"],
                                  "esp_proposals": ["aes128gcm16"], "mode": "tunnel",

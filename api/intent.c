@@ -57,6 +57,8 @@ void intent_free(struct intent *in)
 	free(in->routes);
 	free(in->spd);
 	free(in->site);
+	free(in->ca);
+	free(in->crl);
 	free(in);
 }
 
@@ -525,7 +527,7 @@ static int dec_spd_v(struct dec *d, const json_t *o, const char *p, void *s)
 int intent_from_json(const json_t *j, struct intent **out, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "format", "site", "revision", "tunnels",
-		"routes", "spd", NULL };
+		"routes", "spd", "ca", "crl", NULL };
 	struct dec d = { .err = err, .errlen = errlen };
 	struct intent *in = intent_new();
 	uint64_t format = 0;
@@ -543,7 +545,9 @@ int intent_from_json(const json_t *j, struct intent **out, char *err, size_t err
 	    dec_array(&d, j, "routes", (void **)&in->routes, &in->n_routes,
 		      sizeof(*in->routes), dec_route_v) ||
 	    dec_array(&d, j, "spd", (void **)&in->spd, &in->n_spd, sizeof(*in->spd),
-		      dec_spd_v))
+		      dec_spd_v) ||
+	    dec_str(&d, j, "", "ca", false, &in->ca) ||
+	    dec_str(&d, j, "", "crl", false, &in->crl))
 		goto out;
 	*out = in;
 	in = NULL;
@@ -672,6 +676,9 @@ json_t *intent_to_json(const struct intent *in)
 	for (size_t i = 0; i < in->n_spd; i++)
 		if (json_array_append_new(a, enc_spd(&in->spd[i])))
 			goto fail;
+	if ((in->ca && json_object_set_new(o, "ca", json_string(in->ca))) ||
+	    (in->crl && json_object_set_new(o, "crl", json_string(in->crl))))
+		goto fail;
 	return o;
 fail:
 	json_decref(o);

@@ -118,6 +118,10 @@ struct intent {
 	size_t n_routes;
 	struct intent_spd *spd;
 	size_t n_spd;
+	/* The controller's CA certificate and its current CRL (PEM; NULL when absent): what
+	 * the site's IKE certificate chains to and what charon checks peers against. */
+	char *ca;
+	char *crl;
 };
 
 struct intent *intent_new(void);

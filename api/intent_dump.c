@@ -247,7 +247,12 @@ int intent_dump(const struct intent *in, char **out, size_t *len)
 			ib_raw(&b, ",", 1);
 		ib_spd(&b, &in->spd[i]);
 	}
-	ib_lit(&b, "]}");
+	ib_lit(&b, "]");
+	if (in->ca)
+		ib_kstr(&b, ",", "ca", in->ca);
+	if (in->crl)
+		ib_kstr(&b, ",", "crl", in->crl);
+	ib_lit(&b, "}");
 	if (b.err) {
 		free(b.p);
 		return -ENOMEM;

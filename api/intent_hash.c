@@ -139,6 +139,8 @@ int intent_hash(const struct intent *in, unsigned char out[32])
 	ih_u64(&x, in->n_spd);
 	for (size_t i = 0; i < in->n_spd; i++)
 		ih_spd(&x, &in->spd[i]);
+	ih_str(&x, in->ca);
+	ih_str(&x, in->crl);
 	ih_flush(&x);
 	gnutls_hash_deinit(x.h, out);
 	return x.err ? -EIO : 0;

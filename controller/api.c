@@ -40,6 +40,11 @@ const struct api_route api_routes[] = {
 	{ "POST", "/v1/agents/{site}/status", AUTH_AGENT, api_agent_status },
 	{ "POST", "/v1/sites/{name}/agent-token", AUTH_ADMIN, api_agent_token },
 	{ "GET", "/v1/status", AUTH_VIEWER, api_agent_summary },
+	/* The CA: its certificate, enrollment, and revocation (api_pki.c). */
+	{ "GET", "/v1/ca", AUTH_AGENT, api_pki_ca },
+	{ "POST", "/v1/agents/{site}/csr", AUTH_AGENT, api_pki_csr },
+	{ "GET", "/v1/sites/{name}/certs", AUTH_VIEWER, api_pki_list },
+	{ "POST", "/v1/sites/{name}/revoke-cert", AUTH_OPERATOR, api_pki_revoke },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 

@@ -14,10 +14,12 @@
 #define API_LIMIT_MAX 1000
 
 struct longpoll;
+struct ca;
 
 struct api {
 	struct store *store;
 	struct longpoll *poll;
+	struct ca *ca;			/* signs the sites' certificates */
 	unsigned poll_timeout_ms;	/* how long an intent request is held */
 	unsigned stale_after;		/* seconds without a report before a site is stale */
 };
@@ -84,6 +86,9 @@ void api_admin_tokens_revoke(struct api_req *r);
 void api_admin_audit(struct api_req *r);
 
 /* api_agent.c */
+/* An agent token acts for its own site (r->param) only; admins for any. -EACCES with a
+ * 403 set otherwise. */
+int api_agent_allowed(struct api_req *r);
 void api_agent_intent(struct api_req *r);
 /* For a resumed long-poll whose token no longer authenticates: true, with a 404 set,
  * when its site was deleted (the token died with it). */
@@ -91,6 +96,12 @@ bool api_agent_held_site_gone(struct api_req *r);
 void api_agent_status(struct api_req *r);
 void api_agent_token(struct api_req *r);
 void api_agent_summary(struct api_req *r);
+
+/* api_pki.c */
+void api_pki_ca(struct api_req *r);
+void api_pki_csr(struct api_req *r);
+void api_pki_list(struct api_req *r);
+void api_pki_revoke(struct api_req *r);
 
 extern const struct api_route api_routes[];
 extern const size_t api_nroutes;

@@ -6,6 +6,8 @@
 
 #include "compile.h"
 #include "compile_ctx.h"
+#include "ca.h"
+#include "store.h"
 #include "tunnel.h"
 
 #define COMPILE_TTL 64
@@ -43,6 +45,8 @@ void compile_ctx_free(struct compile_ctx *c)
 	free(c->adj);
 	free(c->roles);
 	free(c->names);
+	free(c->ca);
+	free(c->crl);
 	json_decref(c->sites);
 	json_decref(c->profiles);
 	json_decref(c->topos);
@@ -145,6 +149,18 @@ static int compile_index(struct compile_ctx *c)
 	return 0;
 }
 
+/* Copies, since the store's CRL changes while this context may still be served. */
+static int compile_pki(struct store *s, struct compile_ctx *c)
+{
+	const struct ca *ca = store_ca(s);
+
+	if (ca && !(c->ca = strdup(ca->pem)))
+		return -ENOMEM;
+	if (store_crl(s) && !(c->crl = strdup(store_crl(s))))
+		return -ENOMEM;
+	return 0;
+}
+
 int compile_ctx_new(struct store *s, struct compile_ctx **out)
 {
 	struct compile_ctx *c = calloc(1, sizeof(*c));
@@ -155,6 +171,9 @@ int compile_ctx_new(struct store *s, struct compile_ctx **out)
 	if (!c)
 		return -ENOMEM;
 	c->pool = *store_overlay_pool(s);
+	r = compile_pki(s, c);
+	if (r < 0)
+		goto out;
 	r = store_all(s, &kind_site, &c->sites);
 	if (r == 0)
 		r = store_all(s, &kind_profile, &c->profiles);
@@ -556,7 +575,8 @@ int compile_site(const struct compile_ctx *c, size_t i, uint64_t revision, struc
 		via_peer[k] = -1;
 	in->site = strdup(c->names[i]);
 	in->revision = revision;
-	if (!in->site)
+	if (!in->site || (c->ca && !(in->ca = strdup(c->ca))) ||
+	    (c->crl && !(in->crl = strdup(c->crl))))
 		goto out;
 	r = compile_body(c, i, in, via_peer, errs);
 	/* The agent will check the same rules: an intent it would refuse is our bug. */

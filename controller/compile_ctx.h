@@ -25,6 +25,7 @@ struct compile_ctx {
 	size_t *adj_off, *adj;			/* tunnels of site i: adj[adj_off[i] .. adj_off[i+1]) */
 	unsigned char *roles;			/* roles[t * n + i]: site i in topology t */
 	struct addr_prefix pool;
+	char *ca, *crl;				/* PEM for every intent; NULL when absent */
 	/* While refreshing inside a write: where a site's errors go (see store_finish). */
 	const char *(*path_of)(void *ctx, const char *kind, const char *name);
 	void *path_ctx;

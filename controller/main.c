@@ -14,6 +14,8 @@
 
 #include "api.h"
 #include "auth.h"
+#include "ca.h"
+#include "pki.h"
 #include "http.h"
 #include "longpoll.h"
 #include <sys/socket.h>
@@ -28,6 +30,8 @@ struct main_opts {
 	const char *listen;
 	const char *token_file;
 	const char *tls_cert, *tls_key;
+	const char *ca_cert, *ca_key;
+	unsigned cert_lifetime;
 	size_t max_body;
 	unsigned max_conns, max_per_client, client_timeout;
 	enum log_level level;
@@ -41,12 +45,18 @@ static void main_usage(FILE *f)
 	fprintf(f,
 		"usage: gresec-controller [--db FILE] [--listen HOST:PORT] [--admin-token-file FILE]\n"
 		"                         [--tls-cert FILE --tls-key FILE] [--log-level LEVEL]\n"
+		"                         [--ca-cert FILE --ca-key FILE] [--cert-lifetime SECONDS]\n"
 		"                         [--max-body BYTES] [--max-connections N]\n"
 		"                         [--max-connections-per-client N] [--client-timeout SECONDS]\n"
 		"  --db FILE               SQLite database (default /var/lib/gresec/gresec.db)\n"
 		"  --listen HOST:PORT      address to serve the API on (default 127.0.0.1:8080)\n"
 		"  --admin-token-file FILE where the first admin token is written (default: beside the db)\n"
 		"  --tls-cert/--tls-key    serve HTTPS with this PEM certificate and key\n"
+		"  --ca-cert/--ca-key      the CA that signs the sites' IKE certificates (an enterprise\n"
+		"                          CA or intermediate; default: ca.pem and ca.key beside the\n"
+		"                          db, made at first start)\n"
+		"  --cert-lifetime SECONDS validity of a site certificate (default 2592000, 30 days;\n"
+		"                          agents renew at two thirds of it)\n"
 		"  --log-level LEVEL       error, warn, info (default) or debug\n"
 		"  --max-body BYTES        largest request body accepted (default 33554432)\n"
 		"  --max-connections N     concurrent connections (default 4096; keep it below the\n"
@@ -77,6 +87,9 @@ static const struct option main_longopts[] = {
 	{ "overlay-pool", required_argument, NULL, 'p' },
 	{ "stale-after", required_argument, NULL, 's' },
 	{ "poll-timeout", required_argument, NULL, 'w' },
+	{ "ca-cert", required_argument, NULL, 'C' },
+	{ "ca-key", required_argument, NULL, 'K' },
+	{ "cert-lifetime", required_argument, NULL, 'L' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -135,6 +148,10 @@ static int main_option(int c, const char *arg, struct main_opts *o)
 		if ((r = main_number(c, arg, 1, 3600, &n)) == 0)
 			o->client_timeout = (unsigned)n;
 		break;
+	case 'L':
+		if ((r = main_number(c, arg, 60, 10ULL * 365 * 86400, &n)) == 0)
+			o->cert_lifetime = (unsigned)n;
+		break;
 	case 's':
 	case 'w':
 		if ((r = main_number(c, arg, 1, 86400, &n)) == 0)
@@ -155,6 +172,8 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 		case 't': o->token_file = optarg; break;
 		case 'c': o->tls_cert = optarg; break;
 		case 'k': o->tls_key = optarg; break;
+		case 'C': o->ca_cert = optarg; break;
+		case 'K': o->ca_key = optarg; break;
 		case 'h':
 			main_usage(stdout);
 			exit(0);
@@ -171,6 +190,10 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 			"--tls-cert and --tls-key go together%s\n", optind < argc ? argv[optind] : "");
 		return -EINVAL;
 	}
+	if (!o->ca_cert != !o->ca_key) {
+		fprintf(stderr, "--ca-cert and --ca-key go together\n");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -183,6 +206,36 @@ static char *main_token_path(const char *db)
 		path = NULL;
 	free(copy);
 	return path;
+}
+
+/* The CA given, or the one beside the database (made at first start). Its CRL is
+ * re-signed from the rows, so every intent carries a fresh one. */
+static int main_ca(const struct main_opts *o, struct store *s, struct ca **out)
+{
+	char *copy = strdup(o->db), *dir, *cert = NULL, *key = NULL, err[512] = "";
+	char *crl = NULL;
+	int r = copy ? 0 : -ENOMEM;
+
+	dir = copy ? dirname(copy) : NULL;
+	if (r == 0 && !o->ca_cert && (asprintf(&cert, "%s/ca.pem", dir) < 0 ||
+				      asprintf(&key, "%s/ca.key", dir) < 0))
+		r = -ENOMEM;
+	if (r == 0)
+		r = ca_open(o->ca_cert ? o->ca_cert : cert, o->ca_key ? o->ca_key : key,
+			    !o->ca_cert, out, err, sizeof(err));
+	if (r < 0)
+		log_err("CA: %s", err[0] ? err : strerror(-r));
+	if (r == 0) {
+		(*out)->cert_seconds = o->cert_lifetime;
+		store_set_ca(s, *out);
+		r = pki_crl(store_db(s), *out, &crl);
+	}
+	if (r == 0)
+		store_set_crl(s, crl);
+	free(copy);
+	free(cert);
+	free(key);
+	return r;
 }
 
 /* A fresh install has no state directory yet: make the database's own directory
@@ -300,6 +353,8 @@ static int main_run(const struct main_opts *o, const char *token_file)
 	if (r == 0)
 		r = auth_bootstrap(store_db(api.store), token_file);
 	if (r == 0)
+		r = main_ca(o, api.store, &api.ca);
+	if (r == 0)
 		r = main_intents(&o->pool, api.store);
 	if (r == 0)
 		r = longpoll_new(&api.poll);
@@ -319,6 +374,7 @@ out:
 	http_free(srv);
 	longpoll_free(api.poll);
 	store_free(api.store);
+	ca_free(api.ca);
 	return r;
 }
 
@@ -334,6 +390,7 @@ int main(int argc, char **argv)
 		.level = LOG_LVL_INFO,
 		.stale_after = 90,
 		.poll_timeout = 30,
+		.cert_lifetime = CA_CERT_DAYS_DEFAULT * 86400,
 	};
 	char *token_file = NULL;
 	int r;

@@ -118,7 +118,7 @@ SAMPLE = {"sites": "cov-a", "profiles": "cov-p", "topologies": "cov-t", "tunnels
 
 
 def concrete(path, token_id):
-    if path.startswith("/v1/agents/") or path.endswith("/agent-token"):
+    if path.startswith("/v1/agents/") or path.startswith("/v1/sites/{name}/"):
         return re.sub(r"\{[^}]+\}", SAMPLE["sites"], path)
     m = re.match(r"^/v1/(\w+)/\{[^}]+\}$", path)
     if not m:

@@ -1,0 +1,143 @@
+/* The CA's routes: its certificate, enrollment (a site's CSR signed), a site's
+ * certificates, and their revocation. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "audit.h"
+#include "ca.h"
+#include "pki.h"
+
+/* Public material, but only for those who hold a token (agents included). */
+void api_pki_ca(struct api_req *r)
+{
+	const char *crl = store_crl(r->api->store);
+
+	api_reply(r, 200, json_pack("{s:s, s:s?}", "certificate", r->api->ca->pem, "crl", crl));
+}
+
+static void api_pki_refused(struct api_req *r, const char *path, const char *why)
+{
+	api_error(r, 422, NULL, json_pack("[{s:s, s:s}]", "path", path, "message", why),
+		  "certificate request refused: %s", why);
+}
+
+/* The CSR from {"csr": "PEM"}: -EINVAL with a 4xx set when it is not there. */
+static int api_pki_csr_text(struct api_req *r, const json_t *in, const char **csr)
+{
+	const json_t *v = json_object_get(in, "csr");
+	const char *k;
+	json_t *x;
+
+	json_object_foreach((json_t *)in, k, x)
+		if (strcmp(k, "csr")) {
+			api_pki_refused(r, k, "unknown field");
+			return -EINVAL;
+		}
+	if (!json_is_string(v)) {
+		api_pki_refused(r, "csr", "required: a PEM certificate request");
+		return -EINVAL;
+	}
+	*csr = json_string_value(v);
+	return 0;
+}
+
+static int api_pki_audit(struct api_req *r, const char *action, json_t *rec)
+{
+	int rc = rec ? audit_record(store_db(r->api->store), r->actor, action, NULL, "site",
+				    r->param, NULL, rec) : -ENOMEM;
+
+	json_decref(rec);
+	return rc;
+}
+
+/* Nothing is stored for a refused CSR; the certificate and its row for a signed one. */
+void api_pki_csr(struct api_req *r)
+{
+	json_t *in = NULL, *site = NULL, *info = NULL;
+	const char *csr = NULL;
+	char *pem = NULL, err[512];
+	int rc;
+
+	if (api_agent_allowed(r) < 0 || api_body(r, false, &in) < 0 ||
+	    api_pki_csr_text(r, in, &csr) < 0)
+		goto out;
+	rc = store_get(r->api->store, &kind_site, r->param, &site, NULL);
+	if (rc == -ENOENT) {
+		api_error(r, 404, NULL, NULL, "site '%s' does not exist", r->param);
+		goto out;
+	}
+	if (rc == 0)
+		rc = pki_issue(store_db(r->api->store), r->api->ca, site, csr,
+			       json_string_length(json_object_get(in, "csr")), &pem, &info, err,
+			       sizeof(err));
+	if (rc == -EINVAL) {
+		api_pki_refused(r, "csr", err);
+		goto out;
+	}
+	if (rc == 0)
+		rc = api_pki_audit(r, "cert-issue", json_deep_copy(info));
+	if (rc < 0) {
+		api_fail(r, rc, "signing the certificate");
+		goto out;
+	}
+	json_object_set_new(info, "certificate", json_string(pem));
+	json_object_set_new(info, "ca", json_string(r->api->ca->pem));
+	api_reply(r, 201, info);
+	info = NULL;
+out:
+	free(pem);
+	json_decref(info);
+	json_decref(site);
+	json_decref(in);
+}
+
+void api_pki_list(struct api_req *r)
+{
+	json_t *site = NULL, *items = NULL;
+	int rc = store_get(r->api->store, &kind_site, r->param, &site, NULL);
+
+	json_decref(site);
+	if (rc == 0)
+		rc = pki_list(store_db(r->api->store), r->param, &items);
+	if (rc == -ENOENT)
+		api_error(r, 404, NULL, NULL, "site '%s' does not exist", r->param);
+	else if (rc < 0)
+		api_fail(r, rc, "listing certificates");
+	else
+		api_reply(r, 200, json_pack("{s:o}", "items", items));
+}
+
+/* Revokes, re-signs the CRL and recompiles every intent in one transaction: the new
+ * CRL reaches every agent with the next fan-out. */
+void api_pki_revoke(struct api_req *r)
+{
+	struct store *s = r->api->store;
+	struct verr *errs = verr_new();
+	json_t *site = NULL;
+	int n = 0, rc = errs ? store_get(s, &kind_site, r->param, &site, NULL) : -ENOMEM;
+
+	json_decref(site);
+	if (rc == -ENOENT) {
+		api_error(r, 404, NULL, NULL, "site '%s' does not exist", r->param);
+		goto out;
+	}
+	if (rc == 0)
+		rc = store_begin(s);
+	if (rc == 0)
+		rc = store_revoke_certs(s, r->param, &n);
+	if (rc == 0)
+		rc = api_pki_audit(r, "cert-revoke", json_pack("{s:i}", "revoked", n));
+	if (rc == 0)
+		rc = store_finish(s, errs, NULL, NULL, false);
+	else
+		store_rollback(s);
+	if (rc < 0)
+		api_fail(r, rc, "revoking certificates");
+	else
+		api_reply(r, 200, json_pack("{s:s, s:i}", "site", r->param, "revoked", n));
+out:
+	verr_free(errs);
+}

@@ -18,6 +18,58 @@ void api_pki_ca(struct api_req *r)
 	api_reply(r, 200, json_pack("{s:s, s:s?}", "certificate", r->api->ca->pem, "crl", crl));
 }
 
+/* The site a certificate names (its first dNSName, which must also be its CN) and
+ * its serial in hex. */
+static int api_pki_cert_names(gnutls_x509_crt_t crt, char site[64], char serial[41])
+{
+	unsigned char s[20];
+	char cn[64];
+	size_t len = 63, sl = sizeof(s), cl = sizeof(cn);
+	unsigned type = 0, crit;
+
+	if (gnutls_x509_crt_get_subject_alt_name2(crt, 0, site, &len, &type, &crit) !=
+	    GNUTLS_SAN_DNSNAME || gnutls_x509_crt_get_serial(crt, s, &sl) < 0 || sl > 20 ||
+	    gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &cl) < 0)
+		return -EACCES;
+	site[len] = '\0';
+	if (strlen(site) != len || strcmp(cn, site))
+		return -EACCES;
+	for (size_t i = 0; i < sl; i++)
+		sprintf(serial + 2 * i, "%02x", s[i]);
+	serial[2 * sl] = '\0';
+	return 0;
+}
+
+int api_pki_authenticate(struct api_req *r, struct auth_principal *p)
+{
+	gnutls_x509_crt_t crt = NULL;
+	char site[64] = "", serial[41] = "";
+	int rc = http_peer_cert(r->http, &crt);
+
+	if (rc == -ENOENT)
+		return rc;
+	if (rc == 0)
+		rc = api_pki_cert_names(crt, site, serial);
+	/* Issued by this controller, for this site, neither revoked nor expired. */
+	if (rc == 0)
+		rc = pki_cert_valid(store_db(r->api->store), serial, site);
+	gnutls_x509_crt_deinit(crt);
+	if (rc == -EACCES) {
+		api_error(r, 401, NULL, NULL, "client certificate refused (not issued by this "
+			  "controller, expired or revoked)");
+		return rc;
+	}
+	if (rc < 0) {
+		api_fail(r, rc, "checking the client certificate");
+		return rc;
+	}
+	memset(p, 0, sizeof(*p));
+	p->role = AUTH_AGENT;
+	snprintf(p->site, sizeof(p->site), "%s", site);
+	snprintf(p->name, sizeof(p->name), "cert:%.40s", serial);
+	return 0;
+}
+
 static void api_pki_refused(struct api_req *r, const char *path, const char *why)
 {
 	api_error(r, 422, NULL, json_pack("[{s:s, s:s}]", "path", path, "message", why),

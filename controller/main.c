@@ -31,6 +31,7 @@ struct main_opts {
 	const char *token_file;
 	const char *tls_cert, *tls_key;
 	const char *ca_cert, *ca_key;
+	const char *tls_client_ca;
 	unsigned cert_lifetime;
 	size_t max_body;
 	unsigned max_conns, max_per_client, client_timeout;
@@ -46,12 +47,16 @@ static void main_usage(FILE *f)
 		"usage: gresec-controller [--db FILE] [--listen HOST:PORT] [--admin-token-file FILE]\n"
 		"                         [--tls-cert FILE --tls-key FILE] [--log-level LEVEL]\n"
 		"                         [--ca-cert FILE --ca-key FILE] [--cert-lifetime SECONDS]\n"
+		"                         [--tls-client-ca FILE]\n"
 		"                         [--max-body BYTES] [--max-connections N]\n"
 		"                         [--max-connections-per-client N] [--client-timeout SECONDS]\n"
 		"  --db FILE               SQLite database (default /var/lib/gresec/gresec.db)\n"
 		"  --listen HOST:PORT      address to serve the API on (default 127.0.0.1:8080)\n"
 		"  --admin-token-file FILE where the first admin token is written (default: beside the db)\n"
 		"  --tls-cert/--tls-key    serve HTTPS with this PEM certificate and key\n"
+		"  --tls-client-ca FILE    ask HTTPS clients for a certificate issued by this CA\n"
+		"                          (the controller's ca.pem): an agent presenting its site\n"
+		"                          certificate needs no token\n"
 		"  --ca-cert/--ca-key      the CA that signs the sites' IKE certificates (an enterprise\n"
 		"                          CA or intermediate; default: ca.pem and ca.key beside the\n"
 		"                          db, made at first start)\n"
@@ -90,6 +95,7 @@ static const struct option main_longopts[] = {
 	{ "ca-cert", required_argument, NULL, 'C' },
 	{ "ca-key", required_argument, NULL, 'K' },
 	{ "cert-lifetime", required_argument, NULL, 'L' },
+	{ "tls-client-ca", required_argument, NULL, 'A' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -174,6 +180,7 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 		case 'k': o->tls_key = optarg; break;
 		case 'C': o->ca_cert = optarg; break;
 		case 'K': o->ca_key = optarg; break;
+		case 'A': o->tls_client_ca = optarg; break;
 		case 'h':
 			main_usage(stdout);
 			exit(0);
@@ -190,8 +197,9 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 			"--tls-cert and --tls-key go together%s\n", optind < argc ? argv[optind] : "");
 		return -EINVAL;
 	}
-	if (!o->ca_cert != !o->ca_key) {
-		fprintf(stderr, "--ca-cert and --ca-key go together\n");
+	if (!o->ca_cert != !o->ca_key || (o->tls_client_ca && !o->tls_cert)) {
+		fprintf(stderr, o->tls_client_ca && !o->tls_cert ? "--tls-client-ca needs "
+			"--tls-cert and --tls-key\n" : "--ca-cert and --ca-key go together\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -330,6 +338,7 @@ static int main_run(const struct main_opts *o, const char *token_file)
 {
 	struct http_config hc = {
 		.listen = o->listen, .tls_cert = o->tls_cert, .tls_key = o->tls_key,
+		.tls_client_ca = o->tls_client_ca,
 		.max_body = o->max_body, .unauth_body = MAIN_UNAUTH_BODY,
 		.max_conns = o->max_conns, .max_per_client = o->max_per_client,
 		.client_timeout = o->client_timeout,

@@ -3,7 +3,11 @@ GET /v1/ca and carried in every intent; enrollment of a site's CSR over HTTPS wi
 agent token; CSRs that are refused leave nothing behind; revocation re-signs the CRL,
 which reaches every site's intent. CSRs are made with the openssl command line, as an
 operator's tooling would."""
+import http.client
+import json
 import os
+import sqlite3
+import ssl
 import stat
 import subprocess
 import time
@@ -164,3 +168,117 @@ def test_delete_site_revokes_its_certificates(pctl, tmp_path):
     pctl.stop()
     pctl.start()
     assert crl_serials(pctl.get("/v1/ca").json["crl"]) == [serial]
+
+
+# ---- mTLS: --tls-client-ca (issue 11, item 6) ----
+
+def tls_get(ctl, path, cert=None, key=None, token=None, method="GET", body=None):
+    """One HTTPS request with an optional client certificate (and bearer token)."""
+    ctx = ssl.create_default_context(cafile=ctl.tls_ca)
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    c = http.client.HTTPSConnection("127.0.0.1", ctl.port, context=ctx, timeout=30)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    c.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, (json.loads(data) if data else None)
+
+
+@pytest.fixture
+def mctl(make_controller, tmp_path):
+    cert, key = make_cert(str(tmp_path))
+    work = tmp_path / "mctl"
+    c = make_controller("mctl", ["--tls-cert", cert, "--tls-key", key,
+                                 "--cert-lifetime", str(LIFETIME),
+                                 "--tls-client-ca", str(work / "ca.pem")],
+                        workdir=work, tls_ca=cert)
+    assert c.post("/v1/import", {"profiles": [{"name": "p1"}],
+                                 "sites": [site("a", 1), site("b", 2)],
+                                 "tunnels": [{"name": "x", "a": "a", "b": "b",
+                                              "profile": "p1"}]}).status == 200
+    return c
+
+
+def enroll(ctl, d, name):
+    """A key and certificate for site name, as files in d."""
+    tok = agent_token(ctl, name)
+    csr = make_csr(d, name, subj="/CN=" + name)
+    r = ctl.post("/v1/agents/%s/csr" % name, {"csr": csr}, token=tok)
+    assert r.status == 201, r
+    path = os.path.join(str(d), name + ".pem")
+    with open(path, "w") as f:
+        f.write(r.json["certificate"])
+    return path, os.path.join(str(d), name + ".key"), tok
+
+
+def test_mtls_site_binding(mctl, tmp_path):
+    cert, key, _ = enroll(mctl, tmp_path, "a")
+    st, it = tls_get(mctl, "/v1/agents/a/intent", cert, key)
+    assert st == 200 and it["site"] == "a", (st, it)
+    # Site a's certificate never acts for site b, nor as anything but an agent.
+    assert tls_get(mctl, "/v1/agents/b/intent", cert, key)[0] == 403
+    assert tls_get(mctl, "/v1/sites", cert, key)[0] == 403
+    # Renewal with the certificate alone (the token is for the first enrollment).
+    st, r = tls_get(mctl, "/v1/agents/a/csr", cert, key, method="POST",
+                    body={"csr": make_csr(tmp_path, "a2", subj="/CN=a")})
+    assert st == 201, r
+    # A certificate with another site's token: refused.
+    tok_b = agent_token(mctl, "b")
+    assert tls_get(mctl, "/v1/agents/b/intent", cert, key, token=tok_b)[0] == 401
+    # Without a certificate, tokens work as before.
+    assert tls_get(mctl, "/v1/agents/b/intent", token=tok_b)[0] == 200
+    assert tls_get(mctl, "/v1/agents/a/intent")[0] == 401
+
+
+def test_mtls_revoked_refused(mctl, tmp_path):
+    cert, key, _ = enroll(mctl, tmp_path, "a")
+    assert tls_get(mctl, "/v1/agents/a/intent", cert, key)[0] == 200
+    assert mctl.post("/v1/sites/a/revoke-cert").json["revoked"] == 1
+    st, e = tls_get(mctl, "/v1/agents/a/intent", cert, key)
+    assert st == 401 and "revoked" in e["error"]["message"], (st, e)
+
+
+def test_mtls_foreign_and_expired_refused(mctl, tmp_path):
+    # Signed by another CA: the chain fails.
+    other = tmp_path / "other"
+    other.mkdir()
+    fc, fk = make_cert(str(other))
+    assert tls_get(mctl, "/v1/agents/a/intent", fc, fk)[0] == 401
+    # Signed by this CA but not recorded (made with the CA key directly): unknown serial.
+    work = tmp_path / "mctl"
+    csr = tmp_path / "f.csr"
+    csr.write_text(make_csr(tmp_path, "f", subj="/CN=a", san="DNS:a"))
+    forged = tmp_path / "f.pem"
+    subprocess.run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(work / "ca.pem"),
+                    "-CAkey", str(work / "ca.key"), "-CAcreateserial", "-days", "1",
+                    "-copy_extensions", "copy", "-out", str(forged)],
+                   check=True, capture_output=True)
+    assert tls_get(mctl, "/v1/agents/a/intent", str(forged),
+                   str(tmp_path / "f.key"))[0] == 401
+    # Expired: signed by this CA, dated 2020, and recorded as valid in the database so
+    # that only its dates can refuse it (openssl ca: x509 -req cannot set past dates).
+    ca_dir = tmp_path / "ca"
+    ca_dir.mkdir()
+    (ca_dir / "index.txt").write_text("")
+    (ca_dir / "serial").write_text("7A01\n")
+    (ca_dir / "ca.cnf").write_text(
+        "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\n"
+        "serial = serial\ndefault_md = sha256\npolicy = p\ncopy_extensions = copy\n"
+        "[p]\ncommonName = supplied\n")
+    old = tmp_path / "old.pem"
+    subprocess.run(["openssl", "ca", "-batch", "-config", "ca.cnf", "-cert",
+                    str(work / "ca.pem"), "-keyfile", str(work / "ca.key"), "-in", str(csr),
+                    "-out", str(old), "-notext", "-startdate", "20200101000000Z",
+                    "-enddate", "20200102000000Z"], cwd=str(ca_dir), check=True,
+                   capture_output=True)
+    con = sqlite3.connect(mctl.db)
+    with con:
+        con.execute("INSERT INTO cert (serial, site, not_after, issued_at) "
+                    "VALUES ('7a01', 'a', ?, ?)", (int(time.time()) + 3600, int(time.time())))
+    con.close()
+    st, e = tls_get(mctl, "/v1/agents/a/intent", str(old), str(tmp_path / "f.key"))
+    assert st == 401, (st, e)

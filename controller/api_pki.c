@@ -108,6 +108,7 @@ static int api_pki_audit(struct api_req *r, const char *action, json_t *rec)
 /* Nothing is stored for a refused CSR; the certificate and its row for a signed one. */
 void api_pki_csr(struct api_req *r)
 {
+	struct db *db = store_db(r->api->store);
 	json_t *in = NULL, *site = NULL, *info = NULL;
 	const char *csr = NULL;
 	char *pem = NULL, err[512];
@@ -121,16 +122,22 @@ void api_pki_csr(struct api_req *r)
 		api_error(r, 404, NULL, NULL, "site '%s' does not exist", r->param);
 		goto out;
 	}
+	/* The row and its audit record commit together (one fsync, not two). */
 	if (rc == 0)
-		rc = pki_issue(store_db(r->api->store), r->api->ca, site, csr,
+		rc = db_begin(db);
+	if (rc == 0)
+		rc = pki_issue(db, r->api->ca, site, csr,
 			       json_string_length(json_object_get(in, "csr")), &pem, &info, err,
 			       sizeof(err));
+	if (rc == 0)
+		rc = api_pki_audit(r, "cert-issue", json_deep_copy(info));
+	if (rc == 0)
+		rc = db_commit(db);
+	db_rollback(db);
 	if (rc == -EINVAL) {
 		api_pki_refused(r, "csr", err);
 		goto out;
 	}
-	if (rc == 0)
-		rc = api_pki_audit(r, "cert-issue", json_deep_copy(info));
 	if (rc < 0) {
 		api_fail(r, rc, "signing the certificate");
 		goto out;

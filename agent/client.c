@@ -283,6 +283,33 @@ int client_post_status(struct client *c, const json_t *status, char *err, size_t
 	return rc;
 }
 
+/* Enrollment: blocking, but bounded (CLIENT_POST_TIMEOUT) and rare (at start and at two
+ * thirds of a certificate's life). */
+int client_post_csr(struct client *c, const char *csr, json_t **out, char *err, size_t errlen)
+{
+	json_t *req = json_pack("{s:s}", "csr", csr);
+	struct client_xfer x = { .body = req ? json_dumps(req, JSON_COMPACT) : NULL };
+	char path[512];
+	long st;
+	int rc = -ENOMEM;
+
+	*out = NULL;
+	json_decref(req);
+	if (!x.body)
+		return rc;
+	snprintf(path, sizeof(path), "/v1/agents/%s/csr", c->site);
+	st = client_http(c, &x, path, CLIENT_POST_TIMEOUT, err, errlen);
+	rc = client_status_result(st, err, errlen);
+	if (rc == 0 && !(*out = json_loadb(x.resp.data ? x.resp.data : "", x.resp.len, 0, NULL))) {
+		snprintf(err, errlen, "the answer is not JSON");
+		rc = -EPROTO;
+	}
+	if (rc == -EIO && st == 422 && x.resp.data)
+		snprintf(err, errlen, "HTTP 422: %.200s", x.resp.data);
+	client_xfer_clear(NULL, &x);
+	return rc;
+}
+
 /* ---- the poll loop's side: libcurl multi ---- */
 
 /* libcurl says which sockets to watch for what; the loop polls them. */

@@ -17,6 +17,7 @@
 #include "bfd_set.h"
 #include "client.h"
 #include "daemon.h"
+#include "enroll.h"
 #include "failover.h"
 #include "ike.h"
 #include "ike_events.h"
@@ -240,6 +241,7 @@ struct daemon_ctx {
 	int64_t turn_us;		/* when the last turn of the loop began */
 	struct failover *fo;
 	struct guard_report refused;	/* what the guard took out of in */
+	struct enroll *enroll;		/* the site's IKE key and certificate */
 };
 
 /* Adds each tunnel's liveness to a report or status document built by the above. */
@@ -295,6 +297,18 @@ out:
 	json_decref(st);
 }
 
+/* The site's key (made once, in the state directory) and its certificate, enrolled
+ * or renewed with the controller when due; charon gets them in the IKE pass. */
+static void daemon_enroll(struct daemon_ctx *c)
+{
+	if (!c->enroll && c->cfg->state_dir && c->in->ca)
+		c->enroll = enroll_new(c->cfg->state_dir, c->in->site);
+	if (!c->enroll)
+		return;
+	enroll_tick(c->enroll, c->cfg->client, c->in, ike_now_ms());
+	ike_set_creds(c->ike, c->enroll->key_pem, c->enroll->cert_pem);
+}
+
 /* The IKE plane follows the kernel plane: SPD first, then the SAs charon installs
  * for it. The events connection comes back here too once charon is reachable. */
 static void daemon_ike_pass(struct daemon_ctx *c)
@@ -311,6 +325,7 @@ static void daemon_ike_pass(struct daemon_ctx *c)
 		log_info("site %s: connected to charon at %s", c->in->site, c->cfg->vici);
 		c->ev_was_up = true;
 	}
+	daemon_enroll(c);
 	rc = ike_apply(c->ike, c->in, NULL);
 	if (rc && rc != c->ike_rc)
 		log_warn("site %s: IKE plane (charon at %s): %s", c->in->site, c->cfg->vici,
@@ -625,6 +640,7 @@ static void daemon_close(struct daemon_ctx *c)
 	failover_free(c->fo);
 	/* Nothing here tears SAs down: charon keeps them, the next agent adopts them. */
 	ike_free(c->ike);
+	enroll_free(c->enroll);
 	ike_events_free(c->ev);
 	acquire_free(c->acq);
 	json_decref(c->errs);

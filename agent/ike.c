@@ -54,10 +54,13 @@ static void ike_msg_strs(struct vici_msg *m, const char *name, char **v, size_t 
 	vici_msg_list_end(m);
 }
 
-static void ike_msg_auth(struct vici_msg *m, const char *round, const char *id)
+/* With certificates, charon finds the local certificate by id (its dNSName) among
+ * the credentials ike_creds.c loaded, and accepts a peer whose certificate names id
+ * and chains to the intent's CA, the only CA the agent gives it. */
+static void ike_msg_auth(struct vici_msg *m, const char *round, const char *id, bool x509)
 {
 	vici_msg_section(m, round);
-	vici_msg_kv(m, "auth", "psk");
+	vici_msg_kv(m, "auth", x509 ? "pubkey" : "psk");
 	vici_msg_kv(m, "id", id);
 	vici_msg_end(m);
 }
@@ -150,8 +153,10 @@ struct vici_msg *ike_conn_msg(const struct intent_tunnel *t, const char *child)
 	vici_msg_kv(m, "unique", "replace");
 	/* One attempt per initiate: the agent owns retries and their backoff. */
 	vici_msg_kv(m, "keyingtries", "1");
-	ike_msg_auth(m, "local", lid);
-	ike_msg_auth(m, "remote", rid);
+	if (s->auth == INTENT_AUTH_X509)
+		vici_msg_kv(m, "send_cert", "always");	/* no reliance on CERTREQs */
+	ike_msg_auth(m, "local", lid, s->auth == INTENT_AUTH_X509);
+	ike_msg_auth(m, "remote", rid, s->auth == INTENT_AUTH_X509);
 	ike_msg_child(m, t, child);
 	vici_msg_end(m);
 	if (vici_msg_finish(m)) {
@@ -444,6 +449,8 @@ static int ike_connect(struct ike *ike)
 {
 	if (vici_conn_fd(ike->vc) >= 0)
 		return 0;
+	/* A new connection may be a new charon: it has none of our credentials. */
+	ike->creds_ok = false;
 	return vici_conn_open(ike->vc, ike->vici_path);
 }
 
@@ -599,6 +606,8 @@ int ike_apply(struct ike *ike, const struct intent *in, FILE *dry)
 	if (!cur || !p)
 		goto out;
 	rc = ike_connect(ike);
+	if (!rc && !dry)
+		rc = ike_creds_sync(ike, in);
 	if (!rc)
 		rc = ike_cur_read(ike->vc, cur);
 	if (!rc)

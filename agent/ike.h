@@ -104,6 +104,11 @@ struct ike {
 	const struct intent *in;
 	struct ike_retry *retry;	/* parallel to in->tunnels */
 	size_t n_retry;
+	/* Certificate tunnels (ike_creds.c): the site's key and certificate (borrowed),
+	 * and digests of what charon was last given. */
+	const char *key_pem, *cert_pem;
+	unsigned char creds_base[32], creds_crl[32];
+	bool creds_ok;
 };
 
 /* charon's life_time and rand_time for a CHILD_SA rekeyed after rekey seconds; both
@@ -157,5 +162,10 @@ int ike_initiate(struct ike *ike, size_t i, int64_t now_ms);
 /* Forgets tunnel i's backoff (a new or changed conn starts at once). */
 void ike_retry_reset(struct ike *ike, size_t i);
 int64_t ike_now_ms(void);
+/* The site's key and certificate (PEM, borrowed; NULL until enrolled). */
+void ike_set_creds(struct ike *ike, const char *key_pem, const char *cert_pem);
+/* Loads the CA, the CRL and the site's key and certificate into charon when the
+ * intent has a CA and any of them changed. 0 or negative errno. */
+int ike_creds_sync(struct ike *ike, const struct intent *in);
 
 #endif

@@ -13,12 +13,14 @@ static const char *const mode_names[] = { "transport", "tunnel" };
 static const char *const proto_names[] = { "esp", "ah" };
 static const char *const dir_names[] = { "in", "out", "fwd" };
 static const char *const start_names[] = { "on-demand", "always" };
+static const char *const auth_names[] = { "psk", "x509" };
 
 const char *intent_kind_name(enum intent_kind k) { return kind_names[k]; }
 const char *intent_mode_name(enum intent_mode m) { return mode_names[m]; }
 const char *intent_proto_name(enum intent_proto p) { return proto_names[p]; }
 const char *intent_dir_name(enum intent_dir d) { return dir_names[d]; }
 const char *intent_start_name(enum intent_start s) { return start_names[s]; }
+const char *intent_auth_name(enum intent_auth a) { return auth_names[a]; }
 
 struct intent *intent_new(void)
 {
@@ -335,7 +337,7 @@ static int dec_security(struct dec *d, const json_t *o, const char *path,
 {
 	static const char *const keys[] = { "mode", "protocol", "ike_proposals",
 		"child_proposals", "ike_lifetime", "child_lifetime", "dpd_delay", "start",
-		"initiator", "udp_encap", "local_id", "remote_id", NULL };
+		"initiator", "udp_encap", "local_id", "remote_id", "auth", NULL };
 
 	s->ike_lifetime = 14400;
 	s->child_lifetime = 3600;
@@ -353,7 +355,8 @@ static int dec_security(struct dec *d, const json_t *o, const char *path,
 	    dec_bool(d, o, path, "initiator", &s->initiator) ||
 	    dec_bool(d, o, path, "udp_encap", &s->udp_encap) ||
 	    dec_str(d, o, path, "local_id", false, &s->local_id) ||
-	    dec_str(d, o, path, "remote_id", false, &s->remote_id))
+	    dec_str(d, o, path, "remote_id", false, &s->remote_id) ||
+	    DEC_ENUM(d, o, path, "auth", false, auth_names, &s->auth))
 		return d->rc;
 	return 0;
 }
@@ -610,6 +613,9 @@ static json_t *enc_security(const struct intent_security *s)
 		goto fail;
 	if (o && s->remote_id &&
 	    json_object_set_new(o, "remote_id", json_string(s->remote_id)))
+		goto fail;
+	if (o && s->auth != INTENT_AUTH_PSK &&
+	    json_object_set_new(o, "auth", json_string(auth_names[s->auth])))
 		goto fail;
 	return o;
 fail:

@@ -39,6 +39,9 @@ enum intent_mode { INTENT_MODE_TRANSPORT, INTENT_MODE_TUNNEL };
 enum intent_proto { INTENT_PROTO_ESP, INTENT_PROTO_AH };
 enum intent_start { INTENT_START_ON_DEMAND, INTENT_START_ALWAYS };
 enum intent_dir { INTENT_DIR_IN, INTENT_DIR_OUT, INTENT_DIR_FWD };
+/* How the ends authenticate: the tunnel's PSK, or certificates of the intent's CA
+ * (the identities local_id/remote_id are then the sites' names). */
+enum intent_auth { INTENT_AUTH_PSK, INTENT_AUTH_X509 };
 
 /* IKE and CHILD_SA parameters of the tunnel's profile, as charon needs them. */
 struct intent_security {
@@ -56,6 +59,7 @@ struct intent_security {
 	bool udp_encap;
 	char *local_id;			/* IKE identities; NULL = the underlay address */
 	char *remote_id;
+	enum intent_auth auth;		/* "auth" in JSON, absent for psk */
 };
 
 /* Liveness of the tunnel: BFD between the two overlay addresses, over the tunnel. */
@@ -157,6 +161,7 @@ const char *intent_mode_name(enum intent_mode m);
 const char *intent_proto_name(enum intent_proto p);
 const char *intent_dir_name(enum intent_dir d);
 const char *intent_start_name(enum intent_start s);
+const char *intent_auth_name(enum intent_auth a);
 
 /* "10.0.0.1/31" style; host bits allowed. 0 or -EINVAL. */
 int intent_ifaddr_parse(const char *s, struct intent_ifaddr *out);

@@ -175,6 +175,8 @@ static void ib_security(struct intent_buf *b, const struct intent_security *s)
 		ib_kstr(b, ",", "local_id", s->local_id);
 	if (s->remote_id)
 		ib_kstr(b, ",", "remote_id", s->remote_id);
+	if (s->auth != INTENT_AUTH_PSK)
+		ib_kstr(b, ",", "auth", intent_auth_name(s->auth));
 	ib_raw(b, "}", 1);
 }
 

@@ -92,6 +92,7 @@ static void ih_tunnel(struct intent_hasher *x, const struct intent_tunnel *t)
 	ih_u64(x, s->udp_encap);
 	ih_str(x, s->local_id);
 	ih_str(x, s->remote_id);
+	ih_u64(x, s->auth);
 	ih_u64(x, t->bfd.enabled);
 	ih_u64(x, t->bfd.interval_ms);
 	ih_u64(x, t->bfd.multiplier);

@@ -260,12 +260,31 @@ static int ca_hex_serial(const char *hex, unsigned char *out, size_t *len)
 	return 0;
 }
 
+/* The CRL names its CA by key identifier (charon looks a CA's CRL up by the CA's
+ * subjectKeyIdentifier and finds none without it) and carries a number that grows
+ * with time, so the newest of two CRLs is the one with the larger number. */
+static int ca_crl_ids(struct ca *ca, gnutls_x509_crl_t crl, time_t now)
+{
+	unsigned char kid[64], num[8];
+	size_t kidlen = sizeof(kid);
+	int rc = 0;
+
+	if (gnutls_x509_crt_get_subject_key_id(ca->crt, kid, &kidlen, NULL) >= 0)
+		rc = gnutls_x509_crl_set_authority_key_id(crl, kid, kidlen);
+	for (int i = 0; i < 8; i++)
+		num[i] = (unsigned char)((unsigned long long)now >> (56 - 8 * i));
+	if (rc >= 0)
+		rc = gnutls_x509_crl_set_number(crl, num, sizeof(num));
+	return rc;
+}
+
 static int ca_crl_fill(struct ca *ca, gnutls_x509_crl_t crl, const char *const *serials,
 		       const long long *revoked_at, size_t n, unsigned next_update_s)
 {
 	time_t now = time(NULL);
 	int rc = gnutls_x509_crl_set_version(crl, 2);
 
+	if (rc >= 0) rc = ca_crl_ids(ca, crl, now);
 	if (rc >= 0) rc = gnutls_x509_crl_set_this_update(crl, now);
 	if (rc >= 0) rc = gnutls_x509_crl_set_next_update(crl, now + next_update_s);
 	for (size_t i = 0; rc >= 0 && i < n; i++) {

@@ -264,6 +264,20 @@ static void compile_security(const json_t *prof, const json_t *self, const json_
 							 : INTENT_START_ON_DEMAND;
 	sec->initiator = nat_self != nat_peer ? nat_self : self_first;
 	sec->udp_encap = nat_self || nat_peer;
+	sec->auth = compile_is(prof, "auth", "x509") ? INTENT_AUTH_X509 : INTENT_AUTH_PSK;
+}
+
+/* With certificates the identities are the sites' names, which their certificates
+ * carry as dNSName (ca_csr.c): the NAT case's underlay identity gives way to them. */
+static int compile_x509_ids(const json_t *self, const json_t *peer, struct intent_security *s)
+{
+	if (s->auth != INTENT_AUTH_X509)
+		return 0;
+	free(s->local_id);
+	free(s->remote_id);
+	s->local_id = strdup(json_string_value(json_object_get(self, "name")));
+	s->remote_id = strdup(json_string_value(json_object_get(peer, "name")));
+	return s->local_id && s->remote_id ? 0 : -ENOMEM;
 }
 
 /* Worst-case bytes each layer adds: ESP with a 16-byte IV, 16-byte ICV, up to 15 bytes
@@ -360,6 +374,8 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 	t->overlay_local = (struct intent_ifaddr){ (k->a == self ? oa : ob).addr, oa.len };
 	t->overlay_peer = (struct intent_ifaddr){ (k->a == self ? ob : oa).addr, oa.len };
 	compile_security(k->profile, sj, pj, k->a == self, k->vti, &t->sec);
+	if (compile_x509_ids(sj, pj, &t->sec) < 0)
+		return -ENOMEM;
 	compile_bfd(k->profile, &t->bfd);
 	t->mtu = compile_mtu(sj, pj, t->local.family == AF_INET6, k->vti, &t->sec);
 	r = compile_strv(json_object_get(k->profile, "ike_proposals"), &t->sec.ike_proposals,

@@ -67,11 +67,6 @@ static int profile_normalize(const json_t *in, const char *path, struct verr *er
 	if (keying && !strcmp(keying, "ikeless"))
 		verr_add(errs, verr_path_key(fpath, sizeof(fpath), path, "keying"),
 			 "'ikeless' is reserved for a future release");
-	/* Refused rather than stored: a value accepted and then ignored misleads the NOC. */
-	if (json_is_string(json_object_get(body, "auth")) &&
-	    !strcmp(json_string_value(json_object_get(body, "auth")), "x509"))
-		verr_add(errs, verr_path_key(fpath, sizeof(fpath), path, "auth"),
-			 "'x509' is not available yet: must be psk");
 	/* A child SA must be rekeyed inside the IKE SA that keys it. */
 	ike = json_object_get(body, "ike_lifetime");
 	sa = json_object_get(body, "sa_lifetime");

@@ -229,6 +229,8 @@ static void test_crl(void **state)
 	size_t sl = sizeof(s);
 	time_t t;
 	unsigned status = 1;
+	unsigned char aki[64], ski[64];
+	size_t akil = sizeof(aki), skil = sizeof(ski);
 	char *pem = NULL;
 
 	assert_int_equal(ca_crl(f->ca, serials, at, 1, 3600, &pem), 0);
@@ -242,6 +244,11 @@ static void test_crl(void **state)
 	assert_memory_equal(s, "\x4a\x01\x02\x03", 4);
 	assert_int_equal(gnutls_x509_crl_verify(crl, &f->ca->crt, 1, 0, &status), 0);
 	assert_int_equal(status, 0);
+	/* Named by the CA's key identifier: charon finds a CA's CRL by it. */
+	assert_int_equal(gnutls_x509_crl_get_authority_key_id(crl, aki, &akil, NULL), 0);
+	assert_int_equal(gnutls_x509_crt_get_subject_key_id(f->ca->crt, ski, &skil, NULL), 0);
+	assert_int_equal(akil, skil);
+	assert_memory_equal(aki, ski, skil);
 	gnutls_x509_crl_deinit(crl);
 	free(pem);
 }

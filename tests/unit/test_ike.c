@@ -121,6 +121,39 @@ static void test_conn_gre_transport(void **state)
 	intent_free(in);
 }
 
+/* auth x509: public keys both ways, the names as identities, the certificate sent
+ * unasked; and the switch gives the tunnel (only it) a new child name, so its conn is
+ * reloaded and renegotiated once. */
+static void test_conn_x509(void **state)
+{
+	struct intent *in = load_intent();
+	struct intent_tunnel *t = &in->tunnels[0];
+	char before[IKE_CHILD_MAX + 1], after[IKE_CHILD_MAX + 1], other[IKE_CHILD_MAX + 1];
+	char other2[IKE_CHILD_MAX + 1];
+	struct vici_node *root;
+	const struct vici_node *c;
+
+	(void)state;
+	assert_int_equal(ike_child_name(t, before, sizeof(before)), 0);
+	assert_int_equal(ike_child_name(&in->tunnels[1], other, sizeof(other)), 0);
+	t->sec.auth = INTENT_AUTH_X509;
+	t->sec.local_id = strdup("paris");
+	t->sec.remote_id = strdup("lyon");
+	assert_int_equal(ike_child_name(t, after, sizeof(after)), 0);
+	assert_int_equal(ike_child_name(&in->tunnels[1], other2, sizeof(other2)), 0);
+	assert_string_not_equal(before, after);
+	assert_string_equal(other, other2);
+	root = decode(ike_conn_msg(t, "x"));
+	c = vici_node_get(root, "gre-1");
+	assert_string_equal(vici_node_str(c, "send_cert"), "always");
+	assert_string_equal(vici_node_str(vici_node_get(c, "local"), "auth"), "pubkey");
+	assert_string_equal(vici_node_str(vici_node_get(c, "remote"), "auth"), "pubkey");
+	assert_string_equal(vici_node_str(vici_node_get(c, "local"), "id"), "paris");
+	assert_string_equal(vici_node_str(vici_node_get(c, "remote"), "id"), "lyon");
+	vici_node_free(root);
+	intent_free(in);
+}
+
 static void test_conn_vti_tunnel_nat(void **state)
 {
 	struct intent *in = load_intent();
@@ -465,6 +498,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conn_gre_transport),
 		cmocka_unit_test(test_conn_vti_tunnel_nat),
+		cmocka_unit_test(test_conn_x509),
 		cmocka_unit_test(test_conn_ah),
 		cmocka_unit_test(test_shared),
 		cmocka_unit_test(test_child_name_hash),

@@ -296,7 +296,6 @@ static void test_profile_values(void **state)
 	      "must be one of: ike, ikeless");
 	fail1(&kind_profile, "{\"name\":\"p\",\"ike_version\":3}", "ike_version", "must be 2");
 	fail1(&kind_profile, "{\"name\":\"p\",\"ike_version\":1}", "ike_version", "must be 2");
-	fail1(&kind_profile, "{\"name\":\"p\",\"auth\":\"x509\"}", "auth", "not available yet");
 	fail1(&kind_profile, "{\"name\":\"p\",\"auth\":\"eap\"}", "auth", "must be one of: psk, x509");
 	fail1(&kind_profile, "{\"name\":\"p\",\"mode\":5}", "mode", "must be one of: transport, tunnel");
 	fail1(&kind_profile, "{\"name\":\"p\",\"protocol\":\"ESP\"}", "protocol", "esp, ah");
@@ -305,7 +304,7 @@ static void test_profile_values(void **state)
 	fail1(&kind_profile, "{\"name\":\"p\",\"dpd_interval\":3601}", "dpd_interval", "0 to 3600");
 	fail1(&kind_profile, "{\"name\":\"p\",\"dpd_interval\":-1}", "dpd_interval", "0 to 3600");
 	json_decref(norm_ok(&kind_profile, "{\"name\":\"p\",\"dpd_interval\":0,\"ike_version\":2,"
-			    "\"auth\":\"psk\",\"mode\":\"tunnel\",\"protocol\":\"ah\","
+			    "\"auth\":\"x509\",\"mode\":\"tunnel\",\"protocol\":\"ah\","
 			    "\"start\":\"always\",\"ecmp\":true}"));
 }
 

@@ -11,10 +11,22 @@
 #include "pki.h"
 
 /* Public material, but only for those who hold a token (agents included). */
+/* Every controller started by main has a CA; a server embedded without one (a test)
+ * answers these routes 404 instead of failing. */
+static int api_pki_have_ca(struct api_req *r)
+{
+	if (r->api->ca)
+		return 0;
+	api_error(r, 404, NULL, NULL, "this controller has no CA");
+	return -ENOENT;
+}
+
 void api_pki_ca(struct api_req *r)
 {
 	const char *crl = store_crl(r->api->store);
 
+	if (api_pki_have_ca(r) < 0)
+		return;
 	api_reply(r, 200, json_pack("{s:s, s:s?}", "certificate", r->api->ca->pem, "crl", crl));
 }
 
@@ -114,7 +126,7 @@ void api_pki_csr(struct api_req *r)
 	char *pem = NULL, err[512];
 	int rc;
 
-	if (api_agent_allowed(r) < 0 || api_body(r, false, &in) < 0 ||
+	if (api_pki_have_ca(r) < 0 || api_agent_allowed(r) < 0 || api_body(r, false, &in) < 0 ||
 	    api_pki_csr_text(r, in, &csr) < 0)
 		goto out;
 	rc = store_get(r->api->store, &kind_site, r->param, &site, NULL);
@@ -169,8 +181,9 @@ void api_pki_list(struct api_req *r)
 		api_reply(r, 200, json_pack("{s:o}", "items", items));
 }
 
-/* Revokes, re-signs the CRL and recompiles every intent in one transaction: the new
- * CRL reaches every agent with the next fan-out. */
+/* Revokes the site's certificates and agent tokens (a compromised gateway must not
+ * simply enroll again), re-signs the CRL and recompiles every intent in one
+ * transaction: the new CRL reaches every agent with the next fan-out. */
 void api_pki_revoke(struct api_req *r)
 {
 	struct store *s = r->api->store;
@@ -186,7 +199,7 @@ void api_pki_revoke(struct api_req *r)
 	if (rc == 0)
 		rc = store_begin(s);
 	if (rc == 0)
-		rc = store_revoke_certs(s, r->param, &n);
+		rc = store_revoke_credentials(s, r->param, r->actor, &n);
 	if (rc == 0)
 		rc = api_pki_audit(r, "cert-revoke", json_pack("{s:i}", "revoked", n));
 	if (rc == 0)

@@ -161,7 +161,11 @@ static int ca_crt_fill(struct ca *ca, gnutls_x509_crt_t crt, gnutls_x509_crq_t c
 	if (rc >= 0) rc = gnutls_x509_crt_set_version(crt, 3);
 	if (rc >= 0) rc = gnutls_x509_crt_set_serial(crt, serial, 16);
 	if (rc >= 0) rc = ca_crt_key(crt, crq);
-	if (rc >= 0) rc = gnutls_x509_crt_set_activation_time(crt, now - 300);
+	/* Back-dated for clocks a little behind, by at most a tenth of the life: the
+	 * agent renews at two thirds of notBefore..notAfter, which a back-dating as long
+	 * as a short lifetime would put in the past. */
+	if (rc >= 0) rc = gnutls_x509_crt_set_activation_time(crt, now - (ca->cert_seconds / 10 <
+					300 ? ca->cert_seconds / 10 : 300));
 	if (rc >= 0) rc = gnutls_x509_crt_set_expiration_time(crt, now + ca->cert_seconds);
 	if (rc >= 0) rc = gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
 	if (rc >= 0) rc = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE);

@@ -445,11 +445,8 @@ int store_delete(struct store *s, const struct kind_ops *k, const char *name,
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	r = db_errno(rc);
-	if (r == 0)
-		r = store_revoke_agents(s, k, name, actor);
-	/* A site's certificates die with it too, in the same transaction. */
 	if (r == 0 && k->agent_tokens)
-		r = store_revoke_certs(s, name, &(int){ 0 });
+		r = store_revoke_credentials(s, name, actor, &(int){ 0 });
 	if (r == 0)
 		store_note(s, k, name, old, NULL);
 out:
@@ -459,6 +456,15 @@ out:
 	}
 	json_decref(old);
 	return r;
+}
+
+/* Its agent tokens and its certificates: a gateway that lost them (deleted site,
+ * revoked certificate) comes back only with a token an admin issues anew. */
+int store_revoke_credentials(struct store *s, const char *site, const char *actor, int *certs)
+{
+	int r = store_revoke_agents(s, &kind_site, site, actor);
+
+	return r ? r : store_revoke_certs(s, site, certs);
 }
 
 struct store_path_ctx {

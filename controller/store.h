@@ -46,6 +46,8 @@ int store_set_crl(struct store *s, char *crl);
 const char *store_crl(const struct store *s);
 /* Revokes site's certificates inside the open transaction and re-signs the CRL. */
 int store_revoke_certs(struct store *s, const char *site, int *n);
+/* Both: the site's agent tokens (audited) and certificates (*certs how many). */
+int store_revoke_credentials(struct store *s, const char *site, const char *actor, int *certs);
 /* At start: brings intent revisions up to date with the store (one transaction). */
 int store_refresh(struct store *s);
 void store_free(struct store *s);

@@ -325,6 +325,41 @@ ike_ids() {	# ike_ids NS TUNNEL: "local remote" identities of the tunnel's IKE_S
 }
 x509_up() { [ "$(ike_ids "$2" "$1")" = "$2 $3 " ] && is_state "$1" up; }
 crl_loaded() { swanctl --list-certs --type x509_crl --uri "unix://$L/$1/charon.vici" 2>/dev/null | grep -q 'serial'; }
+serial_of() { openssl x509 -noout -serial -in "$1" 2>/dev/null | cut -d= -f2 | tr A-F a-f; }
+# The site's own certificates in its charon: their serials.
+charon_serials() {
+	swanctl --list-certs --type x509 --uri "unix://$L/$1/charon.vici" 2>/dev/null |
+		awk -v s="CN=$1" 'index($0, "subject:") && index($0, s) { m = 1 } m && /serial:/ { gsub(/:/, "", $2); print $2; m = 0 }' | tr A-F a-f | tr '\n' ' '
+}
+# Renewal without outage: a site (not a or b) restarted with a 60 s certificate renews it
+# at two thirds of its life; its SAs stay; its charon then holds the new one only, and a
+# new IKE_SA authenticates with it. The controller gets its usual lifetime back after.
+x509_renew() {
+	rsite=$(awk '{ print $3; print $4 }' "$L/x509.hit" | grep -vx -e "$1" -e "$2" | head -n1)
+	rline=$(awk -v s="$rsite" '$3 == s || $4 == s' "$L/x509.hit" | head -n1)
+	rt=$(echo "$rline" | cut -d' ' -f1); rr=$(echo "$rline" | cut -d' ' -f2)
+	rp=$(echo "$rline" | cut -d' ' -f3); [ "$rp" = "$rsite" ] && rp=$(echo "$rline" | cut -d' ' -f4)
+	kill -TERM "$(cat "$L/ctl/pid")"; wait "$(cat "$L/ctl/pid")" 2>/dev/null
+	lab_controller --cert-lifetime 60
+	agent_stop "$rsite"; rm -f "$L/$rsite/state/ike.pem"; agent_start "$rsite"
+	wait_for 15 test -s "$L/$rsite/state/ike.pem" || { fail "renew: $rsite did not enroll"; return; }
+	first=$(serial_of "$L/$rsite/state/ike.pem")
+	wait_for 20 x509_up "$rt" "$rsite" "$rp" || { fail "renew: $rt not up with certificates"; return; }
+	before=$(both_spis "$rt" "$rr" "$rsite" "$rp")
+	t0=$(date +%s)
+	wait_for 60 sh -c "[ \"\$(openssl x509 -noout -serial -in $L/$rsite/state/ike.pem | cut -d= -f2 | tr A-F a-f)\" != $first ]" ||
+		{ fail "renew: $rsite kept certificate $first for 60 s"; return; }
+	new=$(serial_of "$L/$rsite/state/ike.pem")
+	wait_for 10 sh -c "[ \"\$(swanctl --list-certs --type x509 --uri unix://$L/$rsite/charon.vici 2>/dev/null | grep -c 'subject: *\"O=gresec, CN=$rsite\"')\" = 1 ]"
+	[ "$(charon_serials "$rsite")" = "$new " ] && [ "$before" = "$(both_spis "$rt" "$rr" "$rsite" "$rp")" ] && is_state "$rt" up &&
+		pass "renew: $rsite renewed its certificate after $(($(date +%s) - t0)) s ($first -> $new); charon holds the new one only; $rt kept its SAs" ||
+		fail "renew: $rsite: charon holds '$(charon_serials "$rsite")' (new $new); SAs of $rt '$before' -> '$(both_spis "$rt" "$rr" "$rsite" "$rp")'; $(state_of "$rt")"
+	swanctl --terminate --ike "$rt" --uri "unix://$L/$rsite/charon.vici" > /dev/null 2>&1
+	wait_for 20 x509_up "$rt" "$rsite" "$rp" && pass "renew: a new IKE_SA of $rt authenticates with the renewed certificate" ||
+		fail "renew: $rt does not come up again after the renewal"
+	kill -TERM "$(cat "$L/ctl/pid")"; wait "$(cat "$L/ctl/pid")" 2>/dev/null
+	lab_controller
+}
 sc_x509() {
 	prof=always-on
 	on_profile on "$prof" > "$L/x509.hit"
@@ -366,23 +401,27 @@ sc_x509() {
 		[ "$(ike_acts "$t2" "$a2" "$b2")" = "$n" ] || { ok=0; fail "x509: $t2 is not on $prof, but its conn, key or SA was touched"; }
 	done < "$L/x509.acts"
 	[ $ok = 1 ] && pass "x509: no tunnel on another profile had a conn, key or SA touched"
+	x509_renew "$a" "$b"
 	# Revocation: every charon gets the CRL; a's next IKE_SA is refused by b.
 	api -X POST "$CTL_URL/v1/sites/$a/revoke-cert" > /dev/null || { fail "x509: revoke-cert $a failed"; return; }
 	ok=1
-	for s in $(awk '{ print $1 }' "$L/sites"); do
+	for s in $(awk '{ print $1 }' "$L/sites" | grep -vx "$a"); do
 		wait_for 15 crl_loaded "$s" || { ok=0; fail "x509: charon of $s has no CRL"; }
 	done
-	[ $ok = 1 ] && pass "x509: the CRL reached every site's charon"
+	[ $ok = 1 ] && pass "x509: the CRL reached every other site's charon ($a's agent token was revoked with its certificate)"
 	swanctl --terminate --ike "$t" --uri "unix://$L/$a/charon.vici" > /dev/null 2>&1
 	swanctl --terminate --ike "$t" --uri "unix://$L/$b/charon.vici" > /dev/null 2>&1
 	sleep 8
 	if x509_up "$t" "$a" "$b" || has_sa "$b" "$r"; then
 		fail "x509: $a's certificate is revoked, yet $t came up again"
-	elif grep -q 'revoked' "$L/$b/charon.log" "$L/$a/charon.log"; then
+	elif grep -q 'certificate was revoked' "$L/$b/charon.log" "$L/$a/charon.log"; then
 		pass "x509: $a (revoked) cannot establish $t again (charon: certificate revoked)"
 	else
 		fail "x509: $t is down, but no charon says why (revocation): $(tail -n 3 "$L/$b/charon.log")"
 	fi
+	# Revoking also revoked a's agent tokens: a is re-admitted with a new one.
+	api -X POST "$CTL_URL/v1/sites/$a/agent-token" | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' > "$L/$a.token"
+	agent_stop "$a"; agent_start "$a"
 	# Back to psk: every tunnel of the profile renegotiates and comes up (a's too).
 	api -X PATCH -H 'Content-Type: application/merge-patch+json' "$CTL_URL/v1/profiles/$prof" \
 		-d '{"auth": "psk"}' > /dev/null || { fail "x509: PATCH back failed"; return; }

@@ -200,13 +200,14 @@ def test_pki_through_a_validating_proxy(make_controller, tmp_path):
     cert = ok(ctl.post("/v1/agents/s1/csr", {"csr": make_csr(tmp_path, subj="/CN=s1")},
                        token=a1), 201).json
     assert ok(ctl.get("/v1/sites/s1/certs")).json["items"][0]["serial"] == cert["serial"]
-    ok(ctl.post("/v1/sites/s1/revoke-cert"))
-    assert ok(ctl.get("/v1/ca", token=a1)).json["crl"]
-    assert ok(ctl.get("/v1/agents/s1/intent", token=a1)).json["crl"]
     e = assert_error(ctl.post("/v1/agents/s1/csr", {"csr": "garbage"}, token=a1), 422)
     assert e["details"][0]["path"] == "csr", e
     assert_error(ctl.post("/v1/agents/s2/csr", {"csr": "x"}, token=a1), 403)
     assert_error(ctl.post("/v1/sites/s1/revoke-cert", token=a1), 403)
+    ok(ctl.post("/v1/sites/s1/revoke-cert"))
+    assert ok(ctl.get("/v1/ca")).json["crl"]
+    assert ok(ctl.get("/v1/agents/s2/intent")).json["crl"]
+    assert_error(ctl.get("/v1/ca", token=a1), 401)     # its tokens went with it
     assert_error(ctl.get("/v1/sites/none/certs"), 404)
     no_violations(ctl)
 

@@ -152,6 +152,10 @@ def test_revoke_reaches_every_intent(pctl, tmp_path):
     assert crl_serials(ib["crl"]) == [serial]
     assert crl_serials(pctl.get("/v1/ca").json["crl"]) == [serial]
     assert pctl.get("/v1/sites/a/certs").json["items"][0]["revoked_at"] is not None
+    # The site's agent tokens went with them: the gateway cannot simply enroll again.
+    assert_error(pctl.post("/v1/agents/a/csr", {"csr": make_csr(tmp_path, "k3")}, token=tok), 401)
+    assert_error(pctl.get("/v1/agents/a/intent", token=tok), 401)
+    assert pctl.get("/v1/agents/b/intent").status == 200
     # Nothing left to revoke: no change.
     assert pctl.post("/v1/sites/a/revoke-cert", token=operator).json["revoked"] == 0
     assert pctl.get("/v1/agents/b/intent").json["revision"] == ib["revision"]

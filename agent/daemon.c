@@ -302,11 +302,16 @@ out:
 static void daemon_enroll(struct daemon_ctx *c)
 {
 	if (!c->enroll && c->cfg->state_dir && c->in->ca)
-		c->enroll = enroll_new(c->cfg->state_dir, c->in->site);
+		c->enroll = enroll_new(c->cfg->state_dir, c->in->site, true);
 	if (!c->enroll)
 		return;
 	enroll_tick(c->enroll, c->cfg->client, c->in, ike_now_ms());
 	ike_set_creds(c->ike, c->enroll->key_pem, c->enroll->cert_pem);
+	/* An expired certificate would only get the agent refused (mTLS): then the
+	 * token alone, which renews it. */
+	if (c->cfg->client)
+		client_set_identity(c->cfg->client, enroll_valid(c->enroll) ?
+				    c->enroll->cert_file : NULL, c->enroll->key_file);
 }
 
 /* The IKE plane follows the kernel plane: SPD first, then the SAs charon installs

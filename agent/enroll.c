@@ -99,20 +99,28 @@ void enroll_free(struct enroll *e)
 		free(e->key_pem);
 	}
 	free(e->cert_pem);
+	free(e->key_file);
+	free(e->cert_file);
 	free(e->dir);
 	free(e->site);
 	free(e);
 }
 
-struct enroll *enroll_new(const char *dir, const char *site)
+struct enroll *enroll_new(const char *dir, const char *site, bool make)
 {
 	struct enroll *e = calloc(1, sizeof(*e));
 	char *cert;
 	int rc = -ENOMEM;
 
-	if (!e || !(e->dir = strdup(dir)) || !(e->site = strdup(site)))
+	if (!e || !(e->dir = strdup(dir)) || !(e->site = strdup(site)) ||
+	    asprintf(&e->key_file, "%s/%s", dir, ENROLL_KEY) < 0 ||
+	    asprintf(&e->cert_file, "%s/%s", dir, ENROLL_CERT) < 0)
 		goto out;
 	e->key_pem = enroll_read(dir, ENROLL_KEY);
+	if (!e->key_pem && !make) {
+		rc = -ENOENT;
+		goto out;
+	}
 	if (!e->key_pem) {
 		/* Made on the gateway; written 0600 before anything uses it. */
 		if (!(e->key_pem = enroll_make_key()))
@@ -134,6 +142,11 @@ struct enroll *enroll_new(const char *dir, const char *site)
 out:
 	enroll_free(e);
 	return NULL;
+}
+
+bool enroll_valid(const struct enroll *e)
+{
+	return e && e->cert_pem && time(NULL) < e->not_after;
 }
 
 time_t enroll_renew_at(const struct enroll *e)

@@ -15,16 +15,19 @@ struct client;
 
 struct enroll {
 	char *dir, *site;
+	char *key_file, *cert_file;	/* DIR/ike.key, DIR/ike.pem */
 	char *key_pem;			/* secret: never logged */
 	char *cert_pem;			/* NULL until enrolled */
 	time_t not_before, not_after;
 	int64_t retry_ms;		/* after a failed enrollment: not before then */
 };
 
-/* Loads or makes the key; loads the certificate when it is there and is this key's.
- * NULL on error (logged). */
-struct enroll *enroll_new(const char *dir, const char *site);
+/* Loads the key, or makes it when make is set (else NULL without one); loads the
+ * certificate when it is there and is this key's. NULL on error (logged). */
+struct enroll *enroll_new(const char *dir, const char *site, bool make);
 void enroll_free(struct enroll *e);
+/* A certificate that has not expired. */
+bool enroll_valid(const struct enroll *e);
 /* When the certificate should be renewed (two thirds of its life), 0 for at once. */
 time_t enroll_renew_at(const struct enroll *e);
 /* Enrolls when there is no certificate or it is due and the intent carries a CA

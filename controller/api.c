@@ -241,18 +241,11 @@ static bool api_match(const char *pattern, const char *path, char *param, size_t
 static int api_authenticate(struct api_req *r)
 {
 	const char *h = http_header(r->http, "Authorization");
-	struct auth_principal cert = { 0 };
 	int rc;
 
-	/* mTLS (api_pki.c): a client certificate, when sent, must be valid; alone it
-	 * makes the request its site's agent. */
-	rc = api_pki_authenticate(r, &cert);
-	if (rc == 0 && !h) {
-		r->who = cert;
-		snprintf(r->actor, sizeof(r->actor), "%s", cert.name);
-		return 0;
-	}
-	if (rc < 0 && rc != -ENOENT)
+	/* mTLS (api_pki.c): a client certificate, when sent, decides. */
+	rc = api_pki_authenticate(r);
+	if (rc != -ENOENT)
 		return rc;
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7]) {
 		api_error(r, 401, NULL, NULL, "missing bearer token (Authorization: Bearer <token>)");
@@ -267,11 +260,6 @@ static int api_authenticate(struct api_req *r)
 	if (rc < 0) {
 		api_fail(r, rc, "token lookup");
 		return rc;
-	}
-	if (cert.site[0] && r->who.role == AUTH_AGENT && strcmp(cert.site, r->who.site)) {
-		api_error(r, 401, NULL, NULL, "the client certificate and the token are of "
-			  "different sites");
-		return -EACCES;
 	}
 	snprintf(r->actor, sizeof(r->actor), "%s#%lld", r->who.name, r->who.id);
 	return 0;

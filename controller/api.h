@@ -98,10 +98,12 @@ void api_agent_token(struct api_req *r);
 void api_agent_summary(struct api_req *r);
 
 /* api_pki.c */
-/* The client certificate as a principal (role agent, its site): 0 with *p filled;
- * -ENOENT when none was sent; -EACCES with a 401 set when it is not one of the CA's
- * valid certificates (unknown, expired, revoked). */
-int api_pki_authenticate(struct api_req *r, struct auth_principal *p);
+/* mTLS: a valid client certificate makes the request its site's agent (0, r->who
+ * set), whatever bearer token comes with it unless that is an agent token of another
+ * site; -ENOENT when no certificate was sent (tokens decide); -EACCES with a 401 set
+ * for a certificate that is not one of the CA's valid ones (unknown, expired,
+ * revoked) or that comes with another site's agent token. */
+int api_pki_authenticate(struct api_req *r);
 void api_pki_ca(struct api_req *r);
 void api_pki_csr(struct api_req *r);
 void api_pki_list(struct api_req *r);

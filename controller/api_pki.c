@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api.h"
 #include "audit.h"
@@ -52,8 +53,25 @@ static int api_pki_cert_names(gnutls_x509_crt_t crt, char site[64], char serial[
 	return 0;
 }
 
-int api_pki_authenticate(struct api_req *r, struct auth_principal *p)
+/* A bearer token sent with a valid certificate is not needed; only an agent token of
+ * another site is a contradiction worth refusing. */
+static int api_pki_token_agrees(struct api_req *r, const char *site)
 {
+	const char *h = http_header(r->http, "Authorization");
+	struct auth_principal tok;
+
+	if (!h || strncasecmp(h, "Bearer ", 7) || auth_lookup(store_db(r->api->store), h + 7,
+							     &tok) < 0 ||
+	    tok.role != AUTH_AGENT || !strcmp(tok.site, site))
+		return 0;
+	api_error(r, 401, NULL, NULL, "the client certificate and the token are of different "
+		  "sites");
+	return -EACCES;
+}
+
+int api_pki_authenticate(struct api_req *r)
+{
+	struct auth_principal *p = &r->who;
 	gnutls_x509_crt_t crt = NULL;
 	char site[64] = "", serial[41] = "";
 	int rc = http_peer_cert(r->http, &crt);
@@ -75,10 +93,13 @@ int api_pki_authenticate(struct api_req *r, struct auth_principal *p)
 		api_fail(r, rc, "checking the client certificate");
 		return rc;
 	}
+	if ((rc = api_pki_token_agrees(r, site)) < 0)
+		return rc;
 	memset(p, 0, sizeof(*p));
 	p->role = AUTH_AGENT;
 	snprintf(p->site, sizeof(p->site), "%s", site);
 	snprintf(p->name, sizeof(p->name), "cert:%.40s", serial);
+	snprintf(r->actor, sizeof(r->actor), "%s", p->name);
 	return 0;
 }
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import assert_error, site
+from conftest import BUILD, assert_error, site
 from test_server import make_cert
 
 LIFETIME = 90       # --cert-lifetime here, seconds
@@ -286,3 +286,36 @@ def test_mtls_foreign_and_expired_refused(mctl, tmp_path):
     con.close()
     st, e = tls_get(mctl, "/v1/agents/a/intent", str(old), str(tmp_path / "f.key"))
     assert st == 401, (st, e)
+
+
+def test_agent_known_by_its_certificate(mctl, tmp_path):
+    """gresec-agent offers the certificate in its state directory (--once here: what
+    the daemon enrolled); with it, a token that is no token at all does not matter."""
+    agent = os.path.join(BUILD, "gresec-agent")
+    cert, key, _ = enroll(mctl, tmp_path, "a")
+    bogus = tmp_path / "bogus.token"
+    bogus.write_text("gst_" + "0" * 64 + "\n")
+    os.chmod(str(bogus), 0o600)
+
+    def run(site, state):
+        return subprocess.run([agent, "--controller", "https://127.0.0.1:%d" % mctl.port,
+                               "--site", site, "--token-file", str(bogus), "--state-dir",
+                               str(state), "--ca", mctl.tls_ca, "--once", "--dry-run"],
+                              capture_output=True, text=True, timeout=60)
+    state = tmp_path / "state"
+    state.mkdir()
+    with open(key) as f:
+        (state / "ike.key").write_text(f.read())
+    os.chmod(str(state / "ike.key"), 0o600)
+    with open(cert) as f:
+        (state / "ike.pem").write_text(f.read())
+    r = run("a", state)
+    assert r.returncode == 0, r.stderr
+    assert "add link" in r.stdout, r.stdout
+    # Its certificate does not make it site b; without it, the bogus token is refused.
+    r = run("b", state)
+    assert r.returncode != 0 and "403" in r.stderr, r.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = run("a", empty)
+    assert r.returncode != 0 and "401" in r.stderr, r.stderr

@@ -71,14 +71,15 @@ static void test_key_made_once_private(void **state)
 	struct stat st;
 
 	(void)state;
-	a = enroll_new(dir, "paris");
+	assert_null(enroll_new(dir, "paris", false));	/* no key, none made */
+	a = enroll_new(dir, "paris", true);
 	assert_non_null(a);
 	assert_null(a->cert_pem);
 	assert_int_equal(enroll_renew_at(a), 0);	/* no certificate: at once */
 	snprintf(path, sizeof(path), "%s/ike.key", dir);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	b = enroll_new(dir, "paris");
+	b = enroll_new(dir, "paris", true);
 	assert_non_null(b);
 	assert_string_equal(a->key_pem, b->key_pem);
 	enroll_free(a);
@@ -88,13 +89,13 @@ static void test_key_made_once_private(void **state)
 static void test_certificate_taken_and_renewal(void **state)
 {
 	struct ca *ca = make_ca();
-	struct enroll *e = enroll_new(dir, "paris"), *again;
+	struct enroll *e = enroll_new(dir, "paris", true), *again;
 	char key[128];
 
 	(void)state;
 	assert_non_null(e);
 	sign_for(ca, e);
-	again = enroll_new(dir, "paris");
+	again = enroll_new(dir, "paris", true);
 	assert_non_null(again);
 	assert_non_null(again->cert_pem);
 	assert_int_equal(enroll_renew_at(again), again->not_before +
@@ -104,7 +105,7 @@ static void test_certificate_taken_and_renewal(void **state)
 	/* A new key (ike.key deleted): the old certificate is not its own, so not taken. */
 	snprintf(key, sizeof(key), "%s/ike.key", dir);
 	assert_int_equal(unlink(key), 0);
-	again = enroll_new(dir, "paris");
+	again = enroll_new(dir, "paris", true);
 	assert_non_null(again);
 	assert_null(again->cert_pem);
 	assert_string_not_equal(again->key_pem, e->key_pem);

@@ -286,6 +286,25 @@ static int main_intents(const struct addr_prefix *pool, struct store *s)
 	return r;
 }
 
+/* Profiles stored before ike_version 1 was refused still say 1; the compiler never read
+ * it, so they were and are served as IKEv2. Said once at start, so the operator can
+ * PATCH them to 2 (an export holding them would not import). */
+static void main_legacy_profiles(struct store *s)
+{
+	json_t *all = NULL, *p;
+	size_t i;
+
+	if (store_all(s, &kind_profile, &all) < 0)
+		return;
+	json_array_foreach(all, i, p)
+		if (json_integer_value(json_object_get(p, "ike_version")) == 1)
+			log_warn("profile %s: ike_version 1 is not supported and is served as IKEv2; "
+				 "set it to 2 (PATCH /v1/profiles/%s)",
+				 json_string_value(json_object_get(p, "name")),
+				 json_string_value(json_object_get(p, "name")));
+	json_decref(all);
+}
+
 /* Answers held intent requests (204) before the server stops, so agents re-poll at
  * once instead of seeing a dropped connection; gives up after a second. */
 static void main_drain(struct longpoll *p)
@@ -365,6 +384,8 @@ static int main_run(const struct main_opts *o, const char *token_file)
 		r = main_ca(o, api.store, &api.ca);
 	if (r == 0)
 		r = main_intents(&o->pool, api.store);
+	if (r == 0)
+		main_legacy_profiles(api.store);
 	if (r == 0)
 		r = longpoll_new(&api.poll);
 	if (r == 0) {

@@ -311,6 +311,23 @@ def test_profile_ikeless_is_reserved_and_lifetimes_ordered(ctl):
     assert r.json["ike_proposals"] == ["aes128-sha256-modp2048", "aes256-sha384-ecp384"]
 
 
+def test_profile_stored_with_ike_version_1_is_reported(ctl):
+    """A profile stored when ike_version 1 was accepted (and ignored) is said, at start,
+    to be served as IKEv2; the API refuses 1 from now on."""
+    import sqlite3
+    assert create(ctl, "profiles", {"name": "old"}).status == 201
+    assert ctl.stop() == 0
+    con = sqlite3.connect(ctl.db)
+    with con:
+        con.execute("UPDATE object SET body = json_set(body, '$.ike_version', 1) "
+                    "WHERE kind = 'profile' AND name = 'old'")
+    con.close()
+    ctl.start()
+    assert "profile old: ike_version 1 is not supported and is served as IKEv2" in ctl.log()
+    assert_error(ctl.patch("/v1/profiles/old", {"ike_version": 1}), 422)
+    assert ctl.patch("/v1/profiles/old", {"ike_version": 2}).status == 200
+
+
 def test_topology_rules(ctl):
     setup_world(ctl)
     cases = [({"name": "t", "profile": "p1"}, "kind"),

@@ -56,12 +56,19 @@ static void ike_msg_strs(struct vici_msg *m, const char *name, char **v, size_t 
 
 /* With certificates, charon finds the local certificate by id (its dNSName) among
  * the credentials ike_creds.c loaded, and accepts a peer whose certificate names id
- * and chains to the intent's CA, the only CA the agent gives it. */
-static void ike_msg_auth(struct vici_msg *m, const char *round, const char *id, bool x509)
+ * and chains to ca, the intent's CA: cacerts pins it, whatever other CAs charon may
+ * trust. */
+static void ike_msg_auth(struct vici_msg *m, const char *round, const char *id, bool x509,
+			 const char *ca)
 {
 	vici_msg_section(m, round);
 	vici_msg_kv(m, "auth", x509 ? "pubkey" : "psk");
 	vici_msg_kv(m, "id", id);
+	if (x509 && ca) {
+		vici_msg_list(m, "cacerts");
+		vici_msg_item(m, ca);
+		vici_msg_list_end(m);
+	}
 	vici_msg_end(m);
 }
 
@@ -127,7 +134,7 @@ static void ike_msg_child(struct vici_msg *m, const struct intent_tunnel *t, con
 	vici_msg_end(m);
 }
 
-struct vici_msg *ike_conn_msg(const struct intent_tunnel *t, const char *child)
+struct vici_msg *ike_conn_msg(const struct intent_tunnel *t, const char *ca, const char *child)
 {
 	const struct intent_security *s = &t->sec;
 	struct vici_msg *m = vici_msg_new();
@@ -155,8 +162,8 @@ struct vici_msg *ike_conn_msg(const struct intent_tunnel *t, const char *child)
 	vici_msg_kv(m, "keyingtries", "1");
 	if (s->auth == INTENT_AUTH_X509)
 		vici_msg_kv(m, "send_cert", "always");	/* no reliance on CERTREQs */
-	ike_msg_auth(m, "local", lid, s->auth == INTENT_AUTH_X509);
-	ike_msg_auth(m, "remote", rid, s->auth == INTENT_AUTH_X509);
+	ike_msg_auth(m, "local", lid, s->auth == INTENT_AUTH_X509, NULL);
+	ike_msg_auth(m, "remote", rid, s->auth == INTENT_AUTH_X509, ca);
 	ike_msg_child(m, t, child);
 	vici_msg_end(m);
 	if (vici_msg_finish(m)) {
@@ -198,9 +205,9 @@ struct vici_msg *ike_shared_msg(const struct intent_tunnel *t)
 /* The hash covers the conn message (built with a fixed child name, since the real
  * one contains the hash) and the PSK: a changed key must renegotiate too. 64 bits of
  * SHA-256 say nothing useful about a 256-bit PSK. */
-int ike_child_name(const struct intent_tunnel *t, char *buf, size_t len)
+int ike_child_name(const struct intent_tunnel *t, const char *ca, char *buf, size_t len)
 {
-	struct vici_msg *m = ike_conn_msg(t, "_");
+	struct vici_msg *m = ike_conn_msg(t, ca, "_");
 	gnutls_hash_hd_t h = NULL;
 	uint8_t d[32];
 	size_t off;
@@ -501,7 +508,7 @@ int ike_initiate(struct ike *ike, size_t i, int64_t now_ms)
 		r->backoff_ms = IKE_RETRY_MAX_MS;
 	r->next_ms = now_ms + r->backoff_ms;
 	r->last_initiate_ms = now_ms;
-	rc = ike_child_name(t, child, sizeof(child));
+	rc = ike_child_name(t, ike->in->ca, child, sizeof(child));
 	if (!rc)
 		rc = ike_connect(ike);
 	if (rc)

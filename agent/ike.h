@@ -114,10 +114,12 @@ struct ike {
 /* charon's life_time and rand_time for a CHILD_SA rekeyed after rekey seconds; both
  * 0 where charon's defaults (110 % and 10 %) leave enough margin. */
 void ike_child_lifetimes(uint32_t rekey, uint32_t *life, uint32_t *jitter);
-/* Child name "<id>-<hash>" for t. 0 or negative errno. */
-int ike_child_name(const struct intent_tunnel *t, char *buf, size_t len);
-/* The load-conn message for t, its child named child. NULL on OOM/invalid. */
-struct vici_msg *ike_conn_msg(const struct intent_tunnel *t, const char *child);
+/* Child name "<id>-<hash>" for t of an intent whose CA is ca (NULL: none). 0 or
+ * negative errno. */
+int ike_child_name(const struct intent_tunnel *t, const char *ca, char *buf, size_t len);
+/* The load-conn message for t, its child named child; ca (the intent's, may be NULL)
+ * is the CA a certificate tunnel's peer must chain to. NULL on OOM/invalid. */
+struct vici_msg *ike_conn_msg(const struct intent_tunnel *t, const char *ca, const char *child);
 /* The load-shared message for t (holds the PSK: free it promptly). */
 struct vici_msg *ike_shared_msg(const struct intent_tunnel *t);
 void ike_shared_name(const struct intent_tunnel *t, char *buf, size_t len);

@@ -87,7 +87,7 @@ static const struct vici_node *child_of(const struct vici_node *conn, const char
 static void test_conn_gre_transport(void **state)
 {
 	struct intent *in = load_intent();
-	struct vici_node *root = decode(ike_conn_msg(&in->tunnels[0], "gre-1-x"));
+	struct vici_node *root = decode(ike_conn_msg(&in->tunnels[0], NULL, "gre-1-x"));
 	const struct vici_node *c = vici_node_get(root, "gre-1"), *ch;
 
 	(void)state;
@@ -134,22 +134,29 @@ static void test_conn_x509(void **state)
 	const struct vici_node *c;
 
 	(void)state;
-	assert_int_equal(ike_child_name(t, before, sizeof(before)), 0);
-	assert_int_equal(ike_child_name(&in->tunnels[1], other, sizeof(other)), 0);
+	assert_int_equal(ike_child_name(t, NULL, before, sizeof(before)), 0);
+	assert_int_equal(ike_child_name(&in->tunnels[1], NULL, other, sizeof(other)), 0);
 	t->sec.auth = INTENT_AUTH_X509;
 	t->sec.local_id = strdup("paris");
 	t->sec.remote_id = strdup("lyon");
-	assert_int_equal(ike_child_name(t, after, sizeof(after)), 0);
-	assert_int_equal(ike_child_name(&in->tunnels[1], other2, sizeof(other2)), 0);
+	assert_int_equal(ike_child_name(t, NULL, after, sizeof(after)), 0);
+	/* A psk tunnel's conn does not depend on the CA: nothing reloads for it. */
+	assert_int_equal(ike_child_name(&in->tunnels[1], "CA", other2, sizeof(other2)), 0);
 	assert_string_not_equal(before, after);
 	assert_string_equal(other, other2);
-	root = decode(ike_conn_msg(t, "x"));
+	/* A new CA re-pins (and so renegotiates) the certificate tunnels. */
+	assert_int_equal(ike_child_name(t, "CA", other2, sizeof(other2)), 0);
+	assert_string_not_equal(after, other2);
+	root = decode(ike_conn_msg(t, "-----BEGIN CERTIFICATE-----\n", "x"));
 	c = vici_node_get(root, "gre-1");
 	assert_string_equal(vici_node_str(c, "send_cert"), "always");
 	assert_string_equal(vici_node_str(vici_node_get(c, "local"), "auth"), "pubkey");
 	assert_string_equal(vici_node_str(vici_node_get(c, "remote"), "auth"), "pubkey");
 	assert_string_equal(vici_node_str(vici_node_get(c, "local"), "id"), "paris");
 	assert_string_equal(vici_node_str(vici_node_get(c, "remote"), "id"), "lyon");
+	assert_string_equal(item(vici_node_get(c, "remote"), "cacerts", 0),
+			    "-----BEGIN CERTIFICATE-----\n");
+	assert_null(vici_node_get(vici_node_get(c, "local"), "cacerts"));
 	vici_node_free(root);
 	intent_free(in);
 }
@@ -157,7 +164,7 @@ static void test_conn_x509(void **state)
 static void test_conn_vti_tunnel_nat(void **state)
 {
 	struct intent *in = load_intent();
-	struct vici_node *root = decode(ike_conn_msg(&in->tunnels[1], "c"));
+	struct vici_node *root = decode(ike_conn_msg(&in->tunnels[1], NULL, "c"));
 	const struct vici_node *c = vici_node_get(root, "vti-2"), *ch = child_of(c, "c");
 
 	(void)state;
@@ -177,7 +184,7 @@ static void test_conn_vti_tunnel_nat(void **state)
 static void test_conn_ah(void **state)
 {
 	struct intent *in = load_intent();
-	struct vici_node *root = decode(ike_conn_msg(&in->tunnels[2], "c"));
+	struct vici_node *root = decode(ike_conn_msg(&in->tunnels[2], NULL, "c"));
 	const struct vici_node *ch = child_of(vici_node_get(root, "ah-3"), "c");
 
 	(void)state;
@@ -215,34 +222,34 @@ static void test_child_name_hash(void **state)
 	char *old_psk;
 
 	(void)state;
-	assert_int_equal(ike_child_name(t, a, sizeof(a)), 0);
+	assert_int_equal(ike_child_name(t, NULL, a, sizeof(a)), 0);
 	assert_int_equal(strlen(a), strlen("gre-1-") + IKE_HASH_HEX);
 	assert_memory_equal(a, "gre-1-", 6);
-	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
+	assert_int_equal(ike_child_name(t, NULL, b, sizeof(b)), 0);
 	assert_string_equal(a, b);
 	/* routing-only fields do not touch charon */
 	t->mtu = 1300;
 	t->key = 77;
-	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
+	assert_int_equal(ike_child_name(t, NULL, b, sizeof(b)), 0);
 	assert_string_equal(a, b);
 	/* every IKE parameter does, and so does the PSK */
 	t->sec.child_lifetime = 1800;
-	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
+	assert_int_equal(ike_child_name(t, NULL, b, sizeof(b)), 0);
 	assert_string_not_equal(a, b);
 	t->sec.child_lifetime = 3600;
 	t->reqid = 65600;
-	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
+	assert_int_equal(ike_child_name(t, NULL, b, sizeof(b)), 0);
 	assert_string_not_equal(a, b);
 	t->reqid = 65537;
 	old_psk = t->psk;
 	t->psk = strdup("another-psk-0123456789");
-	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
+	assert_int_equal(ike_child_name(t, NULL, b, sizeof(b)), 0);
 	assert_string_not_equal(a, b);
 	free(t->psk);
 	t->psk = old_psk;
-	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
+	assert_int_equal(ike_child_name(t, NULL, b, sizeof(b)), 0);
 	assert_string_equal(a, b);
-	assert_int_equal(ike_child_name(t, b, 10), -ENAMETOOLONG);
+	assert_int_equal(ike_child_name(t, NULL, b, 10), -ENAMETOOLONG);
 	intent_free(in);
 }
 
@@ -270,7 +277,7 @@ static struct ike_cur *cur_matching(const struct intent *in, bool up)
 		char child[IKE_CHILD_MAX + 1], shared[IKE_SHARED_MAX + 1];
 		struct ike_cur_conn *c;
 
-		assert_int_equal(ike_child_name(&in->tunnels[i], child, sizeof(child)), 0);
+		assert_int_equal(ike_child_name(&in->tunnels[i], NULL, child, sizeof(child)), 0);
 		c = ike_cur_add_conn(cur, in->tunnels[i].id, child);
 		assert_true(c->owned);
 		c->sa_up = up;
@@ -288,7 +295,7 @@ static void test_plan_from_empty(void **state)
 	char child[IKE_CHILD_MAX + 1], want[1024];
 
 	(void)state;
-	assert_int_equal(ike_child_name(&in->tunnels[1], child, sizeof(child)), 0);
+	assert_int_equal(ike_child_name(&in->tunnels[1], NULL, child, sizeof(child)), 0);
 	snprintf(want, sizeof(want), "ike initiate vti-2 child %s\n", child);
 	/* shared keys before conns, sorted; only the always-on initiator is started */
 	assert_non_null(strstr(t,

@@ -53,6 +53,8 @@ struct client {
 	struct client_xfer poll, post;
 	uint64_t after;
 	struct intent *pending;		/* received, not yet taken */
+	char *id_cert, *id_key;		/* the site's certificate and key files: offered
+					 * to a controller that asks (mTLS) */
 	json_t *status;			/* queued, not yet posted */
 };
 
@@ -116,6 +118,26 @@ static void client_xfer_clear(struct client *c, struct client_xfer *x)
 	*x = (struct client_xfer){ 0 };
 }
 
+/* The site's certificate for a controller that asks for one (--tls-client-ca): it then
+ * knows the agent as its site without the token. Files, not blobs: Debian's libcurl
+ * is built with GnuTLS, which takes no certificate blobs. */
+static void client_identity_opts(const struct client *c, CURL *h)
+{
+	curl_easy_setopt(h, CURLOPT_SSLCERT, c->id_cert);
+	curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+	curl_easy_setopt(h, CURLOPT_SSLKEY, c->id_key);
+	curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+}
+
+int client_set_identity(struct client *c, const char *cert_file, const char *key_file)
+{
+	free(c->id_cert);
+	free(c->id_key);
+	c->id_cert = cert_file && key_file ? strdup(cert_file) : NULL;
+	c->id_key = cert_file && key_file ? strdup(key_file) : NULL;
+	return !cert_file || !key_file || (c->id_cert && c->id_key) ? 0 : -ENOMEM;
+}
+
 /* Sets up x's easy handle for path; x->body (owned by x) makes it a POST. */
 static int client_xfer_init(struct client *c, struct client_xfer *x, const char *path,
 			    long timeout)
@@ -146,6 +168,8 @@ static int client_xfer_init(struct client *c, struct client_xfer *x, const char 
 	curl_easy_setopt(x->h, CURLOPT_PROTOCOLS_STR, c->insecure_http ? "http,https" : "https");
 	if (c->ca)
 		curl_easy_setopt(x->h, CURLOPT_CAINFO, c->ca);
+	if (c->id_cert && c->id_key)
+		client_identity_opts(c, x->h);
 	if (x->body)
 		curl_easy_setopt(x->h, CURLOPT_POSTFIELDS, x->body);
 	return 0;
@@ -283,6 +307,33 @@ int client_post_status(struct client *c, const json_t *status, char *err, size_t
 	return rc;
 }
 
+/* Enrollment: blocking, but bounded (CLIENT_POST_TIMEOUT) and rare (at start and at two
+ * thirds of a certificate's life). */
+int client_post_csr(struct client *c, const char *csr, json_t **out, char *err, size_t errlen)
+{
+	json_t *req = json_pack("{s:s}", "csr", csr);
+	struct client_xfer x = { .body = req ? json_dumps(req, JSON_COMPACT) : NULL };
+	char path[512];
+	long st;
+	int rc = -ENOMEM;
+
+	*out = NULL;
+	json_decref(req);
+	if (!x.body)
+		return rc;
+	snprintf(path, sizeof(path), "/v1/agents/%s/csr", c->site);
+	st = client_http(c, &x, path, CLIENT_POST_TIMEOUT, err, errlen);
+	rc = client_status_result(st, err, errlen);
+	if (rc == 0 && !(*out = json_loadb(x.resp.data ? x.resp.data : "", x.resp.len, 0, NULL))) {
+		snprintf(err, errlen, "the answer is not JSON");
+		rc = -EPROTO;
+	}
+	if (rc == -EIO && st == 422 && x.resp.data)
+		snprintf(err, errlen, "HTTP 422: %.200s", x.resp.data);
+	client_xfer_clear(NULL, &x);
+	return rc;
+}
+
 /* ---- the poll loop's side: libcurl multi ---- */
 
 /* libcurl says which sockets to watch for what; the loop polls them. */
@@ -360,6 +411,8 @@ void client_free(struct client *c)
 		return;
 	client_xfer_clear(c, &c->poll);
 	client_xfer_clear(c, &c->post);
+	free(c->id_cert);
+	free(c->id_key);
 	curl_multi_cleanup(c->multi);
 	free(c->socks);
 	intent_free(c->pending);

@@ -37,6 +37,12 @@ int client_fetch(struct client *c, uint64_t after, struct intent **out, char *er
 /* Blocking, for --once. 0, or negative errno (err says). */
 int client_post_status(struct client *c, const json_t *status, char *err, size_t errlen);
 
+/* The site's certificate and key files (copied; NULL: none) for every later transfer,
+ * offered when the controller asks for a client certificate. 0 or -ENOMEM. */
+int client_set_identity(struct client *c, const char *cert_file, const char *key_file);
+/* Blocking: POST /v1/agents/{site}/csr with the PEM CSR; 0 with the answer
+ * ({"certificate", "ca", "serial", "not_after"}), or negative errno (err says). */
+int client_post_csr(struct client *c, const char *csr, json_t **out, char *err, size_t errlen);
 /* Starts the first long-poll (and a queued status post). 0 or -errno. */
 int client_start(struct client *c, uint64_t after);
 /* The sockets libcurl wants polled: fills up to max, returns how many. */

@@ -17,6 +17,7 @@
 #include "bfd_set.h"
 #include "client.h"
 #include "daemon.h"
+#include "enroll.h"
 #include "failover.h"
 #include "ike.h"
 #include "ike_events.h"
@@ -250,6 +251,7 @@ struct daemon_ctx {
 	uint64_t applied_rev;		/* the revision of the last pass that ran */
 	double applied_at;		/* when it first ran (Unix time) */
 	double applied_delay;		/* since the controller committed it; -1: unknown */
+	struct enroll *enroll;		/* the site's IKE key and certificate */
 };
 
 static void daemon_add_liveness(const struct daemon_ctx *c, json_t *doc);
@@ -351,6 +353,23 @@ out:
 	json_decref(st);
 }
 
+/* The site's key (made once, in the state directory) and its certificate, enrolled
+ * or renewed with the controller when due; charon gets them in the IKE pass. */
+static void daemon_enroll(struct daemon_ctx *c)
+{
+	if (!c->enroll && c->cfg->state_dir && c->in->ca)
+		c->enroll = enroll_new(c->cfg->state_dir, c->in->site, true);
+	if (!c->enroll)
+		return;
+	enroll_tick(c->enroll, c->cfg->client, c->in, ike_now_ms());
+	ike_set_creds(c->ike, c->enroll->key_pem, c->enroll->cert_pem);
+	/* An expired certificate would only get the agent refused (mTLS): then the
+	 * token alone, which renews it. */
+	if (c->cfg->client)
+		client_set_identity(c->cfg->client, enroll_valid(c->enroll) ?
+				    c->enroll->cert_file : NULL, c->enroll->key_file);
+}
+
 /* The IKE plane follows the kernel plane: SPD first, then the SAs charon installs
  * for it. The events connection comes back here too once charon is reachable. */
 static void daemon_ike_pass(struct daemon_ctx *c)
@@ -367,6 +386,7 @@ static void daemon_ike_pass(struct daemon_ctx *c)
 		log_ctx(LOG_LVL_INFO, c->in->site, NULL, "connected to charon at %s", c->cfg->vici);
 		c->ev_was_up = true;
 	}
+	daemon_enroll(c);
 	rc = ike_apply(c->ike, c->in, NULL);
 	if (rc && rc != c->ike_rc)
 		log_ctx(LOG_LVL_WARN, c->in->site, NULL, "IKE plane (charon at %s): %s", c->cfg->vici,
@@ -705,6 +725,7 @@ static void daemon_close(struct daemon_ctx *c)
 	failover_free(c->fo);
 	/* Nothing here tears SAs down: charon keeps them, the next agent adopts them. */
 	ike_free(c->ike);
+	enroll_free(c->enroll);
 	ike_events_free(c->ev);
 	acquire_free(c->acq);
 	json_decref(c->errs);

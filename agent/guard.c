@@ -362,6 +362,11 @@ static int guard_tunnel(const struct intent *in, const struct guard_pts *pts, si
 		rc = guard_ike_id("local_id", t->sec.local_id, why, len);
 	if (!rc && t->sec.remote_id)
 		rc = guard_ike_id("remote_id", t->sec.remote_id, why, len);
+	/* Certificates pin the peer by name under the intent's CA: without either, any
+	 * certificate charon happens to trust would do. */
+	if (!rc && t->sec.auth == INTENT_AUTH_X509 && (!in->ca || !t->sec.remote_id))
+		rc = guard_why(why, len, "security.auth: x509 needs the intent's ca and a "
+			       "remote_id");
 	return rc ? rc : guard_proposals(t, why, len);
 }
 

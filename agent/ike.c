@@ -59,11 +59,21 @@ static void ike_msg_strs(struct vici_msg *m, const char *name, char **v, size_t 
 	vici_msg_list_end(m);
 }
 
-static void ike_msg_auth(struct vici_msg *m, const char *round, const char *id)
+/* With certificates, charon finds the local certificate by id (its dNSName) among
+ * the credentials ike_creds.c loaded, and accepts a peer whose certificate names id
+ * and chains to ca, the intent's CA: cacerts pins it, whatever other CAs charon may
+ * trust. */
+static void ike_msg_auth(struct vici_msg *m, const char *round, const char *id, bool x509,
+			 const char *ca)
 {
 	vici_msg_section(m, round);
-	vici_msg_kv(m, "auth", "psk");
+	vici_msg_kv(m, "auth", x509 ? "pubkey" : "psk");
 	vici_msg_kv(m, "id", id);
+	if (x509 && ca) {
+		vici_msg_list(m, "cacerts");
+		vici_msg_item(m, ca);
+		vici_msg_list_end(m);
+	}
 	vici_msg_end(m);
 }
 
@@ -137,9 +147,10 @@ static void ike_msg_child(struct vici_msg *m, const struct intent_tunnel *t, con
 	vici_msg_end(m);
 }
 
-/* marks: false for the message the agents before VTI marks sent (ike_child_hash). */
-static struct vici_msg *ike_conn_msg_v(const struct intent_tunnel *t, const char *child,
-				       bool marks)
+/* marks: false for the message the agents before VTI marks sent (ike_child_hash); ca
+ * (the intent's, may be NULL) is the CA a certificate tunnel's peer must chain to. */
+static struct vici_msg *ike_conn_msg_v(const struct intent_tunnel *t, const char *ca,
+				       const char *child, bool marks)
 {
 	const struct intent_security *s = &t->sec;
 	struct vici_msg *m = vici_msg_new();
@@ -165,8 +176,10 @@ static struct vici_msg *ike_conn_msg_v(const struct intent_tunnel *t, const char
 	vici_msg_kv(m, "unique", "replace");
 	/* One attempt per initiate: the agent owns retries and their backoff. */
 	vici_msg_kv(m, "keyingtries", "1");
-	ike_msg_auth(m, "local", lid);
-	ike_msg_auth(m, "remote", rid);
+	if (s->auth == INTENT_AUTH_X509)
+		vici_msg_kv(m, "send_cert", "always");	/* no reliance on CERTREQs */
+	ike_msg_auth(m, "local", lid, s->auth == INTENT_AUTH_X509, NULL);
+	ike_msg_auth(m, "remote", rid, s->auth == INTENT_AUTH_X509, ca);
 	ike_msg_child(m, t, child, marks);
 	vici_msg_end(m);
 	if (vici_msg_finish(m)) {
@@ -176,9 +189,9 @@ static struct vici_msg *ike_conn_msg_v(const struct intent_tunnel *t, const char
 	return m;
 }
 
-struct vici_msg *ike_conn_msg(const struct intent_tunnel *t, const char *child)
+struct vici_msg *ike_conn_msg(const struct intent_tunnel *t, const char *ca, const char *child)
 {
-	return ike_conn_msg_v(t, child, true);
+	return ike_conn_msg_v(t, ca, child, true);
 }
 
 void ike_shared_name(const struct intent_tunnel *t, char *buf, size_t len)
@@ -235,10 +248,10 @@ int ike_psk_fp(const struct intent_tunnel *t, uint8_t fp[IKE_PSK_FP_LEN])
 /* "<id>-<16 hex>" of SHA-256 over tag, the conn message (built with a fixed child
  * name, since the real one contains the hash) and, for the legacy name, the psk (and
  * the message without the VTI marks, which that agent did not send). */
-static int ike_child_hash(const struct intent_tunnel *t, const char *tag, bool legacy,
-			  char *buf, size_t len)
+static int ike_child_hash(const struct intent_tunnel *t, const char *ca, const char *tag,
+			  bool legacy, char *buf, size_t len)
 {
-	struct vici_msg *m = ike_conn_msg_v(t, "_", !legacy);
+	struct vici_msg *m = ike_conn_msg_v(t, ca, "_", !legacy);
 	gnutls_hash_hd_t h = NULL;
 	uint8_t d[32];
 	size_t off;
@@ -274,14 +287,15 @@ out:
 /* The key is not part of the hash: a new key (rotation, or the move to the hex form)
  * is a load-shared only, and established SAs stay (IKEv2 rekeys do not authenticate
  * again; the next IKE_SA uses the new key). */
-int ike_child_name(const struct intent_tunnel *t, char *buf, size_t len)
+int ike_child_name(const struct intent_tunnel *t, const char *ca, char *buf, size_t len)
 {
-	return ike_child_hash(t, IKE_HASH_TAG, false, buf, len);
+	return ike_child_hash(t, ca, IKE_HASH_TAG, false, buf, len);
 }
 
+/* Agents before psk_encoding had no CA either: their conns were PSK ones. */
 int ike_child_name_legacy(const struct intent_tunnel *t, char *buf, size_t len)
 {
-	return ike_child_hash(t, IKE_HASH_TAG_LEGACY, true, buf, len);
+	return ike_child_hash(t, NULL, IKE_HASH_TAG_LEGACY, true, buf, len);
 }
 
 /* ---- what charon holds ---- */
@@ -560,6 +574,8 @@ static int ike_connect(struct ike *ike)
 {
 	if (vici_conn_fd(ike->vc) >= 0)
 		return 0;
+	/* A new connection may be a new charon: it has none of our credentials. */
+	ike->creds_ok = false;
 	return vici_conn_open(ike->vc, ike->vici_path);
 }
 
@@ -610,7 +626,7 @@ int ike_initiate(struct ike *ike, size_t i, int64_t now_ms)
 		r->backoff_ms = IKE_RETRY_MAX_MS;
 	r->next_ms = now_ms + r->backoff_ms;
 	r->last_initiate_ms = now_ms;
-	rc = ike_child_name(t, child, sizeof(child));
+	rc = ike_child_name(t, ike->in->ca, child, sizeof(child));
 	if (!rc)
 		rc = ike_connect(ike);
 	if (rc)
@@ -715,6 +731,8 @@ int ike_apply(struct ike *ike, const struct intent *in, FILE *dry)
 	if (!cur || !p)
 		goto out;
 	rc = ike_connect(ike);
+	if (!rc && !dry)
+		rc = ike_creds_sync(ike, in);
 	if (!rc)
 		rc = ike_cur_read(ike->vc, cur);
 	if (!rc)

@@ -122,20 +122,27 @@ struct ike {
 	size_t n_retry;
 	struct ike_key *keys;		/* loaded by this process, kept while charon holds them */
 	size_t n_keys;
+	/* Certificate tunnels (ike_creds.c): the site's key and certificate (borrowed),
+	 * and digests of what charon was last given. */
+	const char *key_pem, *cert_pem;
+	unsigned char creds_base[32], creds_crl[32];
+	bool creds_ok;
 };
 
 /* charon's life_time and rand_time for a CHILD_SA rekeyed after rekey seconds; both
  * 0 where charon's defaults (110 % and 10 %) leave enough margin. */
 void ike_child_lifetimes(uint32_t rekey, uint32_t *life, uint32_t *jitter);
-/* Child name "<id>-<hash>" for t. 0 or negative errno. */
-int ike_child_name(const struct intent_tunnel *t, char *buf, size_t len);
+/* Child name "<id>-<hash>" for t of an intent whose CA is ca (NULL: none). 0 or
+ * negative errno. */
+int ike_child_name(const struct intent_tunnel *t, const char *ca, char *buf, size_t len);
 /* The name agents before psk_encoding gave the same conn (their hash covered the psk
  * too): a conn so named is current but for its name, and its SAs stay. */
 int ike_child_name_legacy(const struct intent_tunnel *t, char *buf, size_t len);
 /* The first IKE_PSK_FP_LEN bytes of SHA-256 over the key charon gets for t. */
 int ike_psk_fp(const struct intent_tunnel *t, uint8_t fp[IKE_PSK_FP_LEN]);
-/* The load-conn message for t, its child named child. NULL on OOM/invalid. */
-struct vici_msg *ike_conn_msg(const struct intent_tunnel *t, const char *child);
+/* The load-conn message for t, its child named child; ca (the intent's, may be NULL)
+ * is the CA a certificate tunnel's peer must chain to. NULL on OOM/invalid. */
+struct vici_msg *ike_conn_msg(const struct intent_tunnel *t, const char *ca, const char *child);
 /* The load-shared message for t (holds the PSK: free it promptly). */
 struct vici_msg *ike_shared_msg(const struct intent_tunnel *t);
 void ike_shared_name(const struct intent_tunnel *t, char *buf, size_t len);
@@ -184,5 +191,10 @@ int ike_initiate(struct ike *ike, size_t i, int64_t now_ms);
 /* Forgets tunnel i's backoff (a new or changed conn starts at once). */
 void ike_retry_reset(struct ike *ike, size_t i);
 int64_t ike_now_ms(void);
+/* The site's key and certificate (PEM, borrowed; NULL until enrolled). */
+void ike_set_creds(struct ike *ike, const char *key_pem, const char *cert_pem);
+/* Loads the CA, the CRL and the site's key and certificate into charon when the
+ * intent has a CA and any of them changed. 0 or negative errno. */
+int ike_creds_sync(struct ike *ike, const struct intent *in);
 
 #endif

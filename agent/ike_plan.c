@@ -145,7 +145,7 @@ static int ike_plan_tunnel(const struct intent *in, size_t i, const struct ike_c
 			 "does not own", t->id);
 		return ike_plan_fail(p, (int)i, msg);
 	}
-	rc = ike_child_name(t, child, sizeof(child));
+	rc = ike_child_name(t, in->ca, child, sizeof(child));
 	if (!rc)
 		rc = ike_psk_fp(t, fp);
 	if (rc)
@@ -265,7 +265,7 @@ static int ike_plan_do(struct ike *ike, const struct intent *in, struct ike_acti
 	else if (a->op == IKE_OP_LOAD_SHARED && t)
 		m = ike_shared_msg(t);
 	else if (t)
-		m = ike_conn_msg(t, a->child);
+		m = ike_conn_msg(t, in->ca, a->child);
 	if (!m)
 		return -ENOMEM;
 	rc = vici_call_check(ike->vc, cmds[a->op], m, err, errlen);

@@ -11,6 +11,7 @@
 
 #include "client.h"
 #include "daemon.h"
+#include "enroll.h"
 #include "guard.h"
 #include "ike.h"
 #include "ike_events.h"
@@ -30,6 +31,7 @@ struct opts {
 	enum log_level level;
 	struct guard *guard;
 	struct guard_report refused;	/* of the intent of a one-shot run */
+	struct enroll *enroll;		/* one-shot runs: the key and certificate there are */
 };
 
 static void usage(FILE *f)
@@ -150,6 +152,8 @@ static int run_once_ike(const struct opts *o, const struct intent *in, struct ik
 	ike = ike_new(o->vici);
 	if (!ike)
 		return -ENOMEM;
+	if (o->enroll)
+		ike_set_creds(ike, o->enroll->key_pem, o->enroll->cert_pem);
 	rc = ike_apply(ike, o->purge ? NULL : in, o->dry_run ? stdout : NULL);
 	if (rc)
 		log_warn("site %s: IKE plane (charon at %s): %s", in ? in->site : "-", o->vici,
@@ -296,8 +300,15 @@ static int run_controller(struct opts *o, struct reconcile *r, struct intent *in
 	if (!c)
 		goto out;
 	if (o->once || o->dry_run) {
+		/* No enrollment in one shot: what the daemon enrolled, if anything, for mTLS
+		 * and for charon. */
+		if (o->state_dir && (o->enroll = enroll_new(o->state_dir, o->site, false)))
+			client_set_identity(c, enroll_valid(o->enroll) ? o->enroll->cert_file : NULL,
+					    o->enroll->key_file);
 		rc = run_controller_once(o, r, c, in);
 		client_free(c);
+		enroll_free(o->enroll);
+		o->enroll = NULL;
 		return rc;
 	}
 	if ((rc = client_start(c, in ? in->revision : 0))) {

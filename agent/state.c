@@ -27,12 +27,21 @@ static int state_write_all(int fd, const char *s, size_t n)
 
 int state_write_json(const char *dir, const char *name, const json_t *j)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
 	char *text = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-	int fd = -1, dfd = -1, rc = -ENOMEM;
+	int rc = text ? state_write_text(dir, name, text, "\n") : -ENOMEM;
 
-	if (!text)
-		goto out;
+	if (text) {
+		explicit_bzero(text, strlen(text));
+		free(text);
+	}
+	return rc;
+}
+
+int state_write_text(const char *dir, const char *name, const char *text, const char *end)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	int fd = -1, dfd = -1, rc;
+
 	rc = -ENAMETOOLONG;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= sizeof(tmp))
@@ -44,7 +53,7 @@ int state_write_json(const char *dir, const char *name, const json_t *j)
 		goto out;
 	}
 	if ((rc = state_write_all(fd, text, strlen(text))) ||
-	    (rc = state_write_all(fd, "\n", 1)))
+	    (rc = state_write_all(fd, end, strlen(end))))
 		goto out;
 	if (fsync(fd) < 0 || close(fd) < 0) {
 		rc = -errno;
@@ -68,10 +77,6 @@ out:
 	}
 	if (dfd >= 0)
 		close(dfd);
-	if (text) {
-		explicit_bzero(text, strlen(text));
-		free(text);
-	}
 	return rc;
 }
 

@@ -16,6 +16,7 @@ static const char *const proto_names[] = { "esp", "ah" };
 static const char *const dir_names[] = { "in", "out", "fwd" };
 static const char *const start_names[] = { "on-demand", "always" };
 static const char *const psk_enc_names[] = { "string", "hex" };
+static const char *const auth_names[] = { "psk", "x509" };
 
 const char *intent_kind_name(enum intent_kind k) { return kind_names[k]; }
 const char *intent_mode_name(enum intent_mode m) { return mode_names[m]; }
@@ -60,6 +61,8 @@ int intent_psk_bytes(const struct intent_tunnel *t, uint8_t *buf, size_t cap, si
 	return 0;
 }
 
+const char *intent_auth_name(enum intent_auth a) { return auth_names[a]; }
+
 struct intent *intent_new(void)
 {
 	return calloc(1, sizeof(struct intent));
@@ -97,6 +100,8 @@ void intent_free(struct intent *in)
 	free(in->routes);
 	free(in->spd);
 	free(in->site);
+	free(in->ca);
+	free(in->crl);
 	free(in);
 }
 
@@ -373,7 +378,7 @@ static int dec_security(struct dec *d, const json_t *o, const char *path,
 {
 	static const char *const keys[] = { "mode", "protocol", "ike_proposals",
 		"child_proposals", "ike_lifetime", "child_lifetime", "dpd_delay", "start",
-		"initiator", "udp_encap", "local_id", "remote_id", NULL };
+		"initiator", "udp_encap", "local_id", "remote_id", "auth", NULL };
 
 	s->ike_lifetime = 14400;
 	s->child_lifetime = 3600;
@@ -391,7 +396,8 @@ static int dec_security(struct dec *d, const json_t *o, const char *path,
 	    dec_bool(d, o, path, "initiator", &s->initiator) ||
 	    dec_bool(d, o, path, "udp_encap", &s->udp_encap) ||
 	    dec_str(d, o, path, "local_id", false, &s->local_id) ||
-	    dec_str(d, o, path, "remote_id", false, &s->remote_id))
+	    dec_str(d, o, path, "remote_id", false, &s->remote_id) ||
+	    DEC_ENUM(d, o, path, "auth", false, auth_names, &s->auth))
 		return d->rc;
 	return 0;
 }
@@ -613,7 +619,7 @@ static int dec_committed(struct dec *d, const json_t *j, struct intent *in)
 int intent_from_json(const json_t *j, struct intent **out, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "format", "site", "revision", "committed_at",
-		"tunnels", "routes", "spd", NULL };
+		"tunnels", "routes", "spd", "ca", "crl", NULL };
 	struct dec d = { .err = err, .errlen = errlen };
 	struct intent *in = intent_new();
 	uint64_t format = 0;
@@ -632,7 +638,9 @@ int intent_from_json(const json_t *j, struct intent **out, char *err, size_t err
 	    dec_array(&d, j, "routes", (void **)&in->routes, &in->n_routes,
 		      sizeof(*in->routes), dec_route_v) ||
 	    dec_array(&d, j, "spd", (void **)&in->spd, &in->n_spd, sizeof(*in->spd),
-		      dec_spd_v))
+		      dec_spd_v) ||
+	    dec_str(&d, j, "", "ca", false, &in->ca) ||
+	    dec_str(&d, j, "", "crl", false, &in->crl))
 		goto out;
 	*out = in;
 	in = NULL;
@@ -695,6 +703,9 @@ static json_t *enc_security(const struct intent_security *s)
 		goto fail;
 	if (o && s->remote_id &&
 	    json_object_set_new(o, "remote_id", json_string(s->remote_id)))
+		goto fail;
+	if (o && s->auth != INTENT_AUTH_PSK &&
+	    json_object_set_new(o, "auth", json_string(auth_names[s->auth])))
 		goto fail;
 	return o;
 fail:
@@ -771,6 +782,9 @@ json_t *intent_to_json(const struct intent *in)
 	for (size_t i = 0; i < in->n_spd; i++)
 		if (json_array_append_new(a, enc_spd(&in->spd[i])))
 			goto fail;
+	if ((in->ca && json_object_set_new(o, "ca", json_string(in->ca))) ||
+	    (in->crl && json_object_set_new(o, "crl", json_string(in->crl))))
+		goto fail;
 	return o;
 fail:
 	json_decref(o);

@@ -48,6 +48,9 @@ enum intent_psk_encoding { INTENT_PSK_STRING, INTENT_PSK_HEX };
 /* What an agent that decodes psk_encoding "hex" says in its status reports'
  * "features": the controller uses the hex form for a tunnel once both ends say it. */
 #define INTENT_FEATURE_PSK_HEX "psk-hex"
+/* How the ends authenticate: the tunnel's PSK, or certificates of the intent's CA
+ * (the identities local_id/remote_id are then the sites' names). */
+enum intent_auth { INTENT_AUTH_PSK, INTENT_AUTH_X509 };
 
 /* IKE and CHILD_SA parameters of the tunnel's profile, as charon needs them. */
 struct intent_security {
@@ -65,6 +68,7 @@ struct intent_security {
 	bool udp_encap;
 	char *local_id;			/* IKE identities; NULL = the underlay address */
 	char *remote_id;
+	enum intent_auth auth;		/* "auth" in JSON, absent for psk */
 };
 
 /* Liveness of the tunnel: BFD between the two overlay addresses, over the tunnel. */
@@ -134,6 +138,10 @@ struct intent {
 	size_t n_routes;
 	struct intent_spd *spd;
 	size_t n_spd;
+	/* The controller's CA certificate and its current CRL (PEM; NULL when absent): what
+	 * the site's IKE certificate chains to and what charon checks peers against. */
+	char *ca;
+	char *crl;
 };
 
 struct intent *intent_new(void);
@@ -177,6 +185,7 @@ const char *intent_psk_encoding_name(enum intent_psk_encoding e);
 /* The key charon gets for t: its psk's characters, or the bytes of its hex digits.
  * Writes at most cap bytes; 0 (with *len) or -EINVAL (not hex when it must be). */
 int intent_psk_bytes(const struct intent_tunnel *t, uint8_t *buf, size_t cap, size_t *len);
+const char *intent_auth_name(enum intent_auth a);
 
 /* "10.0.0.1/31" style; host bits allowed. 0 or -EINVAL. */
 int intent_ifaddr_parse(const char *s, struct intent_ifaddr *out);

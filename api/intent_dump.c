@@ -175,6 +175,8 @@ static void ib_security(struct intent_buf *b, const struct intent_security *s)
 		ib_kstr(b, ",", "local_id", s->local_id);
 	if (s->remote_id)
 		ib_kstr(b, ",", "remote_id", s->remote_id);
+	if (s->auth != INTENT_AUTH_PSK)
+		ib_kstr(b, ",", "auth", intent_auth_name(s->auth));
 	ib_raw(b, "}", 1);
 }
 
@@ -251,7 +253,12 @@ int intent_dump(const struct intent *in, char **out, size_t *len)
 			ib_raw(&b, ",", 1);
 		ib_spd(&b, &in->spd[i]);
 	}
-	ib_lit(&b, "]}");
+	ib_lit(&b, "]");
+	if (in->ca)
+		ib_kstr(&b, ",", "ca", in->ca);
+	if (in->crl)
+		ib_kstr(&b, ",", "crl", in->crl);
+	ib_lit(&b, "}");
 	if (b.err) {
 		free(b.p);
 		return -ENOMEM;

@@ -92,6 +92,7 @@ static void ih_tunnel(struct intent_hasher *x, const struct intent_tunnel *t)
 	ih_u64(x, s->udp_encap);
 	ih_str(x, s->local_id);
 	ih_str(x, s->remote_id);
+	ih_u64(x, s->auth);
 	ih_u64(x, t->bfd.enabled);
 	ih_u64(x, t->bfd.interval_ms);
 	ih_u64(x, t->bfd.multiplier);
@@ -142,6 +143,8 @@ int intent_hash(const struct intent *in, unsigned char out[32])
 	ih_u64(&x, in->n_spd);
 	for (size_t i = 0; i < in->n_spd; i++)
 		ih_spd(&x, &in->spd[i]);
+	ih_str(&x, in->ca);
+	ih_str(&x, in->crl);
 	ih_flush(&x);
 	gnutls_hash_deinit(x.h, out);
 	return x.err ? -EIO : 0;

@@ -50,6 +50,11 @@ const struct api_route api_routes[] = {
 	{ "GET", "/ui/{file}", AUTH_NONE, api_ui_file },
 	/* Unmanaged sites: their gateway's configuration, PSKs included (audited). */
 	{ "GET", "/v1/sites/{name}/peer-config", AUTH_OPERATOR, api_peer_config },
+	/* The CA: its certificate, enrollment, and revocation (api_pki.c). */
+	{ "GET", "/v1/ca", AUTH_AGENT, api_pki_ca },
+	{ "POST", "/v1/agents/{site}/csr", AUTH_AGENT, api_pki_csr },
+	{ "GET", "/v1/sites/{name}/certs", AUTH_VIEWER, api_pki_list },
+	{ "POST", "/v1/sites/{name}/revoke-cert", AUTH_OPERATOR, api_pki_revoke },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -248,6 +253,10 @@ static int api_authenticate(struct api_req *r)
 	const char *h = http_header(r->http, "Authorization");
 	int rc;
 
+	/* mTLS (api_pki.c): a client certificate, when sent, decides. */
+	rc = api_pki_authenticate(r);
+	if (rc != -ENOENT)
+		return rc;
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7]) {
 		api_error(r, 401, NULL, NULL, "missing bearer token (Authorization: Bearer <token>)");
 		return -EACCES;

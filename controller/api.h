@@ -14,10 +14,12 @@
 #define API_LIMIT_MAX 1000
 
 struct longpoll;
+struct ca;
 
 struct api {
 	struct store *store;
 	struct longpoll *poll;
+	struct ca *ca;			/* signs the sites' certificates */
 	unsigned poll_timeout_ms;	/* how long an intent request is held */
 	unsigned stale_after;		/* seconds without a report before a site is stale */
 	const char *ui_dir;		/* the map's static files (api_ui.c); NULL: none */
@@ -91,6 +93,9 @@ void api_observe(const struct http_request *req, unsigned status, double seconds
 void api_psk_rotate(struct api_req *r);
 
 /* api_agent.c */
+/* An agent token acts for its own site (r->param) only; admins for any. -EACCES with a
+ * 403 set otherwise. */
+int api_agent_allowed(struct api_req *r);
 void api_agent_intent(struct api_req *r);
 /* For a resumed long-poll whose token no longer authenticates: true, with a 404 set,
  * when its site was deleted (the token died with it). */
@@ -104,6 +109,17 @@ void api_ui_file(struct api_req *r);
 void api_ui_redirect(struct api_req *r);
 /* api_peer.c */
 void api_peer_config(struct api_req *r);
+/* api_pki.c */
+/* mTLS: a valid client certificate makes the request its site's agent (0, r->who
+ * set), whatever bearer token comes with it unless that is an agent token of another
+ * site; -ENOENT when no certificate was sent (tokens decide); -EACCES with a 401 set
+ * for a certificate that is not one of the CA's valid ones (unknown, expired,
+ * revoked) or that comes with another site's agent token. */
+int api_pki_authenticate(struct api_req *r);
+void api_pki_ca(struct api_req *r);
+void api_pki_csr(struct api_req *r);
+void api_pki_list(struct api_req *r);
+void api_pki_revoke(struct api_req *r);
 
 extern const struct api_route api_routes[];
 extern const size_t api_nroutes;

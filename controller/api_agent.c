@@ -15,7 +15,7 @@
 #include "status.h"
 
 /* An agent token acts for its own site only; admins may act for any site. */
-static int api_agent_allowed(struct api_req *r)
+int api_agent_allowed(struct api_req *r)
 {
 	if (r->who.role == AUTH_ADMIN ||
 	    (r->who.role == AUTH_AGENT && strcmp(r->who.site, r->param) == 0))

@@ -7,6 +7,8 @@
 #include "metrics.h"
 #include "compile.h"
 #include "compile_ctx.h"
+#include "ca.h"
+#include "store.h"
 #include "tunnel.h"
 
 #define COMPILE_TTL 64
@@ -45,6 +47,8 @@ void compile_ctx_free(struct compile_ctx *c)
 	free(c->roles);
 	free(c->psk_hex);
 	free(c->names);
+	free(c->ca);
+	free(c->crl);
 	json_decref(c->sites);
 	json_decref(c->profiles);
 	json_decref(c->topos);
@@ -178,6 +182,18 @@ static int compile_index(struct compile_ctx *c)
 	return 0;
 }
 
+/* Copies, since the store's CRL changes while this context may still be served. */
+static int compile_pki(struct store *s, struct compile_ctx *c)
+{
+	const struct ca *ca = store_ca(s);
+
+	if (ca && !(c->ca = strdup(ca->pem)))
+		return -ENOMEM;
+	if (store_crl(s) && !(c->crl = strdup(store_crl(s))))
+		return -ENOMEM;
+	return 0;
+}
+
 int compile_ctx_new(struct store *s, struct compile_ctx **out)
 {
 	struct compile_ctx *c = calloc(1, sizeof(*c));
@@ -188,6 +204,9 @@ int compile_ctx_new(struct store *s, struct compile_ctx **out)
 	if (!c)
 		return -ENOMEM;
 	c->pool = *store_overlay_pool(s);
+	r = compile_pki(s, c);
+	if (r < 0)
+		goto out;
 	r = store_all(s, &kind_site, &c->sites);
 	if (r == 0)
 		r = store_all(s, &kind_profile, &c->profiles);
@@ -280,6 +299,20 @@ static void compile_security(const json_t *prof, const json_t *self, const json_
 							 : INTENT_START_ON_DEMAND;
 	sec->initiator = nat_self != nat_peer ? nat_self : self_first;
 	sec->udp_encap = nat_self || nat_peer;
+	sec->auth = compile_is(prof, "auth", "x509") ? INTENT_AUTH_X509 : INTENT_AUTH_PSK;
+}
+
+/* With certificates the identities are the sites' names, which their certificates
+ * carry as dNSName (ca_csr.c): the NAT case's underlay identity gives way to them. */
+static int compile_x509_ids(const json_t *self, const json_t *peer, struct intent_security *s)
+{
+	if (s->auth != INTENT_AUTH_X509)
+		return 0;
+	free(s->local_id);
+	free(s->remote_id);
+	s->local_id = strdup(json_string_value(json_object_get(self, "name")));
+	s->remote_id = strdup(json_string_value(json_object_get(peer, "name")));
+	return s->local_id && s->remote_id ? 0 : -ENOMEM;
 }
 
 /* The largest ICV any of the child proposals can negotiate: HMAC-SHA-512 truncates to
@@ -418,6 +451,8 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 	t->overlay_local = (struct intent_ifaddr){ (k->a == self ? oa : ob).addr, oa.len };
 	t->overlay_peer = (struct intent_ifaddr){ (k->a == self ? ob : oa).addr, oa.len };
 	compile_security(k->profile, sj, pj, k->a == self, k->vti, &t->sec);
+	if (compile_x509_ids(sj, pj, &t->sec) < 0)
+		return -ENOMEM;
 	compile_bfd(k->profile, &t->bfd);
 	/* A third-party gateway need not run BFD: to an unmanaged site, liveness is IKE's
 	 * DPD alone (docs/interop.md). */
@@ -646,7 +681,8 @@ int compile_site(const struct compile_ctx *c, size_t i, uint64_t revision, struc
 		via_peer[k] = -1;
 	in->site = strdup(c->names[i]);
 	in->revision = revision;
-	if (!in->site)
+	if (!in->site || (c->ca && !(in->ca = strdup(c->ca))) ||
+	    (c->crl && !(in->crl = strdup(c->crl))))
 		goto out;
 	r = compile_body(c, i, in, via_peer, errs);
 	/* The agent will check the same rules: an intent it would refuse is our bug. */

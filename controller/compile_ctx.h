@@ -26,6 +26,7 @@ struct compile_ctx {
 	unsigned char *roles;			/* roles[t * n + i]: site i in topology t */
 	unsigned char *psk_hex;			/* site i's agent reported INTENT_FEATURE_PSK_HEX */
 	struct addr_prefix pool;
+	char *ca, *crl;				/* PEM for every intent; NULL when absent */
 	/* While refreshing inside a write: where a site's errors go (see store_finish). */
 	const char *(*path_of)(void *ctx, const char *kind, const char *name);
 	void *path_ctx;

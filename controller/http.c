@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <time.h>
 #include <microhttpd.h>
+#include <gnutls/gnutls.h>
 
 #include "http.h"
 #include "http_conn.h"
@@ -39,6 +40,7 @@ struct http_server {
 	size_t max_body, unauth_body;
 	unsigned client_timeout;
 	char *cert, *key;
+	char *client_ca;	/* PEM: ask clients for certificates it issued (mTLS) */
 };
 
 struct http_request {
@@ -56,6 +58,33 @@ struct http_request {
 	void (*user_free)(void *);
 	unsigned tag;
 };
+
+int http_peer_cert(const struct http_request *req, gnutls_x509_crt_t *out)
+{
+	const union MHD_ConnectionInfo *ci;
+	const gnutls_datum_t *list;
+	unsigned n = 0, status = 0;
+	int r = -ENOENT;
+
+	*out = NULL;
+	if (!req->srv->client_ca)
+		return -ENOENT;
+	ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	list = ci && ci->tls_session ? gnutls_certificate_get_peers(ci->tls_session, &n) : NULL;
+	if (!list || !n)
+		return -ENOENT;
+	/* Chain to the trust list, signatures, and dates (an expired one fails here). */
+	if (gnutls_certificate_verify_peers2(ci->tls_session, &status) < 0 || status)
+		return -EACCES;
+	if (gnutls_x509_crt_init(out) < 0)
+		return -ENOMEM;
+	r = gnutls_x509_crt_import(*out, &list[0], GNUTLS_X509_FMT_DER) < 0 ? -EACCES : 0;
+	if (r < 0) {
+		gnutls_x509_crt_deinit(*out);
+		*out = NULL;
+	}
+	return r;
+}
 
 void http_suspend(struct http_request *req)
 {
@@ -438,6 +467,10 @@ static void http_options(const struct http_config *cfg, struct http_server *srv,
 		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
 			(void *)HTTP_TLS_PRIORITIES };
 	}
+	/* With a trust list, libmicrohttpd asks every client for a certificate (asks, does
+	 * not require: token clients go on without one). */
+	if (srv->cert && srv->client_ca)
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0, srv->client_ca };
 	o[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 }
 
@@ -462,6 +495,10 @@ static int http_setup(const struct http_config *cfg, struct http_server *srv,
 	if ((r = http_read_file(cfg->tls_cert, &srv->cert)) < 0 ||
 	    (r = http_read_file(cfg->tls_key, &srv->key)) < 0) {
 		log_err("cannot read TLS certificate or key: %s", strerror(-r));
+		return r;
+	}
+	if (cfg->tls_client_ca && (r = http_read_file(cfg->tls_client_ca, &srv->client_ca)) < 0) {
+		log_err("cannot read --tls-client-ca %s: %s", cfg->tls_client_ca, strerror(-r));
 		return r;
 	}
 	*flags |= MHD_USE_TLS;
@@ -522,5 +559,6 @@ void http_free(struct http_server *srv)
 	http_conns_free(srv->conns);
 	free(srv->cert);
 	free(srv->key);
+	free(srv->client_ca);
 	free(srv);
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <jansson.h>
+#include <gnutls/x509.h>
 
 struct http_server;
 struct http_request;
@@ -17,6 +18,7 @@ struct http_config {
 				 * connections come from http_adopt (in-process tests) */
 	const char *tls_cert;	/* PEM file paths, both or neither */
 	const char *tls_key;
+	const char *tls_client_ca;	/* PEM file: ask clients for certificates (mTLS) */
 	size_t max_body;	/* 413 past it, once the head handler called http_trust */
 	size_t unauth_body;	/* the bound before that (unauthenticated requests) */
 	unsigned max_conns;
@@ -70,6 +72,10 @@ size_t http_body_limit(const struct http_request *req);
  * parameters), or NULL. */
 const char *http_refused(const struct http_request *req);
 const char *http_target_check(const char *raw);
+/* The client's certificate, verified against cfg.tls_client_ca (chain, signature,
+ * dates): 0 with *out (the caller deinits it); -ENOENT when it sent none (or mTLS is
+ * off); -EACCES when it does not verify. */
+int http_peer_cert(const struct http_request *req, gnutls_x509_crt_t *out);
 /* For a parked request: whether its client has gone. Any thread. */
 bool http_peer_closed(const struct http_request *req);
 

@@ -28,7 +28,8 @@ static const struct valid_field profile_bfd_fields[] = {
 static const struct valid_field profile_fields[] = {
 	{ .key = "name", .type = VALID_NAME, .required = true },
 	{ .key = "keying", .type = VALID_ENUM, .choices = profile_keying, .def_str = "ike" },
-	{ .key = "ike_version", .type = VALID_INT, .min = 1, .max = 2, .def = 2 },
+	/* IKEv2 only: docs/architecture.md, "IKE version", says why. */
+	{ .key = "ike_version", .type = VALID_INT, .min = 2, .max = 2, .def = 2 },
 	{ .key = "ike_proposals", .type = VALID_PROPOSALS, .proposal = VALID_PROPOSAL_IKE,
 	  .choices = profile_ike_default },
 	{ .key = "esp_proposals", .type = VALID_PROPOSALS, .proposal = VALID_PROPOSAL_ESP,

@@ -14,6 +14,8 @@
 
 #include "api.h"
 #include "auth.h"
+#include "ca.h"
+#include "pki.h"
 #include "http.h"
 #include "longpoll.h"
 #include <sys/socket.h>
@@ -33,6 +35,9 @@ struct main_opts {
 	const char *listen;
 	const char *token_file;
 	const char *tls_cert, *tls_key;
+	const char *ca_cert, *ca_key;
+	const char *tls_client_ca;
+	unsigned cert_lifetime;
 	size_t max_body;
 	unsigned max_conns, max_per_client, client_timeout;
 	enum log_level level;
@@ -47,12 +52,22 @@ static void main_usage(FILE *f)
 	fprintf(f,
 		"usage: gresec-controller [--db FILE] [--listen HOST:PORT] [--admin-token-file FILE]\n"
 		"                         [--tls-cert FILE --tls-key FILE] [--log-level LEVEL]\n"
+		"                         [--ca-cert FILE --ca-key FILE] [--cert-lifetime SECONDS]\n"
+		"                         [--tls-client-ca FILE]\n"
 		"                         [--max-body BYTES] [--max-connections N]\n"
 		"                         [--max-connections-per-client N] [--client-timeout SECONDS]\n"
 		"  --db FILE               SQLite database (default /var/lib/gresec/gresec.db)\n"
 		"  --listen HOST:PORT      address to serve the API on (default 127.0.0.1:8080)\n"
 		"  --admin-token-file FILE where the first admin token is written (default: beside the db)\n"
 		"  --tls-cert/--tls-key    serve HTTPS with this PEM certificate and key\n"
+		"  --tls-client-ca FILE    ask HTTPS clients for a certificate issued by this CA\n"
+		"                          (the controller's ca.pem): an agent presenting its site\n"
+		"                          certificate needs no token\n"
+		"  --ca-cert/--ca-key      the CA that signs the sites' IKE certificates (an enterprise\n"
+		"                          CA or intermediate; default: ca.pem and ca.key beside the\n"
+		"                          db, made at first start)\n"
+		"  --cert-lifetime SECONDS validity of a site certificate (default 2592000, 30 days;\n"
+		"                          agents renew at two thirds of it)\n"
 		"  --log-level LEVEL       error, warn, info (default) or debug\n"
 		"  --max-body BYTES        largest request body accepted (default 33554432)\n"
 		"  --max-connections N     concurrent connections (default 4096, or what the open-file\n"
@@ -86,6 +101,10 @@ static const struct option main_longopts[] = {
 	{ "stale-after", required_argument, NULL, 's' },
 	{ "poll-timeout", required_argument, NULL, 'w' },
 	{ "ui-dir", required_argument, NULL, 'u' },
+	{ "ca-cert", required_argument, NULL, 'C' },
+	{ "ca-key", required_argument, NULL, 'K' },
+	{ "cert-lifetime", required_argument, NULL, 'L' },
+	{ "tls-client-ca", required_argument, NULL, 'A' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -144,6 +163,10 @@ static int main_option(int c, const char *arg, struct main_opts *o)
 		if ((r = main_number(c, arg, 1, 3600, &n)) == 0)
 			o->client_timeout = (unsigned)n;
 		break;
+	case 'L':
+		if ((r = main_number(c, arg, 60, 10ULL * 365 * 86400, &n)) == 0)
+			o->cert_lifetime = (unsigned)n;
+		break;
 	case 's':
 	case 'w':
 		if ((r = main_number(c, arg, 1, 86400, &n)) == 0)
@@ -165,6 +188,9 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 		case 'c': o->tls_cert = optarg; break;
 		case 'k': o->tls_key = optarg; break;
 		case 'u': o->ui_dir = optarg; break;
+		case 'C': o->ca_cert = optarg; break;
+		case 'K': o->ca_key = optarg; break;
+		case 'A': o->tls_client_ca = optarg; break;
 		case 'h':
 			main_usage(stdout);
 			exit(0);
@@ -181,6 +207,11 @@ static int main_parse(int argc, char **argv, struct main_opts *o)
 			"--tls-cert and --tls-key go together%s\n", optind < argc ? argv[optind] : "");
 		return -EINVAL;
 	}
+	if (!o->ca_cert != !o->ca_key || (o->tls_client_ca && !o->tls_cert)) {
+		fprintf(stderr, o->tls_client_ca && !o->tls_cert ? "--tls-client-ca needs "
+			"--tls-cert and --tls-key\n" : "--ca-cert and --ca-key go together\n");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -193,6 +224,36 @@ static char *main_token_path(const char *db)
 		path = NULL;
 	free(copy);
 	return path;
+}
+
+/* The CA given, or the one beside the database (made at first start). Its CRL is
+ * re-signed from the rows, so every intent carries a fresh one. */
+static int main_ca(const struct main_opts *o, struct store *s, struct ca **out)
+{
+	char *copy = strdup(o->db), *dir, *cert = NULL, *key = NULL, err[512] = "";
+	char *crl = NULL;
+	int r = copy ? 0 : -ENOMEM;
+
+	dir = copy ? dirname(copy) : NULL;
+	if (r == 0 && !o->ca_cert && (asprintf(&cert, "%s/ca.pem", dir) < 0 ||
+				      asprintf(&key, "%s/ca.key", dir) < 0))
+		r = -ENOMEM;
+	if (r == 0)
+		r = ca_open(o->ca_cert ? o->ca_cert : cert, o->ca_key ? o->ca_key : key,
+			    !o->ca_cert, out, err, sizeof(err));
+	if (r < 0)
+		log_err("CA: %s", err[0] ? err : strerror(-r));
+	if (r == 0) {
+		(*out)->cert_seconds = o->cert_lifetime;
+		store_set_ca(s, *out);
+		r = pki_crl(store_db(s), *out, &crl);
+	}
+	if (r == 0)
+		store_set_crl(s, crl);
+	free(copy);
+	free(cert);
+	free(key);
+	return r;
 }
 
 /* A fresh install has no state directory yet: make the database's own directory
@@ -233,6 +294,25 @@ static int main_intents(const struct addr_prefix *pool, struct store *s)
 	if (r < 0)
 		log_err("cannot bring intents up to date: %s", strerror(-r));
 	return r;
+}
+
+/* Profiles stored before ike_version 1 was refused still say 1; the compiler never read
+ * it, so they were and are served as IKEv2. Said once at start, so the operator can
+ * PATCH them to 2 (an export holding them would not import). */
+static void main_legacy_profiles(struct store *s)
+{
+	json_t *all = NULL, *p;
+	size_t i;
+
+	if (store_all(s, &kind_profile, &all) < 0)
+		return;
+	json_array_foreach(all, i, p)
+		if (json_integer_value(json_object_get(p, "ike_version")) == 1)
+			log_warn("profile %s: ike_version 1 is not supported and is served as IKEv2; "
+				 "set it to 2 (PATCH /v1/profiles/%s)",
+				 json_string_value(json_object_get(p, "name")),
+				 json_string_value(json_object_get(p, "name")));
+	json_decref(all);
 }
 
 /* Answers held intent requests (204) before the server stops, so agents re-poll at
@@ -299,6 +379,7 @@ static int main_run(const struct main_opts *o, const char *token_file)
 {
 	struct http_config hc = {
 		.listen = o->listen, .tls_cert = o->tls_cert, .tls_key = o->tls_key,
+		.tls_client_ca = o->tls_client_ca,
 		.max_body = o->max_body, .unauth_body = MAIN_UNAUTH_BODY,
 		.max_conns = o->max_conns, .max_per_client = o->max_per_client,
 		.client_timeout = o->client_timeout, .observe = api_observe,
@@ -323,7 +404,11 @@ static int main_run(const struct main_opts *o, const char *token_file)
 	if (r == 0)
 		r = auth_bootstrap(store_db(api.store), token_file);
 	if (r == 0)
+		r = main_ca(o, api.store, &api.ca);
+	if (r == 0)
 		r = main_intents(&o->pool, api.store);
+	if (r == 0)
+		main_legacy_profiles(api.store);
 	if (r == 0)
 		r = longpoll_new(&api.poll);
 	if (r == 0) {
@@ -342,6 +427,7 @@ out:
 	http_free(srv);
 	longpoll_free(api.poll);
 	store_free(api.store);
+	ca_free(api.ca);
 	return r;
 }
 
@@ -357,6 +443,7 @@ int main(int argc, char **argv)
 		.stale_after = 90,
 		.poll_timeout = 30,
 		.ui_dir = GRESEC_UI_DIR,
+		.cert_lifetime = CA_CERT_DAYS_DEFAULT * 86400,
 	};
 	char *token_file = NULL;
 	int r;

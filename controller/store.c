@@ -8,6 +8,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "compile.h"
+#include "pki.h"
 #include "revision.h"
 #include "tunnel.h"
 
@@ -20,7 +21,47 @@ struct store {
 	void *notify_ctx;
 	store_prefetch_fn_t prefetch;
 	void *prefetch_ctx;
+	struct ca *ca;
+	char *crl;
+	bool crl_changed;	/* since the last refresh: every intent changes */
 };
+
+void store_set_ca(struct store *s, struct ca *ca)
+{
+	s->ca = ca;
+}
+
+struct ca *store_ca(const struct store *s)
+{
+	return s->ca;
+}
+
+const char *store_crl(const struct store *s)
+{
+	return s->crl;
+}
+
+int store_set_crl(struct store *s, char *crl)
+{
+	if (!s->crl != !crl || (crl && strcmp(crl, s->crl)))
+		s->crl_changed = true;
+	free(s->crl);
+	s->crl = crl;
+	return 0;
+}
+
+/* The CRL is re-signed from the rows each time they change, inside the transaction;
+ * store_rollback re-signs it from the rows as they are again. */
+int store_revoke_certs(struct store *s, const char *site, int *n)
+{
+	char *crl = NULL;
+	int r;
+
+	r = pki_revoke_site(s->db, site, n);
+	if (r == 0 && *n && s->ca && (r = pki_crl(s->db, s->ca, &crl)) == 0)
+		store_set_crl(s, crl);
+	return r;
+}
 
 void store_set_prefetch(struct store *s, store_prefetch_fn_t fn, void *ctx)
 {
@@ -90,6 +131,7 @@ void store_free(struct store *s)
 	if (!s)
 		return;
 	compile_ctx_free(s->compiled);
+	free(s->crl);
 	json_decref(s->changes);
 	db_free(s->db);
 	free(s);
@@ -112,10 +154,23 @@ int store_commit(struct store *s)
 	return db_commit(s->db);
 }
 
+/* After a rollback: the CRL of the rows as they are again. */
+static void store_crl_resign(struct store *s)
+{
+	char *crl = NULL;
+
+	if (s->crl_changed && s->ca && pki_crl(s->db, s->ca, &crl) == 0)
+		store_set_crl(s, crl);
+}
+
 int store_rollback(struct store *s)
 {
+	int r;
+
 	json_array_clear(s->changes);
-	return db_rollback(s->db);
+	r = db_rollback(s->db);
+	store_crl_resign(s);
+	return r;
 }
 
 static void store_note(struct store *s, const struct kind_ops *k, const char *name,
@@ -390,8 +445,8 @@ int store_delete(struct store *s, const struct kind_ops *k, const char *name,
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	r = db_errno(rc);
-	if (r == 0)
-		r = store_revoke_agents(s, k, name, actor);
+	if (r == 0 && k->agent_tokens)
+		r = store_revoke_credentials(s, name, actor, &(int){ 0 });
 	if (r == 0)
 		store_note(s, k, name, old, NULL);
 out:
@@ -401,6 +456,15 @@ out:
 	}
 	json_decref(old);
 	return r;
+}
+
+/* Its agent tokens and its certificates: a gateway that lost them (deleted site,
+ * revoked certificate) comes back only with a token an admin issues anew. */
+int store_revoke_credentials(struct store *s, const char *site, const char *actor, int *certs)
+{
+	int r = store_revoke_agents(s, &kind_site, site, actor);
+
+	return r ? r : store_revoke_certs(s, site, certs);
 }
 
 struct store_path_ctx {
@@ -551,6 +615,7 @@ static int store_end(struct store *s, int r, struct compile_ctx *compiled, json_
 		store_rollback(s);
 		compile_ctx_free(compiled);
 	} else {
+		s->crl_changed = false;
 		store_set_compiled(s, compiled);
 		if (s->notify && json_array_size(changed))
 			s->notify(s->notify_ctx, changed);
@@ -569,8 +634,10 @@ int store_finish(struct store *s, struct verr *errs,
 
 	if (r == 0 && store_joins_changed(s->changes))
 		r = tunnel_materialize(s, errs, dirty);
+	/* A new CRL is in every intent: no change log then, every site recompiles. */
 	if (r == 0)
-		r = revision_refresh(s, errs, s->changes, dirty, path_of, ctx, &changed, &compiled);
+		r = revision_refresh(s, errs, s->crl_changed ? NULL : s->changes, dirty, path_of,
+				     ctx, &changed, &compiled);
 	if (r == 0)
 		store_note_deleted_sites(s->changes, changed);
 	json_decref(dirty);

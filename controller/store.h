@@ -16,6 +16,7 @@ enum store_change { STORE_UNCHANGED = 0, STORE_CREATED, STORE_UPDATED, STORE_DEL
 
 struct store;
 struct compile_ctx;
+struct ca;
 
 /* Called after a transaction that changed some sites' intents commits. */
 typedef void (*store_notify_fn)(void *ctx, const json_t *changed_sites);
@@ -36,6 +37,17 @@ void *store_prefetch_ctx(const struct store *s);
  * it and replaces it at every commit. */
 struct compile_ctx *store_compiled(struct store *s);
 void store_set_compiled(struct store *s, struct compile_ctx *c);
+/* The CA whose certificate every intent carries (not owned), and its current CRL
+ * (owned; NULL when nothing is revoked). A CRL that differs from the last one makes
+ * the next refresh recompile every site, since every intent carries it. */
+void store_set_ca(struct store *s, struct ca *ca);
+struct ca *store_ca(const struct store *s);
+int store_set_crl(struct store *s, char *crl);
+const char *store_crl(const struct store *s);
+/* Revokes site's certificates inside the open transaction and re-signs the CRL. */
+int store_revoke_certs(struct store *s, const char *site, int *n);
+/* Both: the site's agent tokens (audited) and certificates (*certs how many). */
+int store_revoke_credentials(struct store *s, const char *site, const char *actor, int *certs);
 /* At start: brings intent revisions up to date with the store (one transaction). */
 int store_refresh(struct store *s);
 void store_free(struct store *s);

@@ -100,7 +100,9 @@ static int valid_rd_int(const struct valid_field *f, const json_t *v, const char
 	json_int_t i = json_integer_value(v);
 
 	if (!json_is_integer(v) || i < f->min || i > f->max) {
-		if (f->max - f->min == 1)
+		if (f->max == f->min)
+			verr_add(errs, path, "must be %lld", f->min);
+		else if (f->max - f->min == 1)
 			verr_add(errs, path, "must be %lld or %lld", f->min, f->max);
 		else
 			verr_add(errs, path, "must be an integer from %lld to %lld", f->min, f->max);

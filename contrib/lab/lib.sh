@@ -130,10 +130,12 @@ link set ul0 up"
 
 api() { curl -fsS -H "Authorization: Bearer $(cat "$L/ctl/admin.token")" "$@"; }
 
-lab_controller() {
+lab_controller() {	# lab_controller [EXTRA ARGS]
 	mkdir -p "$L/ctl"
+	# UML's open-file limit is 4096: less than the default --max-connections needs.
 	"$LAB_BUILD/gresec-controller" --db "$L/ctl/gresec.db" --listen "$CTL_ADDR:8080" \
-		> "$L/ctl/log" 2>&1 &
+		--max-connections 1024 "$@" \
+		>> "$L/ctl/log" 2>&1 &
 	echo $! > "$L/ctl/pid"
 	wait_for 10 curl -fsS "$CTL_URL/healthz" -o /dev/null ||
 		die "controller did not start: $(tail -5 "$L/ctl/log")"
@@ -152,7 +154,7 @@ lab_import() {
 charon_conf() {	# charon_conf SITE
 	cat <<C
 charon {
-	load = random nonce openssl aes sha1 sha2 hmac gcm kdf pem pkcs1 x509 pubkey kernel-netlink socket-default vici
+	load = random nonce openssl aes sha1 sha2 hmac gcm kdf pem pkcs1 pkcs8 x509 pubkey constraints revocation kernel-netlink socket-default vici
 	install_routes = no
 	install_virtual_ip = no
 	retransmit_timeout = 1.0

@@ -5,7 +5,10 @@
  *
  *   pollers URL TOKEN SITES_FILE PID PATCH_PATH PATCH_BODY
  *
+ * PATCH_PATH "POST /v1/..." makes the change a POST (a revocation: tests/bench/pki.sh).
+ *
  * SITES_FILE holds one site name per line. Prints "key value" lines. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,11 +118,16 @@ static int pollers_patch(const char *base, struct curl_slist *hdr, const char *p
 	long code = 0;
 	FILE *devnull = fopen("/dev/null", "w");
 
-	snprintf(url, sizeof(url), "%s%s", base, path);
+	/* "POST /path" for a change that is not a PATCH (a revocation): no body, so
+	 * only the first header (the token), not the merge-patch content type. */
+	bool post = strncmp(path, "POST ", 5) == 0;
+	struct curl_slist auth_only = { hdr->data, NULL };
+
+	snprintf(url, sizeof(url), "%s%s", base, post ? path + 5 : path);
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PATCH");
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, post ? "POST" : "PATCH");
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, post ? &auth_only : hdr);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, devnull);
 	curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);

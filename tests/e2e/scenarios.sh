@@ -381,6 +381,123 @@ sc_profile() {
 	[ $ok = 1 ] && pass "profile: traffic both ways across every renegotiated tunnel"
 }
 
+# 16. Certificates (issue 11): the always-on profile switched to auth x509 renegotiates
+# its tunnels with the sites' certificates (identities: site names) and only them;
+# traffic crosses in ESP; the CRL reaches every charon; a site whose certificate is
+# revoked cannot establish again; switching back to psk renegotiates them once more.
+ike_ids() {	# ike_ids NS TUNNEL: "local remote" identities of the tunnel's IKE_SA
+	swanctl --list-sas --ike "$2" --uri "unix://$L/$1/charon.vici" 2>/dev/null |
+		sed -n "s/^ *local *'\([^']*\)'.*/\1/p; s/^ *remote *'\([^']*\)'.*/\1/p" | head -n 2 | tr '\n' ' '
+}
+x509_up() { [ "$(ike_ids "$2" "$1")" = "$2 $3 " ] && is_state "$1" up; }
+crl_loaded() { swanctl --list-certs --type x509_crl --uri "unix://$L/$1/charon.vici" 2>/dev/null | grep -q 'serial'; }
+serial_of() { openssl x509 -noout -serial -in "$1" 2>/dev/null | cut -d= -f2 | tr A-F a-f; }
+# The site's own certificates in its charon: their serials.
+charon_serials() {
+	swanctl --list-certs --type x509 --uri "unix://$L/$1/charon.vici" 2>/dev/null |
+		awk -v s="CN=$1" 'index($0, "subject:") && index($0, s) { m = 1 } m && /serial:/ { gsub(/:/, "", $2); print $2; m = 0 }' | tr A-F a-f | tr '\n' ' '
+}
+# Renewal without outage: a site (not a or b) restarted with a 60 s certificate renews it
+# at two thirds of its life; its SAs stay; its charon then holds the new one only, and a
+# new IKE_SA authenticates with it. The controller gets its usual lifetime back after.
+x509_renew() {
+	rsite=$(awk '{ print $3; print $4 }' "$L/x509.hit" | grep -vx -e "$1" -e "$2" | head -n1)
+	rline=$(awk -v s="$rsite" '$3 == s || $4 == s' "$L/x509.hit" | head -n1)
+	rt=$(echo "$rline" | cut -d' ' -f1); rr=$(echo "$rline" | cut -d' ' -f2)
+	rp=$(echo "$rline" | cut -d' ' -f3); [ "$rp" = "$rsite" ] && rp=$(echo "$rline" | cut -d' ' -f4)
+	kill -TERM "$(cat "$L/ctl/pid")"; wait "$(cat "$L/ctl/pid")" 2>/dev/null
+	lab_controller --cert-lifetime 60
+	agent_stop "$rsite"; rm -f "$L/$rsite/state/ike.pem"; agent_start "$rsite"
+	wait_for 15 test -s "$L/$rsite/state/ike.pem" || { fail "renew: $rsite did not enroll"; return; }
+	first=$(serial_of "$L/$rsite/state/ike.pem")
+	wait_for 20 x509_up "$rt" "$rsite" "$rp" || { fail "renew: $rt not up with certificates"; return; }
+	before=$(both_spis "$rt" "$rr" "$rsite" "$rp")
+	t0=$(date +%s)
+	wait_for 60 sh -c "[ \"\$(openssl x509 -noout -serial -in $L/$rsite/state/ike.pem | cut -d= -f2 | tr A-F a-f)\" != $first ]" ||
+		{ fail "renew: $rsite kept certificate $first for 60 s"; return; }
+	new=$(serial_of "$L/$rsite/state/ike.pem")
+	wait_for 10 sh -c "[ \"\$(swanctl --list-certs --type x509 --uri unix://$L/$rsite/charon.vici 2>/dev/null | grep -c 'subject: *\"O=gresec, CN=$rsite\"')\" = 1 ]"
+	[ "$(charon_serials "$rsite")" = "$new " ] && [ "$before" = "$(both_spis "$rt" "$rr" "$rsite" "$rp")" ] && is_state "$rt" up &&
+		pass "renew: $rsite renewed its certificate after $(($(date +%s) - t0)) s ($first -> $new); charon holds the new one only; $rt kept its SAs" ||
+		fail "renew: $rsite: charon holds '$(charon_serials "$rsite")' (new $new); SAs of $rt '$before' -> '$(both_spis "$rt" "$rr" "$rsite" "$rp")'; $(state_of "$rt")"
+	swanctl --terminate --ike "$rt" --uri "unix://$L/$rsite/charon.vici" > /dev/null 2>&1
+	wait_for 20 x509_up "$rt" "$rsite" "$rp" && pass "renew: a new IKE_SA of $rt authenticates with the renewed certificate" ||
+		fail "renew: $rt does not come up again after the renewal"
+	kill -TERM "$(cat "$L/ctl/pid")"; wait "$(cat "$L/ctl/pid")" 2>/dev/null
+	lab_controller
+}
+sc_x509() {
+	prof=always-on
+	on_profile on "$prof" > "$L/x509.hit"
+	on_profile off "$prof" > "$L/x509.miss"
+	ping_from spoke1 "$(hostaddr spoke1)" "$(hostaddr hub1)" 2
+	: > "$L/x509.watch"
+	while read -r t r a b; do
+		has_sa "$a" "$r" && echo "$t $r $a $b $(both_spis "$t" "$r" "$a" "$b")" >> "$L/x509.watch"
+	done < "$L/x509.miss"
+	while read -r t r a b; do echo "$t $a $b $(ike_acts "$t" "$a" "$b")"; done < "$L/x509.miss" > "$L/x509.acts"
+	for s in $(awk '{ print $1 }' "$L/sites"); do
+		[ -s "$L/$s/state/ike.pem" ] && [ "$(stat -c %a "$L/$s/state/ike.key")" = 600 ] ||
+			{ fail "x509: $s has no certificate (or its key is not 0600)"; return; }
+	done
+	pass "x509: every agent made its key (0600) and enrolled"
+	api -X PATCH -H 'Content-Type: application/merge-patch+json' "$CTL_URL/v1/profiles/$prof" \
+		-d '{"auth": "x509"}' > /dev/null || { fail "x509: PATCH $prof failed"; return; }
+	ok=1
+	while read -r t r a b; do
+		wait_for 40 x509_up "$t" "$a" "$b" ||
+			{ ok=0; fail "x509: $t ($a-$b): ids '$(ike_ids "$a" "$t")', $(state_of "$t")"; }
+	done < "$L/x509.hit"
+	[ $ok = 1 ] && pass "x509: $(wc -l < "$L/x509.hit") tunnels on $prof renegotiated with certificates (IKE identities: the site names)"
+	set -- $(grep -v mesh1-hub1 "$L/x509.hit" | head -n1)
+	t=$1; r=$2; a=$3; b=$4
+	cpid=$(capture "$a" ul0 6 "$L/x509.pcap" "host $(awk -v s="$b" '$1 == s { print $2 }' "$L/sites")")
+	sleep 1
+	ping_from "$a" "$(hostaddr "$a")" "$(hostaddr "$b")" 5 && ping_from "$b" "$(hostaddr "$b")" "$(hostaddr "$a")" 3 ||
+		fail "x509: no traffic across $t ($a-$b)"
+	wait "$cpid" 2>/dev/null
+	esp=$(count "$L/x509.pcap" 'ip proto 50'); gre=$(count "$L/x509.pcap" 'ip proto 47')
+	[ "$esp" -ge 10 ] && [ "$gre" -eq 0 ] && pass "x509: traffic across $t in ESP ($esp ESP, $gre cleartext GRE)" ||
+		fail "x509: on the wire of $t: $esp ESP, $gre cleartext GRE"
+	ok=1
+	while read -r t2 r2 a2 b2 before; do
+		[ "$before" = "$(both_spis "$t2" "$r2" "$a2" "$b2")" ] || { ok=0; fail "x509: $t2 is not on $prof, but its SAs changed"; }
+	done < "$L/x509.watch"
+	while read -r t2 a2 b2 n; do
+		[ "$(ike_acts "$t2" "$a2" "$b2")" = "$n" ] || { ok=0; fail "x509: $t2 is not on $prof, but its conn, key or SA was touched"; }
+	done < "$L/x509.acts"
+	[ $ok = 1 ] && pass "x509: no tunnel on another profile had a conn, key or SA touched"
+	x509_renew "$a" "$b"
+	# Revocation: every charon gets the CRL; a's next IKE_SA is refused by b.
+	api -X POST "$CTL_URL/v1/sites/$a/revoke-cert" > /dev/null || { fail "x509: revoke-cert $a failed"; return; }
+	ok=1
+	for s in $(awk '{ print $1 }' "$L/sites" | grep -vx "$a"); do
+		wait_for 15 crl_loaded "$s" || { ok=0; fail "x509: charon of $s has no CRL"; }
+	done
+	[ $ok = 1 ] && pass "x509: the CRL reached every other site's charon ($a's agent token was revoked with its certificate)"
+	swanctl --terminate --ike "$t" --uri "unix://$L/$a/charon.vici" > /dev/null 2>&1
+	swanctl --terminate --ike "$t" --uri "unix://$L/$b/charon.vici" > /dev/null 2>&1
+	sleep 8
+	if x509_up "$t" "$a" "$b" || has_sa "$b" "$r"; then
+		fail "x509: $a's certificate is revoked, yet $t came up again"
+	elif grep -q 'certificate was revoked' "$L/$b/charon.log" "$L/$a/charon.log"; then
+		pass "x509: $a (revoked) cannot establish $t again (charon: certificate revoked)"
+	else
+		fail "x509: $t is down, but no charon says why (revocation): $(tail -n 3 "$L/$b/charon.log")"
+	fi
+	# Revoking also revoked a's agent tokens: a is re-admitted with a new one.
+	api -X POST "$CTL_URL/v1/sites/$a/agent-token" | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' > "$L/$a.token"
+	agent_stop "$a"; agent_start "$a"
+	# Back to psk: every tunnel of the profile renegotiates and comes up (a's too).
+	api -X PATCH -H 'Content-Type: application/merge-patch+json' "$CTL_URL/v1/profiles/$prof" \
+		-d '{"auth": "psk"}' > /dev/null || { fail "x509: PATCH back failed"; return; }
+	ok=1
+	while read -r t2 r2 a2 b2; do
+		wait_for 40 is_state "$t2" up && [ "$(ike_ids "$a2" "$t2")" != "$a2 $b2 " ] || { ok=0; fail "x509: $t2 not up with psk again"; }
+	done < "$L/x509.hit"
+	[ $ok = 1 ] && pass "x509: back to psk, every tunnel of $prof up again (revoked $a included)"
+}
+
 # 0. Every agent runs under its unit's sandbox (contrib/lab/confine.sh): exactly the
 # unit's capabilities, no_new_privs, a read-only root; every scenario after this one is
 # therefore run by confined agents.
@@ -403,7 +520,7 @@ LAB_CONFINE=${LAB_CONFINE:-1}
 lab_up
 wait_for 20 sh -c "ls $L/*/state/intent.json | wc -l | grep -qx $(wc -l < "$L/sites")" || fail "not every agent got its intent"
 lab_tunnels > "$L/tunnels"
-for sc in confined always ondemand nat remove restart dpd rekey pskrotate profile frr dualhub noctl ecmp direct flap agentrestart interop libreswan; do
+for sc in confined always ondemand nat remove restart dpd rekey pskrotate profile frr dualhub noctl ecmp direct flap agentrestart x509 interop libreswan; do
 	want "$sc" || continue
 	log "=== $sc"
 	"sc_$sc"

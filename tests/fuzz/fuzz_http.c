@@ -25,6 +25,7 @@
 #include "log.h"
 #include "longpoll.h"
 #include "store.h"
+#include "ca.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -33,6 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_RESET_EVERY 1000
 
 static struct api fuzz_api;
+static struct ca *fuzz_ca;		/* made once, kept across store resets */
 static struct http_server *fuzz_srv;
 static char *fuzz_tokens[6];
 
@@ -72,6 +74,23 @@ static void fuzz_notify(void *ctx, const json_t *sites)
 	longpoll_notify(ctx, sites);
 }
 
+/* The CSR, CA and revocation routes need a CA: one in a private temporary directory
+ * (its files removed at once, the CA stays in memory). */
+static void fuzz_make_ca(void)
+{
+	char dir[] = "/tmp/gresec-fuzz-ca-XXXXXX", cert[64], key[64], err[256];
+
+	if (!mkdtemp(dir))
+		abort();
+	snprintf(cert, sizeof(cert), "%s/ca.pem", dir);
+	snprintf(key, sizeof(key), "%s/ca.key", dir);
+	if (ca_open(cert, key, 1, &fuzz_ca, err, sizeof(err)) < 0)
+		abort();
+	unlink(cert);
+	unlink(key);
+	rmdir(dir);
+}
+
 /* A fresh store, tokens and server: state piles up as inputs create objects (a full
  * mesh over thousands of sites compiles slowly), so it is started anew now and then. */
 static void fuzz_setup(void)
@@ -84,6 +103,8 @@ static void fuzz_setup(void)
 	if (store_open(":memory:", &fuzz_api.store) < 0 || store_refresh(fuzz_api.store) < 0 ||
 	    longpoll_new(&fuzz_api.poll) < 0)
 		abort();
+	fuzz_api.ca = fuzz_ca;
+	store_set_ca(fuzz_api.store, fuzz_ca);
 	store_set_notify(fuzz_api.store, fuzz_notify, fuzz_api.poll);
 	store_set_prefetch(fuzz_api.store, longpoll_waiting, fuzz_api.poll);
 	fuzz_issue(1, "admin", AUTH_ADMIN, NULL);
@@ -112,6 +133,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	log_init("fuzz_http", LOG_LVL_ERR);
+	fuzz_make_ca();
 	fuzz_setup();
 	return 0;
 }

@@ -201,6 +201,28 @@ def test_metrics_through_a_validating_proxy(make_controller):
     assert r.header("content-type").startswith("text/plain"), r
     assert b"gresec_http_requests_total{" in r.body
     assert_error(ctl.get("/metrics", token=a1), 403)
+
+
+def test_pki_through_a_validating_proxy(make_controller, tmp_path):
+    """The CA, enrollment, a site's certificates, revocation (issue 11)."""
+    from test_pki import make_csr
+    ctl = make_controller("strict", prism="strict")
+    seed(ctl)
+    a1 = ok(ctl.post("/v1/sites/s1/agent-token"), 201).json["token"]
+    ca = ok(ctl.get("/v1/ca", token=a1)).json
+    assert ca["crl"] is None, ca
+    cert = ok(ctl.post("/v1/agents/s1/csr", {"csr": make_csr(tmp_path, subj="/CN=s1")},
+                       token=a1), 201).json
+    assert ok(ctl.get("/v1/sites/s1/certs")).json["items"][0]["serial"] == cert["serial"]
+    e = assert_error(ctl.post("/v1/agents/s1/csr", {"csr": "garbage"}, token=a1), 422)
+    assert e["details"][0]["path"] == "csr", e
+    assert_error(ctl.post("/v1/agents/s2/csr", {"csr": "x"}, token=a1), 403)
+    assert_error(ctl.post("/v1/sites/s1/revoke-cert", token=a1), 403)
+    ok(ctl.post("/v1/sites/s1/revoke-cert"))
+    assert ok(ctl.get("/v1/ca")).json["crl"]
+    assert ok(ctl.get("/v1/agents/s2/intent")).json["crl"]
+    assert_error(ctl.get("/v1/ca", token=a1), 401)     # its tokens went with it
+    assert_error(ctl.get("/v1/sites/none/certs"), 404)
     no_violations(ctl)
 
 

@@ -85,6 +85,10 @@ def test_token_file_ignores_planted_links(tmp_path, loose_umask, planted):
         assert c.get("/v1/tokens").status == 200
         # No temporary file left behind (the planted link aside).
         left = set(os.listdir(workdir)) - {"admin.token", "admin.token.tmp", "controller.log"}
+        # The CA made at first start lives there too (test_pki.py); its key is private
+        # whatever the umask.
+        assert {"ca.pem", "ca.key"} <= left and mode(str(workdir / "ca.key")) == 0o600
+        left -= {"ca.pem", "ca.key"}
         assert all(f.startswith("gresec.db") for f in left), left
     finally:
         assert c.stop() == 0

@@ -1,6 +1,6 @@
 """Golden intents: the intents of a small reference topology (two hubs, three spokes of
 which one behind NAT, a direct spoke-to-spoke tunnel, a VTI) are pinned byte for byte,
-with only the random pre-shared keys and the commit time masked. Regenerate after an intended change with
+with only the random pre-shared keys, the commit time and the CA certificate masked. Regenerate after an intended change with
 GRESEC_UPDATE_GOLDEN=1 and review the diff."""
 import json
 import os
@@ -28,7 +28,11 @@ def test_reference_intents(ctl):
         assert len(COMMITTED.findall(text)) == 1, name
         text = COMMITTED.sub('"committed_at":"<time>"', text)
         # Pinned pretty-printed (key order kept) so a change reads as a small diff.
-        text = json.dumps(json.loads(PSK.sub('"psk":"<psk>"', text)), indent=1)
+        doc = json.loads(PSK.sub('"psk":"<psk>"', text))
+        # So does the CA certificate every intent carries (test_pki.py checks it).
+        assert doc["ca"].startswith("-----BEGIN CERTIFICATE-----"), name
+        doc["ca"] = "<ca>"
+        text = json.dumps(doc, indent=1)
         path = os.path.join(HERE, name + ".json")
         if update:
             with open(path, "w") as f:

@@ -281,6 +281,7 @@ def test_shared_underlay_is_422(ctl):
     ("keying", "ikeless", "keying"),
     ("keying", "manual", "keying"),
     ("ike_version", 3, "ike_version"),
+    ("ike_version", 1, "ike_version"),
     ("auth", "password", "auth"),
     ("mode", "beet", "mode"),
     ("protocol", "gre", "protocol"),
@@ -302,12 +303,29 @@ def test_profile_ikeless_is_reserved_and_lifetimes_ordered(ctl):
     e = assert_error(ctl.post("/v1/profiles", {"name": "p", "ike_lifetime": 3600,
                                                "sa_lifetime": 3600}), 422)
     assert any("lifetime" in p for p in paths(e)), e
-    r = create(ctl, "profiles", {"name": "p", "ike_version": 1,
+    r = create(ctl, "profiles", {"name": "p", "ike_version": 2,
                                  "ike_proposals": ["aes128-sha256-modp2048",
                                                    "aes256-sha384-ecp384"],
                                  "esp_proposals": ["aes128gcm16"], "mode": "tunnel",
                                  "ike_lifetime": 3600, "sa_lifetime": 1800})
     assert r.json["ike_proposals"] == ["aes128-sha256-modp2048", "aes256-sha384-ecp384"]
+
+
+def test_profile_stored_with_ike_version_1_is_reported(ctl):
+    """A profile stored when ike_version 1 was accepted (and ignored) is said, at start,
+    to be served as IKEv2; the API refuses 1 from now on."""
+    import sqlite3
+    assert create(ctl, "profiles", {"name": "old"}).status == 201
+    assert ctl.stop() == 0
+    con = sqlite3.connect(ctl.db)
+    with con:
+        con.execute("UPDATE object SET body = json_set(body, '$.ike_version', 1) "
+                    "WHERE kind = 'profile' AND name = 'old'")
+    con.close()
+    ctl.start()
+    assert "profile old: ike_version 1 is not supported and is served as IKEv2" in ctl.log()
+    assert_error(ctl.patch("/v1/profiles/old", {"ike_version": 1}), 422)
+    assert ctl.patch("/v1/profiles/old", {"ike_version": 2}).status == 200
 
 
 def test_topology_rules(ctl):

@@ -120,7 +120,7 @@ SAMPLE = {"sites": "cov-a", "profiles": "cov-p", "topologies": "cov-t", "tunnels
 def concrete(path, token_id):
     if path.endswith("/rotate-psk"):
         return re.sub(r"\{[^}]+\}", "1", path)      # the first materialised tunnel
-    if path.startswith("/v1/agents/") or path.endswith(("/agent-token", "/peer-config")):
+    if path.startswith("/v1/agents/") or path.startswith("/v1/sites/{name}/"):
         return re.sub(r"\{[^}]+\}", SAMPLE["sites"], path)
     m = re.match(r"^/v1/(\w+)/\{[^}]+\}$", path)
     if not m:

@@ -316,6 +316,26 @@ static void test_ike_ids(void **state)
 	intent_free(in);
 }
 
+/* auth x509 needs the intent's CA and a pinned peer name: without either, any
+ * certificate charon trusts would authenticate the peer. */
+static void test_x509_needs_ca_and_peer(void **state)
+{
+	struct guard_report rep = { 0 };
+	json_t *j = doc(), *sec = json_object_get(at(j, "tunnels", 0), "security");
+	struct intent *in;
+
+	(void)state;
+	set_str(sec, "auth", "x509");
+	set_str(sec, "remote_id", "gw-b");
+	tunnel_refused(json_deep_copy(j), NULL, "g", "x509 needs the intent's ca");
+	set_str(j, "ca", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+	in = guarded(json_deep_copy(j), NULL, &rep);
+	assert_int_equal(rep.n, 0);
+	intent_free(in);
+	json_object_del(sec, "remote_id");
+	tunnel_refused(j, NULL, "g", "x509 needs the intent's ca and a remote_id");
+}
+
 /* One extra route through g, expected refused for want; g and its other route stay. */
 static void route_refused(const struct guard *g, const char *prefix, const char *want)
 {
@@ -432,6 +452,7 @@ int main(void)
 		cmocka_unit_test(test_proposals),
 		cmocka_unit_test(test_proposal_sets),
 		cmocka_unit_test(test_ike_ids),
+		cmocka_unit_test(test_x509_needs_ca_and_peer),
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_reapply_is_stable),
 		cmocka_unit_test(test_keep_url),

@@ -90,7 +90,7 @@ static const struct vici_node *child_of(const struct vici_node *conn, const char
 static void test_conn_gre_transport(void **state)
 {
 	struct intent *in = load_intent();
-	struct vici_node *root = decode(ike_conn_msg(&in->tunnels[0], "gre-1-x"));
+	struct vici_node *root = decode(ike_conn_msg(&in->tunnels[0], NULL, "gre-1-x"));
 	const struct vici_node *c = vici_node_get(root, "gre-1"), *ch;
 
 	(void)state;
@@ -125,10 +125,50 @@ static void test_conn_gre_transport(void **state)
 	intent_free(in);
 }
 
+/* auth x509: public keys both ways, the names as identities, the certificate sent
+ * unasked; and the switch gives the tunnel (only it) a new child name, so its conn is
+ * reloaded and renegotiated once. */
+static void test_conn_x509(void **state)
+{
+	struct intent *in = load_intent();
+	struct intent_tunnel *t = &in->tunnels[0];
+	char before[IKE_CHILD_MAX + 1], after[IKE_CHILD_MAX + 1], other[IKE_CHILD_MAX + 1];
+	char other2[IKE_CHILD_MAX + 1];
+	struct vici_node *root;
+	const struct vici_node *c;
+
+	(void)state;
+	assert_int_equal(ike_child_name(t, NULL, before, sizeof(before)), 0);
+	assert_int_equal(ike_child_name(&in->tunnels[1], NULL, other, sizeof(other)), 0);
+	t->sec.auth = INTENT_AUTH_X509;
+	t->sec.local_id = strdup("paris");
+	t->sec.remote_id = strdup("lyon");
+	assert_int_equal(ike_child_name(t, NULL, after, sizeof(after)), 0);
+	/* A psk tunnel's conn does not depend on the CA: nothing reloads for it. */
+	assert_int_equal(ike_child_name(&in->tunnels[1], "CA", other2, sizeof(other2)), 0);
+	assert_string_not_equal(before, after);
+	assert_string_equal(other, other2);
+	/* A new CA re-pins (and so renegotiates) the certificate tunnels. */
+	assert_int_equal(ike_child_name(t, "CA", other2, sizeof(other2)), 0);
+	assert_string_not_equal(after, other2);
+	root = decode(ike_conn_msg(t, "-----BEGIN CERTIFICATE-----\n", "x"));
+	c = vici_node_get(root, "gre-1");
+	assert_string_equal(vici_node_str(c, "send_cert"), "always");
+	assert_string_equal(vici_node_str(vici_node_get(c, "local"), "auth"), "pubkey");
+	assert_string_equal(vici_node_str(vici_node_get(c, "remote"), "auth"), "pubkey");
+	assert_string_equal(vici_node_str(vici_node_get(c, "local"), "id"), "paris");
+	assert_string_equal(vici_node_str(vici_node_get(c, "remote"), "id"), "lyon");
+	assert_string_equal(item(vici_node_get(c, "remote"), "cacerts", 0),
+			    "-----BEGIN CERTIFICATE-----\n");
+	assert_null(vici_node_get(vici_node_get(c, "local"), "cacerts"));
+	vici_node_free(root);
+	intent_free(in);
+}
+
 static void test_conn_vti_tunnel_nat(void **state)
 {
 	struct intent *in = load_intent();
-	struct vici_node *root = decode(ike_conn_msg(&in->tunnels[1], "c"));
+	struct vici_node *root = decode(ike_conn_msg(&in->tunnels[1], NULL, "c"));
 	const struct vici_node *c = vici_node_get(root, "vti-2"), *ch = child_of(c, "c");
 
 	(void)state;
@@ -151,7 +191,7 @@ static void test_conn_vti_tunnel_nat(void **state)
 static void test_conn_ah(void **state)
 {
 	struct intent *in = load_intent();
-	struct vici_node *root = decode(ike_conn_msg(&in->tunnels[2], "c"));
+	struct vici_node *root = decode(ike_conn_msg(&in->tunnels[2], NULL, "c"));
 	const struct vici_node *ch = child_of(vici_node_get(root, "ah-3"), "c");
 
 	(void)state;
@@ -189,28 +229,28 @@ static void test_child_name_hash(void **state)
 	char *old_psk;
 
 	(void)state;
-	assert_int_equal(ike_child_name(t, a, sizeof(a)), 0);
+	assert_int_equal(ike_child_name(t, NULL, a, sizeof(a)), 0);
 	assert_int_equal(strlen(a), strlen("gre-1-") + IKE_HASH_HEX);
 	assert_memory_equal(a, "gre-1-", 6);
-	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
+	assert_int_equal(ike_child_name(t, NULL, b, sizeof(b)), 0);
 	assert_string_equal(a, b);
 	/* routing-only fields do not touch charon */
 	t->mtu = 1300;
 	t->key = 77;
-	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
+	assert_int_equal(ike_child_name(t, NULL, b, sizeof(b)), 0);
 	assert_string_equal(a, b);
 	/* every IKE parameter does; the PSK does not (a new key keeps the SAs) */
 	t->sec.child_lifetime = 1800;
-	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
+	assert_int_equal(ike_child_name(t, NULL, b, sizeof(b)), 0);
 	assert_string_not_equal(a, b);
 	t->sec.child_lifetime = 3600;
 	t->reqid = 65600;
-	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
+	assert_int_equal(ike_child_name(t, NULL, b, sizeof(b)), 0);
 	assert_string_not_equal(a, b);
 	t->reqid = 65537;
 	old_psk = t->psk;
 	t->psk = strdup("another-psk-0123456789");
-	assert_int_equal(ike_child_name(t, b, sizeof(b)), 0);
+	assert_int_equal(ike_child_name(t, NULL, b, sizeof(b)), 0);
 	assert_string_equal(a, b);
 	/* the name agents before psk_encoding gave: tag 1, psk hashed too */
 	assert_int_equal(ike_child_name_legacy(t, b, sizeof(b)), 0);
@@ -221,7 +261,7 @@ static void test_child_name_hash(void **state)
 	assert_string_not_equal(a, b);
 	/* pinned: the name an agent of the previous release computed for this conn */
 	assert_string_equal(a, LEGACY_GRE_1);
-	assert_int_equal(ike_child_name(t, b, 10), -ENAMETOOLONG);
+	assert_int_equal(ike_child_name(t, NULL, b, 10), -ENAMETOOLONG);
 	intent_free(in);
 }
 
@@ -250,7 +290,7 @@ static struct ike_cur *cur_matching(const struct intent *in, bool up)
 		uint8_t fp[IKE_PSK_FP_LEN];
 		struct ike_cur_conn *c;
 
-		assert_int_equal(ike_child_name(&in->tunnels[i], child, sizeof(child)), 0);
+		assert_int_equal(ike_child_name(&in->tunnels[i], NULL, child, sizeof(child)), 0);
 		c = ike_cur_add_conn(cur, in->tunnels[i].id, child);
 		assert_true(c->owned);
 		c->sa_up = up;
@@ -270,7 +310,7 @@ static void test_plan_from_empty(void **state)
 	char child[IKE_CHILD_MAX + 1], want[1024];
 
 	(void)state;
-	assert_int_equal(ike_child_name(&in->tunnels[1], child, sizeof(child)), 0);
+	assert_int_equal(ike_child_name(&in->tunnels[1], NULL, child, sizeof(child)), 0);
 	snprintf(want, sizeof(want), "ike initiate vti-2 child %s\n", child);
 	/* shared keys before conns, sorted; only the always-on initiator is started */
 	assert_non_null(strstr(t,
@@ -588,6 +628,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conn_gre_transport),
 		cmocka_unit_test(test_conn_vti_tunnel_nat),
+		cmocka_unit_test(test_conn_x509),
 		cmocka_unit_test(test_conn_ah),
 		cmocka_unit_test(test_shared),
 		cmocka_unit_test(test_child_name_hash),

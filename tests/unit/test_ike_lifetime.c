@@ -43,7 +43,7 @@ static struct intent *lt_intent(void)
 /* The child section of t's load-conn message, decoded; *root to free. */
 static const struct vici_node *lt_child(const struct intent_tunnel *t, struct vici_node **root)
 {
-	struct vici_msg *m = ike_conn_msg(t, "t1-c");
+	struct vici_msg *m = ike_conn_msg(t, NULL, "t1-c");
 	const struct vici_node *ch;
 
 	assert_non_null(m);
@@ -121,9 +121,9 @@ static void test_child_name_follows_lifetime(void **state)
 	char a[IKE_CHILD_MAX + 1], b[IKE_CHILD_MAX + 1];
 
 	(void)state;
-	assert_int_equal(ike_child_name(&in->tunnels[0], a, sizeof(a)), 0);
+	assert_int_equal(ike_child_name(&in->tunnels[0], NULL, a, sizeof(a)), 0);
 	in->tunnels[0].sec.child_lifetime = 20;
-	assert_int_equal(ike_child_name(&in->tunnels[0], b, sizeof(b)), 0);
+	assert_int_equal(ike_child_name(&in->tunnels[0], NULL, b, sizeof(b)), 0);
 	assert_string_not_equal(a, b);
 	intent_free(in);
 }

@@ -91,6 +91,41 @@ static void test_roundtrip(void **state)
 	intent_free(again);
 }
 
+/* The CA and CRL: optional, kept byte for byte (newlines escaped), in the direct dump
+ * as in the jansson encoding, and each moves the hash. */
+static void test_pki(void **state)
+{
+	static const char *const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+	struct intent *in = NULL;
+	unsigned char h0[32], h1[32], h2[32];
+	char err[256] = "", *a, *b;
+	json_t *j;
+
+	(void)state;
+	assert_int_equal(parse_edit(good, NULL, 0, NULL, &in, err, sizeof(err)), 0);
+	assert_null(in->ca);
+	assert_int_equal(intent_hash(in, h0), 0);
+	intent_free(in);
+	assert_int_equal(parse_edit(good, (const char *[]){ "ca" }, 1, json_string(pem), &in, err,
+				    sizeof(err)), 0);
+	assert_string_equal(in->ca, pem);
+	assert_int_equal(intent_hash(in, h1), 0);
+	in->crl = strdup(pem);
+	assert_int_equal(intent_hash(in, h2), 0);
+	assert_memory_not_equal(h0, h1, 32);
+	assert_memory_not_equal(h1, h2, 32);
+	j = intent_to_json(in);
+	a = json_dumps(j, JSON_COMPACT);
+	assert_int_equal(intent_dump(in, &b, NULL), 0);
+	assert_string_equal(a, b);
+	assert_non_null(strstr(b, "\"ca\":\"-----BEGIN CERTIFICATE-----\\nMIIB"));
+	free(a);
+	free(b);
+	json_decref(j);
+	intent_free(in);
+	expect_error((const char *[]){ "crl" }, 1, json_integer(1), "crl: must be a non-empty string");
+}
+
 static void test_decode_errors(void **state)
 {
 	(void)state;
@@ -272,6 +307,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_pki),
 		cmocka_unit_test(test_decode_errors),
 		cmocka_unit_test(test_validate_errors),
 		cmocka_unit_test(test_psk_encoding),

@@ -296,7 +296,8 @@ static void test_profile_values(void **state)
 	      "reserved for a future release");
 	fail1(&kind_profile, "{\"name\":\"p\",\"keying\":\"manual\"}", "keying",
 	      "must be one of: ike, ikeless");
-	fail1(&kind_profile, "{\"name\":\"p\",\"ike_version\":3}", "ike_version", "must be 1 or 2");
+	fail1(&kind_profile, "{\"name\":\"p\",\"ike_version\":3}", "ike_version", "must be 2");
+	fail1(&kind_profile, "{\"name\":\"p\",\"ike_version\":1}", "ike_version", "must be 2");
 	fail1(&kind_profile, "{\"name\":\"p\",\"auth\":\"eap\"}", "auth", "must be one of: psk, x509");
 	fail1(&kind_profile, "{\"name\":\"p\",\"mode\":5}", "mode", "must be one of: transport, tunnel");
 	fail1(&kind_profile, "{\"name\":\"p\",\"protocol\":\"ESP\"}", "protocol", "esp, ah");
@@ -304,7 +305,7 @@ static void test_profile_values(void **state)
 	fail1(&kind_profile, "{\"name\":\"p\",\"ecmp\":\"true\"}", "ecmp", "true or false");
 	fail1(&kind_profile, "{\"name\":\"p\",\"dpd_interval\":3601}", "dpd_interval", "0 to 3600");
 	fail1(&kind_profile, "{\"name\":\"p\",\"dpd_interval\":-1}", "dpd_interval", "0 to 3600");
-	json_decref(norm_ok(&kind_profile, "{\"name\":\"p\",\"dpd_interval\":0,\"ike_version\":1,"
+	json_decref(norm_ok(&kind_profile, "{\"name\":\"p\",\"dpd_interval\":0,\"ike_version\":2,"
 			    "\"auth\":\"x509\",\"mode\":\"tunnel\",\"protocol\":\"ah\","
 			    "\"start\":\"always\",\"ecmp\":true}"));
 }

@@ -201,13 +201,21 @@ grep '^status od ' "$W/status-a.txt" | grep -q '"ike_state":"ESTABLISHED"' &&
 	fail "status for od"
 grep -q '^status' "$W/run-a.log" && pass "events produced status updates in the running loop" || fail "no event-driven status in run-a.log"
 
-step "restart: nothing reloaded"
+# A new process cannot read back the keys charon holds (charon does not show key data):
+# its first pass loads each shared key once more, which touches no conn and no SA.
+# Nothing else may be planned.
+only_keys() {	# LOG: every action of the pass is a load-shared, and there is one per conn
+	[ "$(grep -c '^ike ' "$1")" = "$(grep -c '^ike load-shared ' "$1")" ] &&
+		grep -q "^actions $2\$" "$1"
+}
+step "restart: nothing reloaded but the keys"
 kill $RUN_a $RUN_b
 wait $RUN_a $RUN_b 2>/dev/null
 spis_a=$(ip -n a xfrm state | grep -o 'spi 0x[0-9a-f]*' | sort | tr '\n' ' ')
 for ns in a b; do
 	ip netns exec $ns "$D" apply "unix://$S/$ns.vici" "$W/$ns.json" >"$W/restart-$ns.log" 2>&1 || fail "apply after restart in $ns"
-	grep -q '^actions 0$' "$W/restart-$ns.log" && pass "restart in $ns: 0 actions" || { fail "restart in $ns:"; cat "$W/restart-$ns.log"; }
+	only_keys "$W/restart-$ns.log" 2 && pass "restart in $ns: the 2 keys loaded again, nothing else" ||
+		{ fail "restart in $ns:"; cat "$W/restart-$ns.log"; }
 done
 sleep 1
 [ "$spis_a" = "$(ip -n a xfrm state | grep -o 'spi 0x[0-9a-f]*' | sort | tr '\n' ' ')" ] &&
@@ -226,7 +234,7 @@ swanctl --list-conns --uri "unix://$S/a.vici" >/dev/null 2>&1
 has_states a 65538 && pass "al untouched" || fail "al lost its SAs"
 for ns in a b; do
 	ip netns exec $ns "$D" apply "unix://$S/$ns.vici" "$W/${ns}2.json" >"$W/again-$ns.log" 2>&1
-	grep -q '^actions 0$' "$W/again-$ns.log" || fail "second removal pass in $ns not empty"
+	only_keys "$W/again-$ns.log" 1 || { fail "second removal pass in $ns: more than al's key"; cat "$W/again-$ns.log"; }
 done
 
 step "done"

@@ -8,6 +8,7 @@
 #include <gnutls/crypto.h>
 
 #include "auth.h"
+#include "privfile.h"
 #include "log.h"
 
 #define AUTH_SECRET_BYTES 32
@@ -231,27 +232,17 @@ int auth_list(struct db *db, long long after, unsigned limit, json_t **out)
 	return db_page(st, limit, auth_row, NULL, out);
 }
 
-/* The secret goes to a private temporary file in path's directory, created with a
- * random name, O_EXCL and mode 0600 (mkostemp), then renamed over path: a planted file
- * or symbolic link at a predictable name cannot capture it, nor can anyone read it
- * half written. */
+/* The secret, on a line of its own, through privfile_write (0600). */
 static int auth_write_file(const char *path, const char *secret)
 {
-	char tmp[4096];
-	int fd, r = 0;
+	char *line = NULL;
+	int n = asprintf(&line, "%s\n", secret), r;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fchmod(fd, 0600) < 0 || dprintf(fd, "%s\n", secret) < 0 || fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
+	if (n < 0)
+		return -ENOMEM;
+	r = privfile_write(path, line, (size_t)n, 0600);
+	explicit_bzero(line, (size_t)n);
+	free(line);
 	return r;
 }
 

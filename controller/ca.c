@@ -10,6 +10,7 @@
 #include <gnutls/crypto.h>
 
 #include "ca.h"
+#include "privfile.h"
 
 /* Ten years: the CA outlives many site certificates; an operator replaces it with
  * --ca-cert/--ca-key (an enterprise CA) when policy wants a shorter one. */
@@ -49,28 +50,11 @@ void ca_free(struct ca *ca)
 	free(ca);
 }
 
-/* The key is written before the certificate, to a private temporary file with a
- * random name (mkostemp, mode 0600 before a byte is written), then renamed into place:
- * no window with wider rights, no half file after a crash, no planted name to follow. */
+/* The key is written before the certificate, each through privfile_write: no window
+ * with wider rights, no half file after a crash, no planted name to follow. */
 static int ca_write(const char *path, const gnutls_datum_t *d, mode_t mode)
 {
-	char tmp[4096];
-	int fd, r = 0;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fchmod(fd, mode) < 0 || write(fd, d->data, d->size) != (ssize_t)d->size ||
-	    fsync(fd) < 0)
-		r = errno ? -errno : -EIO;
-	close(fd);
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
+	return privfile_write(path, d->data, d->size, mode);
 }
 
 static int ca_serial(unsigned char s[16])

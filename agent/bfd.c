@@ -370,3 +370,34 @@ int64_t bfd_session_detect_us(const struct bfd_session *s)
 	return (int64_t)s->remote_detect_mult * bfd_max32(s->detect_rx_us,
 							  s->remote_desired_min_tx_us);
 }
+
+bool bfd_session_resumable(const struct bfd_session *s, struct bfd_resume *out)
+{
+	if (s->state != BFD_UP || s->poll || !s->remote_discr || !s->remote_detect_mult)
+		return false;
+	*out = (struct bfd_resume){
+		.local_discr = s->local_discr,
+		.remote_discr = s->remote_discr,
+		.remote_min_rx_us = s->remote_min_rx_us,
+		.remote_desired_min_tx_us = s->remote_desired_min_tx_us,
+		.remote_detect_mult = s->remote_detect_mult,
+	};
+	return true;
+}
+
+void bfd_session_resume(struct bfd_session *s, const struct bfd_cfg *cfg,
+			const struct bfd_resume *r, uint32_t seed, int64_t now_us)
+{
+	bfd_session_init(s, cfg, r->local_discr, seed, now_us);
+	s->state = BFD_UP;
+	s->remote_state = BFD_UP;
+	s->remote_discr = r->remote_discr;
+	s->remote_min_rx_us = r->remote_min_rx_us;
+	s->remote_desired_min_tx_us = r->remote_desired_min_tx_us;
+	s->remote_detect_mult = r->remote_detect_mult;
+	/* From the slow start values to cfg's: a Poll Sequence, sent now. The peer's
+	 * packets kept coming while no agent listened, so its silence from here on is
+	 * news within the usual detection time. */
+	bfd_session_timers(s, now_us);
+	s->detect_at_us = now_us + bfd_session_detect_us(s);
+}

@@ -136,6 +136,21 @@ int64_t bfd_session_next_us(const struct bfd_session *s);
 void bfd_session_set_cfg(struct bfd_session *s, const struct bfd_cfg *cfg, int64_t now_us);
 /* Enters AdminDown (diag 7) and sends it at once; the session then ignores the peer. */
 void bfd_session_admin_down(struct bfd_session *s, int64_t now_us);
+/* What a session's next agent needs to carry it on without the peer noticing: its
+ * identity and the peer's last timers (agent/bfd_handoff.c). */
+struct bfd_resume {
+	uint32_t local_discr, remote_discr;
+	uint32_t remote_min_rx_us, remote_desired_min_tx_us;
+	uint8_t remote_detect_mult;
+};
+/* The state of an Up session worth handing over: Up, and no Poll Sequence of ours
+ * unanswered (the peer has acknowledged the timers it now waits by). */
+bool bfd_session_resumable(const struct bfd_session *s, struct bfd_resume *out);
+/* A session taken over from the previous agent: Up with its discriminators, the
+ * timers of cfg announced by a Poll Sequence at once (the previous agent left the
+ * peer waiting with longer ones), the detection timer armed from the peer's timers. */
+void bfd_session_resume(struct bfd_session *s, const struct bfd_cfg *cfg,
+			const struct bfd_resume *r, uint32_t seed, int64_t now_us);
 /* Detection time in force: the peer's multiplier x the agreed remote interval, 0 when
  * nothing has been received yet. */
 int64_t bfd_session_detect_us(const struct bfd_session *s);

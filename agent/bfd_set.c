@@ -50,6 +50,8 @@ struct bfd_set {
 	uint64_t drops[BFD_DROP__MAX];
 	uint64_t tx_errors;
 	uint32_t rng;
+	struct bfd_expect *expect;	/* sessions the previous agent handed over, by id */
+	size_t n_expect;
 };
 
 struct bfd_set_rx {
@@ -401,6 +403,33 @@ static void bfd_set_destroy(struct bfd_set *bs, struct bfd_set_ent *e)
 	bfd_set_ent_free(e);
 }
 
+static int bfd_set_expect_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct bfd_expect *)a)->id, ((const struct bfd_expect *)b)->id);
+}
+
+/* A new session resumes what the previous agent handed over when it is the same
+ * session (id, interface and both addresses) and its discriminator is free; it starts
+ * Down otherwise. Each hand-over is used once. */
+static void bfd_set_start(struct bfd_set *bs, struct bfd_set_ent *e, const struct bfd_cfg *cfg,
+			  int64_t now_us)
+{
+	struct bfd_expect key = { 0 }, *x = NULL;
+
+	if (bs->n_expect && strlen(e->id) < sizeof(key.id)) {
+		strcpy(key.id, e->id);
+		x = bsearch(&key, bs->expect, bs->n_expect, sizeof(*x), bfd_set_expect_cmp);
+	}
+	if (x && !x->used && !strcmp(x->ifname, e->ifname) && !addr_cmp(&x->local, &e->local) &&
+	    !addr_cmp(&x->peer, &e->peer) && x->r.local_discr &&
+	    !bfd_set_index_find(&bs->by_discr, &x->r.local_discr)) {
+		x->used = true;
+		bfd_session_resume(&e->s, cfg, &x->r, bfd_set_rand(bs), now_us);
+		return;
+	}
+	bfd_session_init(&e->s, cfg, bfd_set_new_discr(bs), bfd_set_rand(bs), now_us);
+}
+
 static int bfd_set_add(struct bfd_set *bs, const char *id, const char *ifname,
 		       const struct addr *local, const struct addr *peer,
 		       const struct bfd_cfg *cfg, int64_t now_us)
@@ -420,7 +449,7 @@ static int bfd_set_add(struct bfd_set *bs, const char *id, const char *ifname,
 	rc = bfd_set_ent_open(bs, e, ifname, local, peer);
 	if (rc)
 		goto out;
-	bfd_session_init(&e->s, cfg, bfd_set_new_discr(bs), bfd_set_rand(bs), now_us);
+	bfd_set_start(bs, e, cfg, now_us);
 	bfd_set_index_add(&bs->by_id, e);
 	bfd_set_index_add(&bs->by_discr, e);
 	bfd_set_index_add(&bs->by_peer, e);
@@ -683,6 +712,54 @@ uint64_t bfd_set_tx_errors(const struct bfd_set *bs)
 	return bs->tx_errors;
 }
 
+/* ---- handing over to the next agent ---- */
+
+size_t bfd_set_hold(struct bfd_set *bs, uint32_t tx_us, uint8_t mult, int64_t now_us)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < bs->by_id.n; i++) {
+		struct bfd_set_ent *e = bs->by_id.v[i];
+		struct bfd_cfg c = e->s.cfg;
+
+		if (e->s.state != BFD_UP)
+			continue;
+		c.desired_min_tx_us = tx_us;
+		c.detect_mult = mult;
+		bfd_session_set_cfg(&e->s, &c, now_us);
+		bfd_set_heap_fix(bs, e);
+		n++;
+	}
+	return n;
+}
+
+size_t bfd_set_polling(const struct bfd_set *bs)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < bs->by_id.n; i++)
+		n += bs->by_id.v[i]->s.state == BFD_UP && bs->by_id.v[i]->s.poll;
+	return n;
+}
+
+void bfd_set_each(const struct bfd_set *bs, bfd_each_fn fn, void *ud)
+{
+	for (size_t i = 0; i < bs->by_id.n; i++) {
+		const struct bfd_set_ent *e = bs->by_id.v[i];
+
+		fn(ud, e->id, e->ifname, &e->local, &e->peer, &e->s);
+	}
+}
+
+void bfd_set_expect(struct bfd_set *bs, struct bfd_expect *v, size_t n)
+{
+	free(bs->expect);
+	bs->expect = v;
+	bs->n_expect = v ? n : 0;
+	if (bs->n_expect)
+		qsort(bs->expect, bs->n_expect, sizeof(*v), bfd_set_expect_cmp);
+}
+
 /* ---- the set ---- */
 
 struct bfd_set *bfd_set_new(bfd_change_fn cb, void *ud)
@@ -723,6 +800,7 @@ void bfd_set_free(struct bfd_set *bs)
 	free(bs->by_id.v);
 	free(bs->by_discr.v);
 	free(bs->by_peer.v);
+	free(bs->expect);
 	if (bs->fd4 >= 0)
 		close(bs->fd4);
 	if (bs->fd6 >= 0)

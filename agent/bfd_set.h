@@ -13,6 +13,7 @@
 #ifndef GRESEC_BFD_SET_H
 #define GRESEC_BFD_SET_H
 
+#include <net/if.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -37,8 +38,8 @@ typedef void (*bfd_change_fn)(void *ud, const char *id, const struct bfd_session
 /* Opens the receive sockets (port 3784, both families; an IPv6 failure on a host
  * without IPv6 is not fatal). NULL with errno set on failure. */
 struct bfd_set *bfd_set_new(bfd_change_fn cb, void *ud);
-/* Closes everything without sending (an agent that stops leaves its peers to time
- * out; see docs). NULL-safe. */
+/* Closes everything without sending (a stopping agent has asked its peers to wait
+ * with bfd_set_hold before; see docs/operations.md). NULL-safe. */
 void bfd_set_free(struct bfd_set *bs);
 
 /* Makes the session of tunnel id exist with these endpoints and timers: creates it
@@ -70,6 +71,34 @@ const uint64_t *bfd_set_drops(const struct bfd_set *bs);
 /* Sends that failed (no route, interface down, buffers full...) since start: counted,
  * otherwise ignored, since a lost packet is what BFD is there to notice. */
 uint64_t bfd_set_tx_errors(const struct bfd_set *bs);
+
+/* Handing the sessions over to the next agent (a restart, an upgrade): a stopping
+ * agent asks every Up session's peer to wait longer (bfd_set_hold), waits for the
+ * Finals (bfd_set_polling), and saves what bfd_set_each shows; the next one gives
+ * that to bfd_set_expect before its first bfd_set_ensure, and the sessions go on
+ * Up with the same discriminators: the peers see a pause in the packets, no Down. */
+
+/* A Poll Sequence on every Up session announcing Desired Min TX tx_us and Detect Mult
+ * mult: its peer's detection time becomes about tx_us x mult (RFC 5880 §6.8.4). The
+ * packets go on at the old interval until the Final (§6.8.3). Returns how many. */
+size_t bfd_set_hold(struct bfd_set *bs, uint32_t tx_us, uint8_t mult, int64_t now_us);
+/* Up sessions whose Poll Sequence the peer has not answered yet. */
+size_t bfd_set_polling(const struct bfd_set *bs);
+typedef void (*bfd_each_fn)(void *ud, const char *id, const char *ifname,
+			    const struct addr *local, const struct addr *peer,
+			    const struct bfd_session *s);
+void bfd_set_each(const struct bfd_set *bs, bfd_each_fn fn, void *ud);
+
+struct bfd_expect {
+	char id[INTENT_ID_MAX + 1];
+	char ifname[IF_NAMESIZE];
+	struct addr local, peer;
+	struct bfd_resume r;
+	bool used;
+};
+/* Takes v (malloc'd, n entries; NULL to drop): the sessions bfd_set_ensure creates
+ * from now on resume from it where id, interface and addresses match. */
+void bfd_set_expect(struct bfd_set *bs, struct bfd_expect *v, size_t n);
 
 /* The intent's bfd settings as session timers. */
 void bfd_cfg_from_intent(const struct intent_bfd *b, struct bfd_cfg *cfg);

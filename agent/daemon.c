@@ -751,6 +751,7 @@ int daemon_run(const struct daemon_cfg *cfg, struct reconcile *r, struct intent 
 	while (daemon_wait(&c))
 		;
 	daemon_notify("STOPPING=1");
+	failover_stop(c.fo, cfg->restart_hold);
 	/* Tunnels stay up: stopping the agent must not interrupt traffic. */
 	log_info("stopping; kernel and charon state left in place");
 out:

@@ -21,6 +21,7 @@ struct ike_events;
 struct daemon_cfg {
 	const char *state_dir;		/* NULL: do not persist */
 	unsigned int resync;		/* seconds */
+	unsigned int restart_hold;	/* seconds BFD peers wait for the next agent; 0 none */
 	struct client *client;		/* NULL: local intent only */
 	const char *vici;		/* charon's VICI socket; NULL: the IKE plane is off */
 	struct guard *guard;		/* what every intent is checked against; NULL: none */

@@ -1,10 +1,13 @@
 /* Failover: signals in, liveness verdicts and BFD sessions out. */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "bfd_handoff.h"
 #include "bfd_set.h"
 #include "failover.h"
 #include "ike.h"
@@ -87,20 +90,98 @@ void failover_free(struct failover *f)
 	free(f);
 }
 
+static int failover_path(const struct failover *f, const char *name, char *path, size_t len)
+{
+	if (!f->state_dir || (size_t)snprintf(path, len, "%s/%s", f->state_dir, name) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* The BFD sessions the previous agent handed over, taken once: a file left behind
+ * must not be resumed by a later start. */
+static void failover_load_handoff(struct failover *f, const char *site)
+{
+	char path[PATH_MAX];
+	struct bfd_expect *v;
+	size_t n;
+	json_t *j;
+	int rc;
+
+	if (failover_path(f, BFD_HANDOFF_FILE, path, sizeof(path)) ||
+	    !(j = json_load_file(path, 0, NULL)))
+		return;
+	unlink(path);
+	rc = bfd_handoff_load(j, bfd_now_us(), &v, &n);
+	json_decref(j);
+	if (rc) {
+		log_ctx(rc == -ESTALE ? LOG_LVL_INFO : LOG_LVL_WARN, site, NULL,
+			"BFD sessions of the previous agent not resumed: %s",
+			rc == -ESTALE ? "from another boot, or their peers stopped waiting" :
+			rc == -EINVAL ? "the hand-over file does not parse" : strerror(-rc));
+		return;
+	}
+	bfd_set_expect(f->bfd, v, n);
+	log_ctx(LOG_LVL_INFO, site, NULL, "resuming %zu BFD session(s) handed over by the previous agent", n);
+}
+
 /* The verdicts of an earlier run of the agent, once. */
-static void failover_load(struct failover *f, int64_t now_ms)
+static void failover_load(struct failover *f, const char *site, int64_t now_ms)
 {
 	char path[PATH_MAX];
 	json_t *j;
 
 	f->loaded = true;
-	if (!f->state_dir ||
-	    (size_t)snprintf(path, sizeof(path), "%s/%s", f->state_dir, FAILOVER_STATE_FILE) >=
-	    sizeof(path))
+	failover_load_handoff(f, site);
+	if (failover_path(f, FAILOVER_STATE_FILE, path, sizeof(path)))
 		return;
 	j = json_load_file(path, 0, NULL);
 	live_load_json(f->live, j, now_ms);
 	json_decref(j);
+}
+
+/* Serves the sessions alone until every peer answered the hold or the time is up. */
+static void failover_stop_wait(struct failover *f)
+{
+	int64_t now = bfd_now_us(), end = now + FAILOVER_STOP_WAIT_MS * 1000;
+	struct pollfd fds[2];
+
+	while (bfd_set_polling(f->bfd) && now < end) {
+		size_t n = bfd_set_pollfds(f->bfd, fds, 2);
+		int64_t next = bfd_set_next_us(f->bfd);
+
+		if (next > end)
+			next = end;
+		poll(fds, n, next > now ? (int)((next - now + 999) / 1000) : 0);
+		failover_io(f, fds, n, 0);
+		now = bfd_now_us();
+	}
+}
+
+void failover_stop(struct failover *f, unsigned int hold_s)
+{
+	const char *site = f->in ? f->in->site : "-";
+	uint8_t mult = (uint8_t)((hold_s * 1000000ull + BFD_HANDOFF_TX_US - 1) / BFD_HANDOFF_TX_US);
+	size_t asked, left;
+	json_t *j;
+	int rc;
+
+	if (!hold_s || !f->state_dir)
+		return;
+	asked = bfd_set_hold(f->bfd, BFD_HANDOFF_TX_US, mult, bfd_now_us());
+	if (!asked)
+		return;
+	failover_stop_wait(f);
+	left = bfd_set_polling(f->bfd);
+	/* A peer's detection timer restarts with each packet; the last may have left an
+	 * interval before now, so the deadline keeps one in hand. */
+	j = bfd_handoff_save(f->bfd, bfd_now_us() + (int64_t)(mult - 1) * BFD_HANDOFF_TX_US);
+	rc = j ? state_write_json(f->state_dir, BFD_HANDOFF_FILE, j) : -ENOMEM;
+	json_decref(j);
+	if (rc)
+		log_ctx(LOG_LVL_WARN, site, NULL, "cannot save %s: %s", BFD_HANDOFF_FILE, strerror(-rc));
+	else
+		log_ctx(LOG_LVL_INFO, site, NULL, "asked %zu BFD peer(s) to wait %u s for the next agent; "
+			"%zu did not answer", asked, (unsigned int)mult * (BFD_HANDOFF_TX_US / 1000000u), left);
 }
 
 static int failover_tunnel_cmp(const void *a, const void *b)
@@ -155,7 +236,7 @@ int failover_track(struct failover *f, const struct intent *old, const struct in
 	f->in = in;
 	f->next_ms = now_ms;
 	if (!f->loaded)
-		failover_load(f, now_ms);
+		failover_load(f, in->site, now_ms);
 	f->dirty = true;
 	return 0;
 }

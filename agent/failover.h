@@ -23,6 +23,13 @@ struct failover;
 /* Opens the BFD receive sockets. NULL with errno set. */
 struct failover *failover_new(const char *state_dir, int64_t now_ms);
 void failover_free(struct failover *f);
+/* A graceful stop: every Up BFD session's peer is asked (Poll Sequence) to wait
+ * hold_s seconds for the next agent, the Finals are awaited (up to
+ * FAILOVER_STOP_WAIT_MS) and the sessions are left in the state directory for it
+ * (agent/bfd_handoff.h). hold_s 0, or no state directory: nothing is done and the
+ * peers time out as usual. */
+#define FAILOVER_STOP_WAIT_MS 1000
+void failover_stop(struct failover *f, unsigned int hold_s);
 
 /* A new intent (old: the previous one, may be NULL): sessions of removed tunnels send
  * AdminDown and go; verdicts follow the tunnels by id. 0 or negative errno. */

@@ -26,7 +26,7 @@
 struct opts {
 	const char *controller, *site, *token_file, *ca, *state_dir, *vici, *intent;
 	const char *metrics_listen;
-	unsigned int resync;
+	unsigned int resync, restart_hold;
 	bool once, dry_run, purge, vici_given, insecure_http, cleartext_gre;
 	enum log_level level;
 	struct guard *guard;
@@ -42,7 +42,8 @@ static void usage(FILE *f)
 		"                    [--once] [--dry-run] [--intent FILE] [--purge]\n"
 		"                    [--log-level error|warn|info|debug] [--insecure-http]\n"
 		"                    [--allow-cleartext-gre]\n"
-		"                    [--metrics-listen HOST:PORT]   (Prometheus, off by default)\n");
+		"                    [--metrics-listen HOST:PORT]   (Prometheus, off by default)\n"
+		"                    [--restart-hold SECONDS]   (BFD peers wait for the next agent; 10)\n");
 }
 
 /* The agent's token and its intent's pre-shared keys travel on this connection: in
@@ -82,6 +83,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "insecure-http", no_argument, NULL, 'k' },
 		{ "allow-cleartext-gre", no_argument, NULL, 'G' },
 		{ "metrics-listen", required_argument, NULL, 'm' },
+		{ "restart-hold", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -89,7 +91,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	unsigned long v;
 	int c;
 
-	*o = (struct opts){ .resync = 5, .level = LOG_LVL_INFO, .vici = DEFAULT_VICI };
+	*o = (struct opts){ .resync = 5, .restart_hold = 10, .level = LOG_LVL_INFO, .vici = DEFAULT_VICI };
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->controller = optarg; break;
@@ -112,6 +114,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return -EINVAL;
 			}
 			o->resync = (unsigned int)v;
+			break;
+		case 'H':
+			v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || v > 300) {
+				fprintf(stderr, "gresec-agent: --restart-hold: 0..300 seconds (0: none)\n");
+				return -EINVAL;
+			}
+			o->restart_hold = (unsigned int)v;
 			break;
 		case 'l':
 			if (log_level_parse(optarg, &o->level)) {
@@ -292,7 +302,7 @@ static int run_controller(struct opts *o, struct reconcile *r, struct intent *in
 				 .token_file = o->token_file, .ca = o->ca,
 				 .insecure_http = o->insecure_http };
 	struct daemon_cfg dc = { .state_dir = o->state_dir, .resync = o->resync,
-				 .vici = o->vici, .guard = o->guard,
+				 .restart_hold = o->restart_hold, .vici = o->vici, .guard = o->guard,
 				 .metrics_listen = o->metrics_listen };
 	struct client *c = client_new(&cc);
 	int rc = -ENOMEM;
@@ -383,7 +393,7 @@ int main(int argc, char **argv)
 		rc = run_once(&o, r, in, NULL);
 	} else if (o.intent) {
 		struct daemon_cfg dc = { .state_dir = o.state_dir, .resync = o.resync,
-					 .vici = o.vici, .guard = o.guard,
+					 .restart_hold = o.restart_hold, .vici = o.vici, .guard = o.guard,
 					 .metrics_listen = o.metrics_listen };
 
 		rc = daemon_run(&dc, r, in) ? 1 : 0;

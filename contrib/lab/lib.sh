@@ -293,5 +293,9 @@ lab_collect() {	# copies logs to the host results dir
 			[ -f "$d/$f" ] && cp "$d/$f" "$LAB_OUT/logs/$n.$f"
 		done
 	done
+	# Probes and route monitors of the scenarios: what a failure is read from.
+	for f in "$L"/*.ping "$L"/*.mon; do
+		[ -f "$f" ] && cp "$f" "$LAB_OUT/logs/"
+	done
 	return 0
 }

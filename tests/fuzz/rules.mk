@@ -19,6 +19,8 @@ FUZZ_CSV_SRC     = tests/fuzz/fuzz_csv.c controller/csv.c controller/import_csv.
 FUZZ_INTENT_SRC  = tests/fuzz/fuzz_intent.c api/intent.c api/intent_validate.c api/addr.c
 FUZZ_VICI_SRC    = tests/fuzz/fuzz_vici.c agent/vici.c
 FUZZ_BFD_SRC     = tests/fuzz/fuzz_bfd.c agent/bfd.c
+FUZZ_HANDOFF_SRC = tests/fuzz/fuzz_handoff.c agent/bfd_handoff.c agent/bfd_set.c agent/bfd.c \
+	api/addr.c
 FUZZ_PLAN_SRC    = tests/fuzz/fuzz_plan.c agent/guard.c api/proposal.c agent/plan.c \
 	agent/plan_fmt.c agent/kstate.c agent/tunnel_kind.c api/intent.c api/intent_validate.c \
 	api/addr.c api/log.c
@@ -30,9 +32,10 @@ FUZZ_HDRS        = $(wildcard api/*.h controller/*.h)
 FUZZ_OPTS_addr   = -max_len=128
 FUZZ_OPTS_kinds  = -max_len=4096 -dict=tests/fuzz/kinds.dict
 FUZZ_OPTS_bfd    = -max_len=512
+FUZZ_OPTS_handoff = -max_len=2048
 FUZZ_OPTS_plan   = -max_len=16384
 FUZZ_OPTS_http   = -max_len=4096 -dict=tests/fuzz/http.dict
-FUZZ_TARGETS     = addr kinds csv intent vici bfd plan http
+FUZZ_TARGETS     = addr kinds csv intent vici bfd handoff plan http
 
 .PHONY: fuzz fuzz-smoke fuzz-build
 
@@ -63,6 +66,11 @@ $(FUZZ_DIR)/fuzz_bfd: $(FUZZ_BFD_SRC) agent/bfd.h tests/fuzz/rules.mk
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Iagent -o $@ $(FUZZ_BFD_SRC)
 
+$(FUZZ_DIR)/fuzz_handoff: $(FUZZ_HANDOFF_SRC) $(FUZZ_HDRS) $(wildcard agent/*.h) tests/fuzz/rules.mk
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Iagent $(call pkgcflags,jansson) -o $@ $(FUZZ_HANDOFF_SRC) \
+		$(call pkglibs,jansson)
+
 $(FUZZ_DIR)/fuzz_plan: $(FUZZ_PLAN_SRC) $(FUZZ_HDRS) $(wildcard agent/*.h) tests/fuzz/rules.mk
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Iagent $(call pkgcflags,jansson libcurl libmnl) -o $@ \
@@ -80,7 +88,7 @@ fuzz: fuzz-build
 		mkdir -p $(FUZZ_DIR)/corpus/$$t; \
 		echo "== fuzz_$$t for $(FUZZ_TIME)s"; \
 		opts=$$(case $$t in addr) echo '$(FUZZ_OPTS_addr)';; kinds) echo '$(FUZZ_OPTS_kinds)';; \
-			bfd) echo '$(FUZZ_OPTS_bfd)';; plan) echo '$(FUZZ_OPTS_plan)';; \
+			bfd) echo '$(FUZZ_OPTS_bfd)';; handoff) echo '$(FUZZ_OPTS_handoff)';; plan) echo '$(FUZZ_OPTS_plan)';; \
 			http) echo '$(FUZZ_OPTS_http)';; esac); \
 		$(FUZZ_DIR)/fuzz_$$t $$opts -max_total_time=$(FUZZ_TIME) -timeout=10 \
 			-print_final_stats=1 $(FUZZ_DIR)/corpus/$$t tests/fuzz/seeds/$$t; \
@@ -92,7 +100,7 @@ fuzz-smoke: fuzz-build
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "== fuzz_$$t: seeds, then $(FUZZ_SMOKE_TIME)s"; \
 		opts=$$(case $$t in addr) echo '$(FUZZ_OPTS_addr)';; kinds) echo '$(FUZZ_OPTS_kinds)';; \
-			bfd) echo '$(FUZZ_OPTS_bfd)';; plan) echo '$(FUZZ_OPTS_plan)';; \
+			bfd) echo '$(FUZZ_OPTS_bfd)';; handoff) echo '$(FUZZ_OPTS_handoff)';; plan) echo '$(FUZZ_OPTS_plan)';; \
 			http) echo '$(FUZZ_OPTS_http)';; esac); \
 		rm -rf $(FUZZ_DIR)/smoke/$$t; mkdir -p $(FUZZ_DIR)/smoke/$$t; \
 		log=$(FUZZ_DIR)/smoke/$$t.log; \

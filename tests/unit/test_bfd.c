@@ -554,6 +554,73 @@ static void test_no_periodic_when_peer_wants_none(void **state)
 	assert_true(s.next_tx_us > 0);
 }
 
+
+/* A restart handed over: side 0 asks side 1 to wait 2 s x 5 (the agent's stop), goes
+ * silent for 8 s, and a new session resumes from what the old one could hand over.
+ * Side 1 never leaves Up, and the timers come back to normal through a Poll Sequence. */
+static void test_hold_and_resume(void **state)
+{
+	struct bfd_cfg hold = cfg_fast;
+	struct bfd_resume r;
+	struct pair pr;
+	uint32_t downs;
+
+	(void)state;
+	pair_init(&pr, &cfg_fast);
+	pair_flush(&pr);
+	pair_advance_to(&pr, pr.now + 2 * 1000000LL);
+	assert_int_equal(pr.s[1].state, BFD_UP);
+	assert_true(bfd_session_resumable(&pr.s[0], &r));
+	hold.desired_min_tx_us = 2000000;
+	hold.detect_mult = 5;
+	bfd_session_set_cfg(&pr.s[0], &hold, pr.now);
+	/* While the peer has not acknowledged, there is nothing safe to hand over. */
+	assert_false(bfd_session_resumable(&pr.s[0], &r));
+	pair_flush(&pr);
+	assert_true(bfd_session_resumable(&pr.s[0], &r));
+	assert_int_equal(bfd_session_detect_us(&pr.s[1]), 5 * 2000000);
+	assert_int_equal(r.local_discr, 0xa);
+	assert_int_equal(r.remote_discr, 0xb);
+	/* The old agent is gone: side 0's packets stop for 8 s; side 1 keeps sending. */
+	downs = pr.s[1].downs;
+	pr.link = false;
+	pair_advance_to(&pr, pr.now + 8 * 1000000LL);
+	pr.link = true;
+	assert_int_equal(pr.s[1].state, BFD_UP);
+	bfd_session_resume(&pr.s[0], &cfg_fast, &r, 99, pr.now);
+	assert_int_equal(pr.s[0].state, BFD_UP);
+	assert_int_equal(pr.s[0].local_discr, 0xa);
+	assert_true(pr.s[0].poll);
+	assert_int_equal(bfd_session_next_us(&pr.s[0]), pr.now);
+	pair_flush(&pr);
+	assert_false(pr.s[0].poll);
+	assert_int_equal(pr.s[0].tx_interval_us, FAST);
+	assert_int_equal(bfd_session_detect_us(&pr.s[1]), 3 * FAST);
+	pair_advance_to(&pr, pr.now + 5 * 1000000LL);
+	assert_int_equal(pr.s[0].state, BFD_UP);
+	assert_int_equal(pr.s[1].state, BFD_UP);
+	assert_int_equal(pr.s[1].downs, downs);
+	/* A resumed session whose peer is gone notices within the usual detection time. */
+	pr.link = false;
+	pair_advance_to(&pr, pr.now + 3 * FAST + 50 * MS);
+	assert_int_equal(pr.s[0].state, BFD_DOWN);
+	assert_int_equal(pr.s[0].local_diag, BFD_DIAG_TIME_EXPIRED);
+}
+
+/* Without the hold the same silence takes the peer down: the test above measures
+ * something. */
+static void test_silence_without_hold(void **state)
+{
+	struct pair pr;
+
+	(void)state;
+	pair_init(&pr, &cfg_fast);
+	pair_flush(&pr);
+	pr.link = false;
+	pair_advance_to(&pr, pr.now + 1000000LL);
+	assert_int_equal(pr.s[1].state, BFD_DOWN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -571,6 +638,8 @@ int main(void)
 		cmocka_unit_test(test_peer_poll_answered_at_once),
 		cmocka_unit_test(test_jitter_bounds),
 		cmocka_unit_test(test_no_periodic_when_peer_wants_none),
+		cmocka_unit_test(test_hold_and_resume),
+		cmocka_unit_test(test_silence_without_hold),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -54,7 +54,7 @@ struct klink *kstate_add_link(struct kstate *ks)
 
 	if (l) {
 		l->tunnel = -1;
-		l->conf = (struct kconf){ -1, -1, -1 };
+		l->conf = (struct kconf){ -1, -1, -1, -1 };
 	}
 	return l;
 }

@@ -28,6 +28,7 @@ struct kconf {
 	int32_t rp_filter;
 	int32_t disable_policy;
 	int32_t disable_xfrm;
+	int32_t addr_gen_mode;		/* IPv6: IN6_ADDR_GEN_MODE_*; -1 unknown (no IPv6) */
 };
 
 struct klink {

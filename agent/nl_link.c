@@ -1,6 +1,7 @@
 /* Tunnel links over rtnetlink. */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <net/if.h>
 #include <libmnl/libmnl.h>
@@ -10,6 +11,29 @@
 
 #include "nl_link.h"
 #include "tunnel_kind.h"
+
+/* Whether the kernel runs IPv6 at all (not booted with ipv6.disable=1): an AF_INET6
+ * block in IFLA_AF_SPEC is refused whole otherwise. */
+static bool nl_link_has_ipv6(void)
+{
+	static int has = -1;
+
+	if (has < 0)
+		has = access("/proc/sys/net/ipv6", F_OK) == 0;
+	return has;
+}
+
+/* The IPv6 settings apply to links that have an IPv6 device: the kernel makes none
+ * below the IPv6 minimum MTU, and refuses the settings there. */
+static bool nl_link_sets_v6(const struct klink *l)
+{
+	return l->conf.addr_gen_mode >= 0 && l->mtu >= NL_LINK_IPV6_MIN_MTU && nl_link_has_ipv6();
+}
+
+bool nl_link_create_down(const struct klink *l)
+{
+	return nl_link_sets_v6(l);
+}
 
 int nl_link_put_new(struct nl_batch *b, const struct klink *l, bool create, int cookie)
 {
@@ -23,7 +47,7 @@ int nl_link_put_new(struct nl_batch *b, const struct klink *l, bool create, int 
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = create ? 0 : l->ifindex;
-	ifi->ifi_flags = l->up ? IFF_UP : 0;
+	ifi->ifi_flags = l->up && !(create && nl_link_create_down(l)) ? IFF_UP : 0;
 	ifi->ifi_change = IFF_UP;
 	/* By index on change: the kernel refuses any IFLA_IFNAME on an up link, even
 	 * its current name (EBUSY). */
@@ -57,22 +81,11 @@ int nl_link_put_del(struct nl_batch *b, int ifindex, int cookie)
 	return 0;
 }
 
-int nl_link_put_conf(struct nl_batch *b, int ifindex, const char *alias,
-		     const struct kconf *c, int cookie)
+static void nl_link_put_inet(struct nlmsghdr *nlh, const struct kconf *c)
 {
-	struct nlmsghdr *nlh = nl_batch_start(b, RTM_NEWLINK, 0, cookie);
-	struct nlattr *spec, *inet, *conf;
-	struct ifinfomsg *ifi;
+	struct nlattr *inet = mnl_attr_nest_start(nlh, AF_INET);
+	struct nlattr *conf = mnl_attr_nest_start(nlh, IFLA_INET_CONF);
 
-	if (!nlh)
-		return -ENOMEM;
-	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = ifindex;
-	mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
-	spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
-	inet = mnl_attr_nest_start(nlh, AF_INET);
-	conf = mnl_attr_nest_start(nlh, IFLA_INET_CONF);
 	if (c->rp_filter >= 0)
 		mnl_attr_put_u32(nlh, IPV4_DEVCONF_RP_FILTER, (uint32_t)c->rp_filter);
 	if (c->disable_policy >= 0)
@@ -81,9 +94,53 @@ int nl_link_put_conf(struct nl_batch *b, int ifindex, const char *alias,
 		mnl_attr_put_u32(nlh, IPV4_DEVCONF_NOXFRM, (uint32_t)c->disable_xfrm);
 	mnl_attr_nest_end(nlh, conf);
 	mnl_attr_nest_end(nlh, inet);
+}
+
+int nl_link_put_conf(struct nl_batch *b, int ifindex, const struct klink *l, int cookie)
+{
+	struct nlmsghdr *nlh = nl_batch_start(b, RTM_NEWLINK, 0, cookie);
+	struct nlattr *spec, *inet6;
+	struct ifinfomsg *ifi;
+
+	if (!nlh)
+		return -ENOMEM;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	mnl_attr_put_strz(nlh, IFLA_IFALIAS, l->alias);
+	spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+	nl_link_put_inet(nlh, &l->conf);
+	if (nl_link_sets_v6(l)) {
+		inet6 = mnl_attr_nest_start(nlh, AF_INET6);
+		mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, (uint8_t)l->conf.addr_gen_mode);
+		mnl_attr_nest_end(nlh, inet6);
+	}
 	mnl_attr_nest_end(nlh, spec);
 	nl_batch_commit(b);
+	if (!l->up)
+		return 0;
+	/* A link created down (nl_link_create_down) goes up only now: the kernel applies
+	 * a message's flags before its IFLA_AF_SPEC, so up in the same message would
+	 * make the link-local address the settings are there to prevent. */
+	if (!(nlh = nl_batch_start(b, RTM_NEWLINK, 0, cookie)))
+		return -ENOMEM;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_change = IFF_UP;
+	nl_batch_commit(b);
 	return 0;
+}
+
+static void nl_link_parse_inet6(const struct nlattr *af, struct kconf *c)
+{
+	const struct nlattr *at;
+
+	mnl_attr_for_each_nested(at, af)
+		if (mnl_attr_get_type(at) == IFLA_INET6_ADDR_GEN_MODE &&
+		    mnl_attr_get_payload_len(at) >= 1)
+			c->addr_gen_mode = *(const uint8_t *)mnl_attr_get_payload(at);
 }
 
 /* IFLA_AF_SPEC / AF_INET / IFLA_INET_CONF is a u32 array indexed by devconf id - 1. */
@@ -92,6 +149,10 @@ static void nl_link_parse_conf(const struct nlattr *spec, struct kconf *c)
 	const struct nlattr *af, *at;
 
 	mnl_attr_for_each_nested(af, spec) {
+		if (mnl_attr_get_type(af) == AF_INET6) {
+			nl_link_parse_inet6(af, c);
+			continue;
+		}
 		if (mnl_attr_get_type(af) != AF_INET)
 			continue;
 		mnl_attr_for_each_nested(at, af) {

@@ -433,7 +433,9 @@ static bool plan_conf_same(const struct kconf *c, const struct kconf *d)
 {
 	return (d->rp_filter < 0 || c->rp_filter == d->rp_filter) &&
 	       (d->disable_policy < 0 || c->disable_policy == d->disable_policy) &&
-	       (d->disable_xfrm < 0 || c->disable_xfrm == d->disable_xfrm);
+	       (d->disable_xfrm < 0 || c->disable_xfrm == d->disable_xfrm) &&
+	       (d->addr_gen_mode < 0 || c->addr_gen_mode < 0 ||
+		c->addr_gen_mode == d->addr_gen_mode);
 }
 
 /* Pass 1: tunnels whose name or SPD selector a foreign object holds. */

@@ -35,7 +35,9 @@ static void plan_fmt_conf(const struct klink *l, char *buf, size_t len)
 		n += snprintf(buf + n, len - (size_t)n, " disable_policy=%d",
 			      l->conf.disable_policy);
 	if (n > 0 && (size_t)n < len && l->conf.disable_xfrm >= 0)
-		snprintf(buf + n, len - (size_t)n, " disable_xfrm=%d", l->conf.disable_xfrm);
+		n += snprintf(buf + n, len - (size_t)n, " disable_xfrm=%d", l->conf.disable_xfrm);
+	if (n > 0 && (size_t)n < len && l->conf.addr_gen_mode >= 0)
+		snprintf(buf + n, len - (size_t)n, " addr_gen_mode=%d", l->conf.addr_gen_mode);
 }
 
 static void plan_fmt_addr(const struct kaddr *a, char *buf, size_t len)

@@ -125,7 +125,7 @@ static int reconcile_put(const struct plan_action *a, int i, const struct kstate
 		return nl_link_put_new(rt, &a->u.link, a->op == PLAN_ADD, i);
 	case PLAN_OBJ_CONF:
 		ifindex = reconcile_ifindex(links, a->u.link.ifname);
-		return ifindex ? nl_link_put_conf(rt, ifindex, a->u.link.alias, &a->u.link.conf, i) : -ENODEV;
+		return ifindex ? nl_link_put_conf(rt, ifindex, &a->u.link, i) : -ENODEV;
 	case PLAN_OBJ_ADDR:
 		ifindex = a->op == PLAN_DEL ? a->u.addr.ifindex :
 			  reconcile_ifindex(links, a->u.addr.ifname);

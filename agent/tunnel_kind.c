@@ -119,15 +119,20 @@ static int tunnel_kind_vti_parse(const struct nlattr *data, struct klink *l)
  * VTI: the decapsulated packet must not be checked against the SPD a second time
  * (disable_policy=1): it carries a tunnel-mode secpath that no unmarked policy
  * matches. disable_xfrm must stay 0: it marks routes through the VTI DST_NOXFRM,
- * and the VTI's own marked policy lookup then finds nothing and drops every packet. */
+ * and the VTI's own marked policy lookup then finds nothing and drops every packet.
+ * Both: no IPv6 link-local address (addr_gen_mode none). With one, the kernel sends
+ * DAD, router solicitations and MLD reports into the tunnel as soon as it is up, and
+ * that chatter is traffic for the SPD: it would start every on-demand tunnel at once.
+ * IPv6 prefixes are routed over the tunnel without it (routes name the device). */
+#define TUNNEL_KIND_NO_LL 1		/* IN6_ADDR_GEN_MODE_NONE */
 static const struct tunnel_kind tunnel_kinds[] = {
-	{ "gre", INTENT_KIND_GRE, AF_INET, true, { 2, -1, -1 },
+	{ "gre", INTENT_KIND_GRE, AF_INET, true, { 2, -1, -1, TUNNEL_KIND_NO_LL },
 	  tunnel_kind_gre_fill, tunnel_kind_gre_parse },
-	{ "ip6gre", INTENT_KIND_GRE, AF_INET6, true, { 2, -1, -1 },
+	{ "ip6gre", INTENT_KIND_GRE, AF_INET6, true, { 2, -1, -1, TUNNEL_KIND_NO_LL },
 	  tunnel_kind_gre_fill, tunnel_kind_gre_parse },
-	{ "vti", INTENT_KIND_VTI, AF_INET, false, { 2, 1, 0 },
+	{ "vti", INTENT_KIND_VTI, AF_INET, false, { 2, 1, 0, TUNNEL_KIND_NO_LL },
 	  tunnel_kind_vti_fill, tunnel_kind_vti_parse },
-	{ "vti6", INTENT_KIND_VTI, AF_INET6, false, { 2, 1, 0 },
+	{ "vti6", INTENT_KIND_VTI, AF_INET6, false, { 2, 1, 0, TUNNEL_KIND_NO_LL },
 	  tunnel_kind_vti_fill, tunnel_kind_vti_parse },
 };
 

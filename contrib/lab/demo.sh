@@ -1,7 +1,8 @@
 #!/bin/sh
 # `make demo`, inside user-mode Linux (started by contrib/demo.sh through lab.sh): the
-# whole of contrib/examples/demo.json as a live GRE-over-IPsec network, checked end to
-# end. Exit status in $LAB_OUT/rc: 0 only when every check passed.
+# whole of contrib/examples/demo.json (or the network file LAB_JSON names, e.g.
+# contrib/examples/ipv6.json) as a live GRE-over-IPsec network, checked end to end.
+# Exit status in $LAB_OUT/rc: 0 only when every check passed.
 set -u
 T0=${LAB_T0:-$(date +%s)}
 . "$LAB_ROOT/contrib/lab/lib.sh"
@@ -24,23 +25,28 @@ not_up() {
 # The initiator of tunnel ID at site A, from A's applied intent: true or false.
 initiator() { jq -r --arg i "$2" '.tunnels[] | select(.id == $i) | .security.initiator' "$L/$1/state/intent.json"; }
 
-# pings LIST: every tunnel of LIST, both ways, in parallel; results in $L/ping.*
+# pings LIST: every tunnel of LIST, both ways, for each prefix family both ends have,
+# in parallel; results in $L/ping.*
 pings() {
 	pids=""
-	while read -r id a b kind ia ib st ha hb; do
-		for dir in "$a $ha $hb $ia $b" "$b $hb $ha $ib $a"; do
-			set -- $dir
-			(
-				dev=$(route_dev "$1" "$2" "$3")
-				if [ "$dev" != "$4" ]; then
-					echo "FAIL $1 -> $5: routed via '$dev', not tunnel $4"
-				elif ping_from "$1" "$2" "$3" 5; then
-					echo "ok   $1 -> $5 over $4 ($kind)"
-				else
-					echo "FAIL $1 -> $5 over $4 ($kind): ping lost packets"
-				fi
-			) > "$L/ping.$1.$4" &
-			pids="$pids $!"
+	while read -r id a b kind ia ib st _ _; do
+		for fam in 4 6; do
+			ha=$(lab_host "$a" $fam); hb=$(lab_host "$b" $fam)
+			[ -n "$ha" ] && [ -n "$hb" ] || continue
+			for dir in "$a $ha $hb $ia $b" "$b $hb $ha $ib $a"; do
+				set -- $dir
+				(
+					dev=$(route_dev "$1" "$2" "$3")
+					if [ "$dev" != "$4" ]; then
+						echo "FAIL $1 -> $5 (IPv$fam): routed via '$dev', not tunnel $4"
+					elif ping_from "$1" "$2" "$3" 5; then
+						echo "ok   $1 -> $5 over $4 ($kind, IPv$fam)"
+					else
+						echo "FAIL $1 -> $5 over $4 ($kind, IPv$fam): ping lost packets"
+					fi
+				) > "$L/ping.$1.$4.$fam" &
+				pids="$pids $!"
+			done
 		done
 	done < "$1"
 	wait $pids

@@ -30,6 +30,11 @@ for b in gresec-controller gresec-agent; do
 done
 ls -d /usr/lib/uml/modules/*/ >/dev/null 2>&1 || fail "no UML modules under /usr/lib/uml/modules"
 
+# The network file may be given relative to where the lab was started from.
+case ${LAB_JSON:-} in
+""|/*) ;;
+*) [ -f "$LAB_JSON" ] || fail "LAB_JSON=$LAB_JSON: no such file"; LAB_JSON=$(pwd)/$LAB_JSON ;;
+esac
 OUT=$(mktemp -d /tmp/gresec-lab.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT INT TERM
 # UML hands unknown NAME=value boot parameters to init as its environment; `quiet`

@@ -43,27 +43,46 @@ lab_modules() {
 	chmod +x "$L/modprobe"
 	# The kernel asks for crypto templates (rfc4106(gcm(aes))) itself.
 	echo "$L/modprobe" > /proc/sys/kernel/modprobe
-	for m in veth bridge dummy ip_gre ip_vti esp4 xfrm_user gcm ghash-generic seqiv \
+	for m in veth bridge dummy ip_gre ip_vti esp4 ah4 xfrm_user gcm ghash-generic seqiv \
 		echainiv authenc hmac cbc ctr sha512_generic nf_conntrack nf_nat iptable_nat \
-		xt_MASQUERADE; do
+		xt_MASQUERADE ip6_gre ip6_vti esp6 ah6 ip6table_nat; do
 		modprobe -d "$L/kmod" "$m" || die "cannot load kernel module $m"
 	done
 }
 
-# Sites from the demo file: "name underlay behind_nat prefix host", one a line, host
-# being the prefix's first address (put on the site's dummy "lan0").
+# A prefix's first address (IPv4, or IPv6 written "x::/len"), what the lab puts on the
+# site's dummy "lan0" and pings from.
+LAB_JQ_HOST='def host: split("/")[0] | if test(":") then (if endswith("::") then . + "1"
+	else error("lab: IPv6 prefixes must end in ::/len") end) else split(".") |
+	"\(.[0]).\(.[1]).\(.[2]).\((.[3] | tonumber) + 1)" end;'
+
+# Sites from the demo file: "name underlay behind_nat prefix host", one a line, for the
+# first prefix; every prefix of every site as "name prefix host" in $L/hosts.
 lab_sites() {
-	jq -r '.sites[] | .prefixes[0] as $p | ($p | split("/")[0] | split(".")) as $o |
-		"\(.name) \(.underlay) \(.behind_nat // false) \($p) \($o[0]).\($o[1]).\($o[2]).\(($o[3] | tonumber) + 1)"' "$DEMO_JSON"
+	jq -r "$LAB_JQ_HOST"'.sites[] | .name as $n | .prefixes[] | "\($n) \(.) \(host)"' \
+		"$DEMO_JSON" > "$L/hosts"
+	jq -r "$LAB_JQ_HOST"'.sites[] | .prefixes[0] as $p |
+		"\(.name) \(.underlay) \(.behind_nat // false) \($p) \($p | host)"' "$DEMO_JSON"
 }
+# is_v6 ADDR: an IPv6 address or prefix.
+is_v6() { case $1 in *:*) return 0 ;; esac; return 1; }
+# site_v6 NAME: the site needs IPv6 (its underlay or one of its prefixes is IPv6).
+site_v6() { awk -v n="$1" '$1 == n && $2 ~ /:/ { f = 1 } END { exit !f }' "$L/sites" "$L/hosts"; }
 
 # Each process start costs tens of milliseconds in UML: the network is made with one
 # `ip -batch` in the root namespace and one shell per namespace.
-# ns_setup NS COMMANDS: sysctls, then `ip -batch` COMMANDS inside NS.
+# ns_setup NS COMMANDS [v6]: sysctls, then `ip -batch` COMMANDS inside NS. IPv6 only
+# where the site needs it, and as a router (forwarding: no router solicitations).
+# The tunnels themselves stay quiet with IPv6 on: the agent makes them without a
+# link-local address (docs/operations.md), which the on-demand checks prove.
 ns_setup() {
 	printf '%s\n' "$2" > "$L/$1.batch"
-	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-		net.ipv6.conf.default.disable_ipv6=1 net.ipv4.ip_forward=1 > /dev/null &&
+	v6=1
+	[ "${3:-}" = v6 ] && v6=0
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=$v6 \
+		net.ipv6.conf.default.disable_ipv6=$v6 net.ipv4.ip_forward=1 > /dev/null &&
+		{ [ $v6 = 1 ] || ip netns exec "$1" sysctl -qw net.ipv6.conf.all.forwarding=1 \
+			net.ipv6.conf.default.forwarding=1 > /dev/null; } &&
 		ip -n "$1" -batch "$L/$1.batch" || die "network of $1"
 }
 
@@ -98,33 +117,39 @@ lab_net() {
 	i=10
 	while read -r name ul nat pfx host; do
 		i=$((i + 1))
+		v6=; site_v6 "$name" && v6=v6
 		cmds="link set lo up
 addr add 172.31.255.$i/24 dev mg0
 link set mg0 up
 link add lan0 type dummy
-addr add $host/${pfx#*/} dev lan0
+$(awk -v n="$name" '$1 == n { split($2, p, "/"); print "addr add " $3 "/" p[2] " dev lan0" ($3 ~ /:/ ? " nodad" : "") }' "$L/hosts")
 link set lan0 up"
+		if is_v6 "$ul"; then
+			len=64; nodad=" nodad"; gw=${ul%:*}:1; ipt=ip6tables-legacy
+		else
+			len=$UNDERLAY_LEN; nodad=; gw=${ul%.*}.1; ipt=iptables-legacy
+		fi
 		if [ "$nat" = true ]; then
-			gw=${ul%.*}.1
 			ns_setup "nat-$name" "link set lo up
-addr add $NAT_PUBLIC/$UNDERLAY_LEN dev ul0
+addr add $NAT_PUBLIC/$len dev ul0$nodad
 link set ul0 up
-addr add $gw/24 dev in0
-link set in0 up"
-			# The kernel's own masquerading: the site's IKE and ESP-in-UDP leave
-			# with the NAT's address and a rewritten source port.
-			ip netns exec "nat-$name" iptables-legacy -t nat -A POSTROUTING -o ul0 -j MASQUERADE ||
+addr add $gw/$len dev in0$nodad
+link set in0 up" $v6
+			# The kernel's own masquerading (NAT66 for an IPv6 underlay): the
+			# site's IKE and ESP-in-UDP leave with the NAT's address and a
+			# rewritten source port.
+			ip netns exec "nat-$name" $ipt -t nat -A POSTROUTING -o ul0 -j MASQUERADE ||
 				die "masquerade in nat-$name"
 			cmds="$cmds
-addr add $ul/24 dev ul0
+addr add $ul/$len dev ul0$nodad
 link set ul0 up
 route add default via $gw"
 		else
 			cmds="$cmds
-addr add $ul/$UNDERLAY_LEN dev ul0
+addr add $ul/$len dev ul0$nodad
 link set ul0 up"
 		fi
-		ns_setup "$name" "$cmds"
+		ns_setup "$name" "$cmds" $v6
 	done < "$L/sites"
 }
 
@@ -245,6 +270,8 @@ lab_tunnels() {
 }
 
 host_of() { while read -r _n _u _x _p _h; do [ "$_n" = "$1" ] && echo "$_h"; done < "$L/sites"; }
+# lab_host SITE 4|6: the site's lan0 address of that family (empty when it has none).
+lab_host() { awk -v n="$1" -v f="$2" '$1 == n && (f == 6) == ($3 ~ /:/) { print $3; exit }' "$L/hosts"; }
 
 # ping_from NS SRC DST [COUNT]: 0 when every reply came.
 ping_from() {

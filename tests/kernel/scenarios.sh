@@ -108,6 +108,13 @@ sc_pair() {
 	l=$(ip -n a -d link show gs-bv)
 	echo "$l" | grep -q 'vti remote 198.51.100.2 local 198.51.100.1 ikey 0.0.3.234 okey 0.0.3.234' || fail "gs-bv: $l"
 	check ip -n a addr show gs-b | grep -q 'inet 169.254.1.0/31'
+	# No IPv6 link-local address on the tunnels (IPv6 is on here): the kernel's DAD,
+	# router solicitations and MLD would be traffic for the SPD (an on-demand SA).
+	for d in gs-b gs-bv; do
+		ip -n a -d link show "$d" | grep -q 'addrgenmode none' || fail "$d: addrgenmode: $(ip -n a -d link show "$d")"
+		[ -z "$(ip -n a -6 addr show dev "$d")" ] || fail "$d has IPv6 addresses: $(ip -n a -6 addr show dev "$d")"
+	done
+	check test "$(ip netns exec a sysctl -n net.ipv6.conf.all.disable_ipv6)" = 0
 	check test "$(ip netns exec a sysctl -n net.ipv4.conf.gs-bv.disable_policy)" = 1
 	check test "$(ip netns exec a sysctl -n net.ipv4.conf.gs-b.rp_filter)" = 2
 	r=$(ip -n a route show proto 201)

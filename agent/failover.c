@@ -346,6 +346,9 @@ bool failover_eval(struct failover *f, const struct intent *in,
 		if (ike && ike->in == in && live_retry_due(f->live, i, &f->inp[i], now_ms)) {
 			log_ctx(LOG_LVL_DEBUG, in->site, t->id, "down; initiating again");
 			ike_initiate(ike, i, now_ms);
+		} else if (ike && ike->in == in && live_rekey_due(f->live, i, &f->inp[i], now_ms)) {
+			log_ctx(LOG_LVL_INFO, in->site, t->id, "BFD down over installed SAs; rekeying them");
+			ike_rekey(ike, i);
 		}
 		failover_bfd(f, i, &f->inp[i]);
 	}

@@ -78,19 +78,20 @@ static void ike_msg_auth(struct vici_msg *m, const char *round, const char *id, 
 }
 
 /* GRE carries its own addressing, so the SA covers just GRE between the underlay
- * addresses; a VTI routes whole overlay traffic through a tunnel-mode SA. */
+ * addresses; a VTI routes whole overlay traffic, IPv4 and IPv6 whatever the
+ * underlay's family, through a tunnel-mode SA. */
 static void ike_msg_ts(struct vici_msg *m, const struct intent_tunnel *t)
 {
-	const char *ts = "dynamic[gre]";
+	static const char *const gre[] = { "dynamic[gre]", NULL };
+	static const char *const vti[] = { "0.0.0.0/0", "::/0", NULL };
+	const char *const *ts = t->kind == INTENT_KIND_VTI ? vti : gre;
 
-	if (t->kind == INTENT_KIND_VTI)
-		ts = t->overlay_local.addr.family == AF_INET6 ? "::/0" : "0.0.0.0/0";
-	vici_msg_list(m, "local_ts");
-	vici_msg_item(m, ts);
-	vici_msg_list_end(m);
-	vici_msg_list(m, "remote_ts");
-	vici_msg_item(m, ts);
-	vici_msg_list_end(m);
+	for (int side = 0; side < 2; side++) {
+		vici_msg_list(m, side ? "remote_ts" : "local_ts");
+		for (size_t i = 0; ts[i]; i++)
+			vici_msg_item(m, ts[i]);
+		vici_msg_list_end(m);
+	}
 }
 
 /* charon's defaults put the hard expiry 10 % after rekey_time (life_time) and start
@@ -609,43 +610,57 @@ void ike_retry_reset(struct ike *ike, size_t i)
 	}
 }
 
-int ike_initiate(struct ike *ike, size_t i, int64_t now_ms)
+/* A command on tunnel i's CHILD_SA ("initiate", "rekey"): its child and IKE names,
+ * extra options, charon's refusal kept as the tunnel's error. */
+static int ike_child_cmd(struct ike *ike, size_t i, const char *cmd, bool async)
 {
-	const struct intent_tunnel *t;
-	struct ike_retry *r;
+	const struct intent_tunnel *t = &ike->in->tunnels[i];
 	struct vici_msg *m = NULL;
 	char child[IKE_CHILD_MAX + 1], err[160];
-	int rc;
+	int rc = ike_child_name(t, ike->in->ca, child, sizeof(child));
+
+	if (!rc)
+		rc = ike_connect(ike);
+	if (rc)
+		goto out;
+	rc = -ENOMEM;
+	if (!(m = vici_msg_new()))
+		goto out;
+	vici_msg_kv(m, "child", child);
+	vici_msg_kv(m, "ike", t->id);
+	if (async) {
+		/* Negative timeout: charon queues the initiation and answers at once. */
+		vici_msg_kv(m, "timeout", "-1");
+		vici_msg_kv(m, "init-limits", "no");
+	}
+	rc = vici_call_check(ike->vc, cmd, m, err, sizeof(err));
+	if (rc && ike->ev)
+		ike_events_set_error(ike->ev, t->id, "%s: %s", cmd, err);
+out:
+	vici_msg_free(m);
+	return rc;
+}
+
+int ike_initiate(struct ike *ike, size_t i, int64_t now_ms)
+{
+	struct ike_retry *r;
 
 	if (!ike->in || i >= ike->in->n_tunnels || i >= ike->n_retry)
 		return -EINVAL;
-	t = &ike->in->tunnels[i];
 	r = &ike->retry[i];
 	r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : IKE_RETRY_MIN_MS;
 	if (r->backoff_ms > IKE_RETRY_MAX_MS)
 		r->backoff_ms = IKE_RETRY_MAX_MS;
 	r->next_ms = now_ms + r->backoff_ms;
 	r->last_initiate_ms = now_ms;
-	rc = ike_child_name(t, ike->in->ca, child, sizeof(child));
-	if (!rc)
-		rc = ike_connect(ike);
-	if (rc)
-		goto out;
-	rc = -ENOMEM;
-	m = vici_msg_new();
-	if (!m)
-		goto out;
-	vici_msg_kv(m, "child", child);
-	vici_msg_kv(m, "ike", t->id);
-	/* Negative timeout: charon queues the initiation and answers at once. */
-	vici_msg_kv(m, "timeout", "-1");
-	vici_msg_kv(m, "init-limits", "no");
-	rc = vici_call_check(ike->vc, "initiate", m, err, sizeof(err));
-	if (rc && ike->ev)
-		ike_events_set_error(ike->ev, t->id, "initiate: %s", err);
-out:
-	vici_msg_free(m);
-	return rc;
+	return ike_child_cmd(ike, i, "initiate", true);
+}
+
+int ike_rekey(struct ike *ike, size_t i)
+{
+	if (!ike->in || i >= ike->in->n_tunnels)
+		return -EINVAL;
+	return ike_child_cmd(ike, i, "rekey", false);
 }
 
 int ike_acquire(struct ike *ike, uint32_t reqid, int64_t now_ms)

@@ -188,6 +188,9 @@ int64_t ike_next_timeout_ms(const struct ike *ike, int64_t now_ms);
 /* Async initiate of tunnel i's child (charon answers at once; the outcome arrives as
  * events). 0 or negative errno. */
 int ike_initiate(struct ike *ike, size_t i, int64_t now_ms);
+/* Async rekey of tunnel i's CHILD_SAs: fresh SAs on both ends replace SAs that carry
+ * nothing (agent/liveness.h, live_rekey_due). 0 or negative errno. */
+int ike_rekey(struct ike *ike, size_t i);
 /* Forgets tunnel i's backoff (a new or changed conn starts at once). */
 void ike_retry_reset(struct ike *ike, size_t i);
 int64_t ike_now_ms(void);

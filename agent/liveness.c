@@ -242,17 +242,35 @@ int64_t live_next_ms(const struct live *l, int64_t now_ms)
 	return m;
 }
 
-bool live_retry_due(struct live *l, size_t i, const struct live_input *in, int64_t now_ms)
+/* The next background action on a down tunnel, doubling up to LIVE_RETRY_MAX_MS. */
+static bool live_backoff(struct live_tunnel *t, int64_t now_ms)
 {
-	struct live_tunnel *t = &l->t[i];
-
-	if (t->state != LIVE_DOWN || t->reason == LIVE_R_INTERFACE || in->sa_up ||
-	    in->connecting || now_ms < t->retry_ms)
+	if (now_ms < t->retry_ms)
 		return false;
 	t->backoff_ms = t->backoff_ms * 2 > LIVE_RETRY_MAX_MS ? LIVE_RETRY_MAX_MS
 							      : t->backoff_ms * 2;
 	t->retry_ms = now_ms + t->backoff_ms;
 	return true;
+}
+
+bool live_retry_due(struct live *l, size_t i, const struct live_input *in, int64_t now_ms)
+{
+	struct live_tunnel *t = &l->t[i];
+
+	if (t->state != LIVE_DOWN || t->reason == LIVE_R_INTERFACE || in->sa_up ||
+	    in->connecting)
+		return false;
+	return live_backoff(t, now_ms);
+}
+
+bool live_rekey_due(struct live *l, size_t i, const struct live_input *in, int64_t now_ms)
+{
+	struct live_tunnel *t = &l->t[i];
+
+	if (t->state != LIVE_DOWN || !in->sa_up || in->connecting ||
+	    (t->reason != LIVE_R_BFD_TIMEOUT && t->reason != LIVE_R_BFD_NO_REPLY))
+		return false;
+	return live_backoff(t, now_ms);
 }
 
 bool live_wants_bfd(const struct live *l, size_t i, const struct live_input *in)

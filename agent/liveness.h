@@ -113,6 +113,11 @@ int64_t live_next_ms(const struct live *l, int64_t now_ms);
 /* True when tunnel i is down and its background initiation is due; schedules the
  * next one with backoff. */
 bool live_retry_due(struct live *l, size_t i, const struct live_input *in, int64_t now_ms);
+/* True when tunnel i is down for BFD while its CHILD_SA is installed, and a rekey is
+ * due (the same backoff as retries): SAs that carry nothing one way, e.g. the two ends
+ * kept different SAs of a simultaneous negotiation, are replaced by fresh ones. A dead
+ * peer does not answer the rekey, and charon gives its IKE_SA up. */
+bool live_rekey_due(struct live *l, size_t i, const struct live_input *in, int64_t now_ms);
 /* Whether tunnel i wants a BFD session: enabled, its interface fine, and an SA up or
  * a verdict other than idle (a down tunnel's BFD keeps asking for its SA). */
 bool live_wants_bfd(const struct live *l, size_t i, const struct live_input *in);

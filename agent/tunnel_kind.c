@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_tunnel.h>
+#include <linux/ip6_tunnel.h>
 
 #include "tunnel_kind.h"
 
@@ -35,6 +36,10 @@ static void tunnel_kind_gre_fill(struct nlmsghdr *nlh, const struct klink *l)
 	mnl_attr_put_u16(nlh, IFLA_GRE_OFLAGS, l->key ? GRE_KEY : 0);
 	mnl_attr_put_u32(nlh, IFLA_GRE_IKEY, htonl(l->key));
 	mnl_attr_put_u32(nlh, IFLA_GRE_OKEY, htonl(l->key));
+	/* ip6gre adds an RFC 2473 encapsulation limit option (8 bytes) by default: not
+	 * in the intent's MTU, and of no use between two gateways. */
+	if (l->local.family == AF_INET6)
+		mnl_attr_put_u32(nlh, IFLA_GRE_FLAGS, IP6_TNL_F_IGN_ENCAP_LIMIT);
 }
 
 /* A GRE link the agent would create has one key both ways; anything else reads back

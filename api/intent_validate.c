@@ -160,8 +160,12 @@ static int intent_check_spd(const struct intent_ids *ids, size_t i, char *err, s
 
 	if (!t)
 		return vfail(err, errlen, "spd[%zu].tunnel: no tunnel \"%s\"", i, s->tunnel);
-	if (s->src.addr.family != t->local.family || s->dst.addr.family != t->local.family)
-		return vfail(err, errlen, "spd[%zu]: src and dst must be in the underlay's family", i);
+	/* A VTI carries either family whatever its underlay's: its selectors are any to
+	 * any of one family (what else they may be, the agent's guard says). */
+	if (t->kind == INTENT_KIND_VTI ? s->src.addr.family != s->dst.addr.family :
+	    s->src.addr.family != t->local.family || s->dst.addr.family != t->local.family)
+		return vfail(err, errlen, "spd[%zu]: src and dst must be in the underlay's family "
+			     "(a VTI's: in one family)", i);
 	if (s->proto != 0 && s->proto != 47)
 		return vfail(err, errlen, "spd[%zu].proto: must be 47 (GRE) or 0 (all)", i);
 	if (s->priority < INTENT_SPD_PRIO_MIN || s->priority > INTENT_SPD_PRIO_MAX)

@@ -17,6 +17,7 @@
 #define COMPILE_PRIO_GRE INTENT_SPD_PRIO_MIN
 #define COMPILE_PRIO_VTI (INTENT_SPD_PRIO_MIN + 100)	/* after the narrower GRE selectors */
 #define COMPILE_REQID_BASE 0x10000
+#define COMPILE_SPD_PER_TUNNEL 6	/* a VTI: in, out, fwd for IPv4 and for IPv6 */
 
 size_t compile_ctx_nsites(const struct compile_ctx *c)
 {
@@ -474,20 +475,23 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
  * CHILD_SA from its in, out and fwd policies (child_sa.c, update_usetime) whoever
  * installed them, and logs "querying policy failed" for each one missing. The fwd
  * policy mirrors in; it matches nothing real (GRE is addressed to this gateway, and
- * forwarded VTI traffic carries no mark). */
+ * forwarded VTI traffic carries no mark).
+ * A VTI's policies select what it carries, not its underlay: IPv4 and IPv6 alike
+ * (the overlay and the prefixes may be of either family, whatever the underlay's),
+ * each direction once per family. */
 static int compile_spd(struct intent *in, const struct intent_tunnel *t)
 {
 	int vti = t->kind == INTENT_KIND_VTI;
 	int ndirs = t->sec.mode == INTENT_MODE_TUNNEL ? 3 : 2;
 
-	for (int d = 0; d < ndirs; d++) {
+	for (int d = 0; d < ndirs * (vti ? 2 : 1); d++) {
 		struct intent_spd *s = &in->spd[in->n_spd];
-		int dir = d == 1;	/* 1: out, from here to the peer */
+		int dir = d % ndirs == 1;	/* 1: out, from here to the peer */
 
 		s->tunnel = strdup(t->id);
 		if (!s->tunnel)
 			return -ENOMEM;
-		s->dir = d == 0 ? INTENT_DIR_IN : d == 1 ? INTENT_DIR_OUT : INTENT_DIR_FWD;
+		s->dir = d % ndirs == 0 ? INTENT_DIR_IN : dir ? INTENT_DIR_OUT : INTENT_DIR_FWD;
 		s->src.addr = dir ? t->local : t->remote;
 		s->dst.addr = dir ? t->remote : t->local;
 		s->src.len = s->dst.len = t->local.family == AF_INET6 ? 128 : 32;
@@ -496,6 +500,7 @@ static int compile_spd(struct intent *in, const struct intent_tunnel *t)
 			 * marked. */
 			memset(s->src.addr.bytes, 0, sizeof(s->src.addr.bytes));
 			memset(s->dst.addr.bytes, 0, sizeof(s->dst.addr.bytes));
+			s->src.addr.family = s->dst.addr.family = d < ndirs ? AF_INET : AF_INET6;
 			s->src.len = s->dst.len = 0;
 			s->has_mark = true;
 			s->mark = t->key;
@@ -642,7 +647,7 @@ static int compile_body(const struct compile_ctx *c, size_t self, struct intent 
 	int r = 0;
 
 	in->tunnels = calloc(deg + 1, sizeof(*in->tunnels));
-	in->spd = calloc(3 * deg + 1, sizeof(*in->spd));
+	in->spd = calloc(COMPILE_SPD_PER_TUNNEL * deg + 1, sizeof(*in->spd));
 	if (!in->tunnels || !in->spd)
 		return -ENOMEM;
 	for (size_t j = 0; j < deg && r == 0; j++) {

@@ -77,11 +77,11 @@ site_v6() { awk -v n="$1" '$1 == n && $2 ~ /:/ { f = 1 } END { exit !f }' "$L/si
 # link-local address (docs/operations.md), which the on-demand checks prove.
 ns_setup() {
 	printf '%s\n' "$2" > "$L/$1.batch"
-	v6=1
-	[ "${3:-}" = v6 ] && v6=0
-	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=$v6 \
-		net.ipv6.conf.default.disable_ipv6=$v6 net.ipv4.ip_forward=1 > /dev/null &&
-		{ [ $v6 = 1 ] || ip netns exec "$1" sysctl -qw net.ipv6.conf.all.forwarding=1 \
+	_off=1	# (sh has no locals: not the caller's v6)
+	[ "${3:-}" = v6 ] && _off=0
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=$_off \
+		net.ipv6.conf.default.disable_ipv6=$_off net.ipv4.ip_forward=1 > /dev/null &&
+		{ [ $_off = 1 ] || ip netns exec "$1" sysctl -qw net.ipv6.conf.all.forwarding=1 \
 			net.ipv6.conf.default.forwarding=1 > /dev/null; } &&
 		ip -n "$1" -batch "$L/$1.batch" || die "network of $1"
 }

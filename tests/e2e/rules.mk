@@ -10,4 +10,4 @@ e2e-matrix: $(BUILD)/gresec-agent $(BUILD)/gresec-controller
 	BUILD=$(abspath $(BUILD)) LAB_JSON=$(abspath contrib/examples/matrix.json) \
 		LAB_TIME_LIMIT=600 sh contrib/lab/lab.sh tests/e2e/matrix.sh
 
-check-extra:: e2e
+check-extra:: e2e e2e-matrix

@@ -414,7 +414,7 @@ static void test_vti_and_mtu(void **state)
 	json_t *in;
 	const json_t *t, *sp;
 	size_t i;
-	int ndirs = 0;
+	int ndirs = 0, v6 = 0;
 
 	assert_int_equal(import(f, "{\"profiles\":[{\"name\":\"p\"}],\"sites\":[" SITES_4 "],"
 		"\"tunnels\":[{\"name\":\"v\",\"a\":\"s1\",\"b\":\"s2\",\"tunnel_type\":\"vti\",\"profile\":\"p\"},"
@@ -436,12 +436,17 @@ static void test_vti_and_mtu(void **state)
 			assert_string_not_equal(dir, "fwd");
 			continue;
 		}
-		/* tunnel mode: in, out and fwd, each marked (charon queries all three) */
+		/* tunnel mode: in, out and fwd, each marked (charon queries all three), once
+		 * per inner family: a VTI carries IPv4 and IPv6 whatever its underlay's */
 		ndirs++;
+		v6 += strchr(json_string_value(json_object_get(sp, "src")), ':') != NULL;
+		assert_string_equal(json_string_value(json_object_get(sp, "src")),
+				    json_string_value(json_object_get(sp, "dst")));
 		assert_int_equal(json_integer_value(json_object_get(json_object_get(sp, "mark"), "value")),
 				 json_integer_value(json_object_get(t, "key")));
 	}
-	assert_int_equal(ndirs, 3);
+	assert_int_equal(ndirs, 6);
+	assert_int_equal(v6, 3);
 	json_decref(in);
 }
 

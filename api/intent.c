@@ -135,28 +135,6 @@ struct dec {
 	int rc;
 };
 
-static int dec_fail(struct dec *d, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int dec_fail(struct dec *d, const char *path, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (d->rc)
-		return d->rc;
-	d->rc = -EINVAL;
-	if (!d->errlen)
-		return d->rc;
-	n = snprintf(d->err, d->errlen, "%s%s", path, *path ? ": " : "");
-	if (n < 0 || (size_t)n >= d->errlen)
-		return d->rc;
-	va_start(ap, fmt);
-	vsnprintf(d->err + n, d->errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return d->rc;
-}
-
 static const char *sub(char *buf, size_t len, const char *base, const char *key)
 {
 	snprintf(buf, len, "%.100s%s%.40s", base, *base ? "." : "", key);
@@ -169,57 +147,85 @@ static const char *idx(char *buf, size_t len, const char *base, size_t i)
 	return buf;
 }
 
-/* Every key of o must be in allowed (NULL-terminated): typos are errors. */
+/* The error at path's member key (at path itself when key is NULL); the first one stays.
+ * Paths are only formatted here: decoding a large intent formats none. */
+static int dec_fail(struct dec *d, const char *path, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int dec_fail(struct dec *d, const char *path, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	char p[160];
+	int n;
+
+	if (d->rc)
+		return d->rc;
+	d->rc = -EINVAL;
+	if (!d->errlen)
+		return d->rc;
+	if (key)
+		path = sub(p, sizeof(p), path, key);
+	n = snprintf(d->err, d->errlen, "%s%s", path, *path ? ": " : "");
+	if (n < 0 || (size_t)n >= d->errlen)
+		return d->rc;
+	va_start(ap, fmt);
+	vsnprintf(d->err + n, d->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return d->rc;
+}
+
 /* Every key of o must be one of the fields': typos are errors. */
 static int dec_keys(struct dec *d, const json_t *o, const char *path,
 		    const struct intent_field *fields, size_t n)
 {
 	const char *k;
 	json_t *v;
-	char p[160];
 
 	if (!json_is_object(o))
-		return dec_fail(d, path, "must be an object");
+		return dec_fail(d, path, NULL, "must be an object");
 	json_object_foreach((json_t *)o, k, v) {
 		size_t i = 0;
 
 		while (i < n && strcmp(fields[i].key, k))
 			i++;
 		if (i == n)
-			return dec_fail(d, sub(p, sizeof(p), path, k), "unknown field");
+			return dec_fail(d, path, k, "unknown field");
 	}
 	return 0;
 }
 
-static int dec_str(struct dec *d, const json_t *v, const char *p, char **out)
+static int dec_str(struct dec *d, const json_t *v, const char *path,
+		   const struct intent_field *f, void *base)
 {
+	char **out = (char **)((char *)base + f->off);
+
 	if (!json_is_string(v) || !json_string_length(v))
-		return dec_fail(d, p, "must be a non-empty string");
+		return dec_fail(d, path, f->key, "must be a non-empty string");
 	if (strlen(json_string_value(v)) != json_string_length(v))
-		return dec_fail(d, p, "contains NUL");
+		return dec_fail(d, path, f->key, "contains NUL");
 	*out = strdup(json_string_value(v));
 	if (!*out)
 		return d->rc = -ENOMEM;
 	return 0;
 }
 
-static int dec_uint(struct dec *d, const json_t *v, const char *p, const struct intent_field *f,
-		    void *base)
+static int dec_uint(struct dec *d, const json_t *v, const char *path,
+		    const struct intent_field *f, void *base)
 {
 	json_int_t n;
 
 	if (!json_is_integer(v))
-		return dec_fail(d, p, "must be an integer");
+		return dec_fail(d, path, f->key, "must be an integer");
 	n = json_integer_value(v);
 	if (n < 0 || (uint64_t)n < f->min || (uint64_t)n > f->max)
-		return dec_fail(d, p, "must be between %llu and %llu",
+		return dec_fail(d, path, f->key, "must be between %llu and %llu",
 				(unsigned long long)f->min, (unsigned long long)f->max);
 	intent_field_set_uint(base, f, (uint64_t)n);
 	return 0;
 }
 
-static int dec_enum(struct dec *d, const json_t *v, const char *p, const struct intent_field *f,
-		    void *base)
+static int dec_enum(struct dec *d, const json_t *v, const char *path,
+		    const struct intent_field *f, void *base)
 {
 	const struct intent_enum *e = f->names;
 	int i = json_is_string(v) ? intent_enum_value(e, json_string_value(v)) : -EINVAL;
@@ -233,29 +239,31 @@ static int dec_enum(struct dec *d, const json_t *v, const char *p, const struct 
 	for (size_t k = 0; k < e->n && len < sizeof(list); k++)
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", k ? ", " : "",
 					e->names[k]);
-	return dec_fail(d, p, "must be one of %s", list);
+	return dec_fail(d, path, f->key, "must be one of %s", list);
 }
 
 /* A char array member: the interface name, or committed_at. */
-static int dec_chars(struct dec *d, const json_t *v, const char *p, const struct intent_field *f,
-		     void *base)
+static int dec_chars(struct dec *d, const json_t *v, const char *path,
+		     const struct intent_field *f, void *base)
 {
 	int64_t ms;
 
 	if (f->type == INTENT_FT_TIME) {
 		if (!json_is_string(v) || intent_time_parse(json_string_value(v), &ms) < 0)
-			return dec_fail(d, p, "must be a UTC time, YYYY-MM-DDTHH:MM:SS.fffZ");
+			return dec_fail(d, path, f->key,
+					"must be a UTC time, YYYY-MM-DDTHH:MM:SS.fffZ");
 	} else if (!json_is_string(v) || json_string_length(v) >= f->size ||
 		   strlen(json_string_value(v)) != json_string_length(v)) {
-		return dec_fail(d, p, "must be a string of at most %zu characters", f->size - 1);
+		return dec_fail(d, path, f->key, "must be a string of at most %zu characters",
+				f->size - 1);
 	}
 	snprintf((char *)base + f->off, f->size, "%s", json_string_value(v));
 	return 0;
 }
 
 /* The three address forms; the parsers fill the member in place. */
-static int dec_addr(struct dec *d, const json_t *v, const char *p, const struct intent_field *f,
-		    void *base)
+static int dec_addr(struct dec *d, const json_t *v, const char *path,
+		    const struct intent_field *f, void *base)
 {
 	const char *s = json_is_string(v) ? json_string_value(v) : NULL;
 	void *out = (char *)base + f->off;
@@ -263,31 +271,31 @@ static int dec_addr(struct dec *d, const json_t *v, const char *p, const struct 
 
 	if (f->type == INTENT_FT_ADDR) {
 		if (!s || addr_parse(s, out) < 0)
-			return dec_fail(d, p, "not an IPv4 or IPv6 address");
+			return dec_fail(d, path, f->key, "not an IPv4 or IPv6 address");
 		return 0;
 	}
 	if (f->type == INTENT_FT_IFADDR) {
 		if (!s || intent_ifaddr_parse(s, out) < 0)
-			return dec_fail(d, p, "not an address with prefix length");
+			return dec_fail(d, path, f->key, "not an address with prefix length");
 		return 0;
 	}
 	rc = s ? addr_prefix_parse(s, out) : -EINVAL;
 	if (rc == -EDOM)
-		return dec_fail(d, p, "host bits set");
+		return dec_fail(d, path, f->key, "host bits set");
 	if (rc < 0)
-		return dec_fail(d, p, "not a prefix");
+		return dec_fail(d, path, f->key, "not a prefix");
 	return 0;
 }
 
-static int dec_strv(struct dec *d, const json_t *v, const char *p, const struct intent_field *f,
-		    void *base)
+static int dec_strv(struct dec *d, const json_t *v, const char *path,
+		    const struct intent_field *f, void *base)
 {
 	size_t *n = (size_t *)((char *)base + f->count_off);
 	char ***out = (char ***)((char *)base + f->off);
-	char q[180];
+	char p[160], q[180];
 
 	if (!json_is_array(v) || !json_array_size(v))
-		return dec_fail(d, p, "must be a non-empty array of strings");
+		return dec_fail(d, path, f->key, "must be a non-empty array of strings");
 	*out = calloc(json_array_size(v), sizeof(char *));
 	if (!*out)
 		return d->rc = -ENOMEM;
@@ -296,7 +304,8 @@ static int dec_strv(struct dec *d, const json_t *v, const char *p, const struct 
 
 		if (!json_is_string(e) || !json_string_length(e) ||
 		    strlen(json_string_value(e)) != json_string_length(e))
-			return dec_fail(d, idx(q, sizeof(q), p, i), "must be a non-empty string");
+			return dec_fail(d, idx(q, sizeof(q), sub(p, sizeof(p), path, f->key), i),
+					NULL, "must be a non-empty string");
 		(*out)[i] = strdup(json_string_value(e));
 		if (!(*out)[i])
 			return d->rc = -ENOMEM;
@@ -309,17 +318,18 @@ static int dec_object(struct dec *d, const json_t *o, const char *path,
 		      const struct intent_field *fields, size_t n, void *base);
 
 /* An array of objects, each zeroed, then decoded in place. */
-static int dec_array(struct dec *d, const json_t *v, const char *p, const struct intent_field *f,
-		     void *base)
+static int dec_array(struct dec *d, const json_t *v, const char *path,
+		     const struct intent_field *f, void *base)
 {
 	size_t *n = (size_t *)((char *)base + f->count_off);
 	char **arr = (char **)((char *)base + f->off);
-	char q[160];
+	char p[160], q[180];
 
 	if (!json_is_array(v))
-		return dec_fail(d, p, "must be an array");
+		return dec_fail(d, path, f->key, "must be an array");
 	if (!json_array_size(v))
 		return 0;
+	sub(p, sizeof(p), path, f->key);
 	*arr = calloc(json_array_size(v), f->size);
 	if (!*arr)
 		return d->rc = -ENOMEM;
@@ -332,55 +342,56 @@ static int dec_array(struct dec *d, const json_t *v, const char *p, const struct
 	return 0;
 }
 
-static int dec_value(struct dec *d, const json_t *v, const char *p, const struct intent_field *f,
-		     void *base)
+static int dec_value(struct dec *d, const json_t *v, const char *path,
+		     const struct intent_field *f, void *base)
 {
+	char p[160];
+
 	switch (f->type) {
 	case INTENT_FT_CONST:
 	case INTENT_FT_UINT:
-		return dec_uint(d, v, p, f, base);
+		return dec_uint(d, v, path, f, base);
 	case INTENT_FT_BOOL:
 		if (!json_is_boolean(v))
-			return dec_fail(d, p, "must be true or false");
+			return dec_fail(d, path, f->key, "must be true or false");
 		intent_field_set_uint(base, f, json_is_true(v));
 		return 0;
 	case INTENT_FT_ENUM:
-		return dec_enum(d, v, p, f, base);
+		return dec_enum(d, v, path, f, base);
 	case INTENT_FT_STR:
-		return dec_str(d, v, p, (char **)((char *)base + f->off));
+		return dec_str(d, v, path, f, base);
 	case INTENT_FT_IFNAME:
 	case INTENT_FT_TIME:
-		return dec_chars(d, v, p, f, base);
+		return dec_chars(d, v, path, f, base);
 	case INTENT_FT_ADDR:
 	case INTENT_FT_PREFIX:
 	case INTENT_FT_IFADDR:
-		return dec_addr(d, v, p, f, base);
+		return dec_addr(d, v, path, f, base);
 	case INTENT_FT_STRV:
-		return dec_strv(d, v, p, f, base);
+		return dec_strv(d, v, path, f, base);
 	case INTENT_FT_OBJECT:
 		if (f->flags & INTENT_FF_OMIT)
 			intent_field_set_present(base, f);
-		return dec_object(d, v, p, f->fields, f->nfields, (char *)base + f->off);
+		return dec_object(d, v, sub(p, sizeof(p), path, f->key), f->fields, f->nfields,
+				  (char *)base + f->off);
 	case INTENT_FT_ARRAY:
-		return dec_array(d, v, p, f, base);
+		return dec_array(d, v, path, f, base);
 	}
-	return dec_fail(d, p, "no decoder");
+	return dec_fail(d, path, f->key, "no decoder");
 }
 
 static int dec_member(struct dec *d, const json_t *o, const char *path,
 		      const struct intent_field *f, void *base)
 {
 	const json_t *v = o ? json_object_get(o, f->key) : NULL;
-	char p[160];
 
-	sub(p, sizeof(p), path, f->key);
 	if (v)
-		return dec_value(d, v, p, f, base);
+		return dec_value(d, v, path, f, base);
 	if (f->flags & INTENT_FF_REQUIRED)
-		return dec_fail(d, p, "missing");
+		return dec_fail(d, path, f->key, "missing");
 	/* An absent object that has no presence flag is one with every default. */
 	if (f->type == INTENT_FT_OBJECT && !(f->flags & INTENT_FF_OMIT))
-		return dec_object(d, NULL, p, f->fields, f->nfields, (char *)base + f->off);
+		return dec_object(d, NULL, NULL, f->fields, f->nfields, (char *)base + f->off);
 	return 0;
 }
 
@@ -394,6 +405,8 @@ static int dec_object(struct dec *d, const json_t *o, const char *path,
 	for (size_t i = 0; i < n; i++)
 		if (fields[i].def && fields[i].type != INTENT_FT_CONST)
 			intent_field_set_uint(base, &fields[i], fields[i].def);
+	if (!o)
+		return 0;
 	for (int objects = 0; objects < 2; objects++)
 		for (size_t i = 0; i < n; i++)
 			if ((fields[i].type == INTENT_FT_OBJECT) == objects &&

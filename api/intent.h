@@ -184,8 +184,8 @@ int intent_load_file(const char *path, struct intent **out, char *err, size_t er
  * (intent_dump.c). *out is malloc'd and NUL-terminated; len may be NULL. */
 int intent_dump(const struct intent *in, char **out, size_t *len);
 
-/* SHA-256 over every field intent_to_json emits except the revision (intent_hash.c):
- * equal digests, equal JSON. 0 or negative errno. */
+/* SHA-256 over every field intent_to_json emits except revision and committed_at
+ * (intent_hash.c): equal digests, equal JSON but for those. 0 or negative errno. */
 int intent_hash(const struct intent *in, unsigned char out[32]);
 
 const struct intent_tunnel *intent_tunnel_by_id(const struct intent *in, const char *id);

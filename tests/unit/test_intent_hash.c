@@ -3,7 +3,8 @@
  * the revision or committed_at (they say when, not what), and must never change for an
  * intent whose content did not (a new controller would otherwise bump every site's
  * revision on upgrade). The pinned digests below were computed by the code before the
- * intent's fields were described once, in api/intent_field.c. */
+ * intent's fields were described once, in api/intent_field.c; the edits below must
+ * between them change every field of that table. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,20 +16,12 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "fixtures.h"
 #include "intent.h"
+#include "intent_field.h"
 
 /* Every field present, most of them away from their defaults; in canonical form. */
 #define RICH "tests/unit/intent_rich.json"
-
-static json_t *rich_load(void)
-{
-	json_error_t je;
-	json_t *j = json_load_file(RICH, JSON_REJECT_DUPLICATES, &je);
-
-	if (!j)
-		fail_msg("%s: %s (run from the top of the tree)", RICH, je.text);
-	return j;
-}
 
 static void hash_hex(const json_t *j, char hex[65])
 {
@@ -100,7 +93,7 @@ static const char *const optional[] = {
 
 static void test_pinned(void **state)
 {
-	json_t *j = rich_load();
+	json_t *j = fixture_json(RICH);
 
 	(void)state;
 	expect_hash(j, "671e24931d87b433dc84f47758a9f9a4ce952d382cb2f569a938190bb662d3c5");
@@ -117,7 +110,7 @@ static void test_pinned(void **state)
  * escapes and address text are those of the code the digests were pinned with. */
 static void test_canonical(void **state)
 {
-	json_t *j = rich_load(), *enc;
+	json_t *j = fixture_json(RICH), *enc;
 	struct intent *in = NULL;
 	char err[256] = "", *text, *dumped, *again;
 
@@ -215,17 +208,22 @@ static const struct mutation mutations[] = {
 	{ "crl", NULL },
 };
 
-static bool is_unhashed(const char *path)
+static bool listed(const char *const *list, size_t n, const char *path)
 {
-	for (size_t i = 0; i < sizeof(unhashed) / sizeof(unhashed[0]); i++)
-		if (!strcmp(path, unhashed[i]))
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(path, list[i]))
 			return true;
 	return false;
 }
 
+static bool is_unhashed(const char *path)
+{
+	return listed(unhashed, sizeof(unhashed) / sizeof(unhashed[0]), path);
+}
+
 static void test_sensitivity(void **state)
 {
-	json_t *base = rich_load();
+	json_t *base = fixture_json(RICH);
 	char want[65], hex[65];
 
 	(void)state;
@@ -246,12 +244,62 @@ static void test_sensitivity(void **state)
 	json_decref(base);
 }
 
+/* Fields that have one valid value: no edit can change them. */
+static const char *const fixed[] = { "format" };
+
+/* Whether an edit changes the field at path ("tunnels.security.ike_proposals"): the
+ * edits' paths without their array indices. */
+static bool mutated(const char *path)
+{
+	for (size_t i = 0; i < sizeof(mutations) / sizeof(mutations[0]); i++) {
+		char buf[128], out[128] = "", *save = NULL;
+
+		snprintf(buf, sizeof(buf), "%s", mutations[i].path);
+		for (char *k = strtok_r(buf, ".", &save); k; k = strtok_r(NULL, ".", &save))
+			if (strspn(k, "0123456789") != strlen(k))
+				snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s",
+					 *out ? "." : "", k);
+		if (!strcmp(out, path))
+			return true;
+	}
+	return false;
+}
+
+static void check_covered(const struct intent_field *fields, size_t n, const char *prefix)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct intent_field *f = &fields[i];
+		char path[128];
+
+		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", f->key);
+		if (!!(f->flags & INTENT_FF_UNHASHED) != is_unhashed(path))
+			fail_msg("%s: unhashed in the table or in this test only", path);
+		if ((f->type == INTENT_FT_CONST) !=
+		    listed(fixed, sizeof(fixed) / sizeof(fixed[0]), path))
+			fail_msg("%s: fixed in the table or in this test only", path);
+		/* An object that is always there changes only through its members. */
+		if (f->type != INTENT_FT_CONST &&
+		    !(f->type == INTENT_FT_OBJECT && !(f->flags & INTENT_FF_OMIT)) &&
+		    !mutated(path))
+			fail_msg("%s: no edit above changes it", path);
+		if (f->fields)
+			check_covered(f->fields, f->nfields, path);
+	}
+}
+
+static void test_every_field(void **state)
+{
+	(void)state;
+	check_covered(intent_field_root, intent_field_nroot, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pinned),
 		cmocka_unit_test(test_canonical),
 		cmocka_unit_test(test_sensitivity),
+		cmocka_unit_test(test_every_field),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
 /* The intent as compact JSON text, written directly: the same bytes as
- * json_dumps(intent_to_json(in), JSON_COMPACT), which a unit test checks, at a fraction
- * of the cost. The controller serves a thousand intents of a hundred kilobytes each
+ * json_dumps(intent_to_json(in), JSON_COMPACT), which unit tests check, at a fraction
+ * of the cost. Both walk the field table of intent_field.c, in its order. The controller serves a thousand intents of a hundred kilobytes each
  * when a shared profile changes; building and dumping a jansson tree for each took
  * seconds. */
 #include <errno.h>

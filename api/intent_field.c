@@ -10,14 +10,15 @@
 #define INTENT_ENUM_NAME(v, text) [v] = text,
 #define INTENT_FIELD_N(a) (sizeof(a) / sizeof((a)[0]))
 
-/* The enum's names, its descriptor and its intent_<name>_name(). */
-#define INTENT_ENUM_DEFINE(name, LIST)						\
-	static const char *const intent_##name##_names[] = { LIST(INTENT_ENUM_NAME) }; \
-	const struct intent_enum intent_##name##_enum = {			\
-		#name, intent_##name##_names, INTENT_FIELD_N(intent_##name##_names) }; \
-	const char *intent_##name##_name(enum intent_##name v)		\
+/* The enum's names, its descriptor and its intent_<id>_name(). */
+#define INTENT_ENUM_DEFINE(id, LIST)						\
+	static const char *const intent_##id##_names[] = { LIST(INTENT_ENUM_NAME) }; \
+	const struct intent_enum intent_##id##_enum = { .name = #id,	\
+		.names = intent_##id##_names,					\
+		.n = INTENT_FIELD_N(intent_##id##_names) };			\
+	const char *intent_##id##_name(enum intent_##id v)		\
 	{									\
-		return intent_enum_name(&intent_##name##_enum, (unsigned)v);	\
+		return intent_enum_name(&intent_##id##_enum, (unsigned)v);	\
 	}
 
 INTENT_ENUM_DEFINE(kind, INTENT_KIND_LIST)

@@ -36,21 +36,35 @@
 #define INTENT_BFD_MULT_MAX 50
 #define INTENT_BFD_MULT_DEFAULT 3
 
-enum intent_kind { INTENT_KIND_GRE, INTENT_KIND_VTI };
-enum intent_mode { INTENT_MODE_TRANSPORT, INTENT_MODE_TUNNEL };
-enum intent_proto { INTENT_PROTO_ESP, INTENT_PROTO_AH };
-enum intent_start { INTENT_START_ON_DEMAND, INTENT_START_ALWAYS };
-enum intent_dir { INTENT_DIR_IN, INTENT_DIR_OUT, INTENT_DIR_FWD };
+/* Each enum is a list of (value, JSON text): the enum and its names (intent_field.c) are
+ * made from the one list, so no value can lack its name. */
+#define INTENT_ENUM_VALUE(v, text) v,
+#define INTENT_KIND_LIST(X) X(INTENT_KIND_GRE, "gre") X(INTENT_KIND_VTI, "vti")
+#define INTENT_MODE_LIST(X) \
+	X(INTENT_MODE_TRANSPORT, "transport") X(INTENT_MODE_TUNNEL, "tunnel")
+#define INTENT_PROTO_LIST(X) X(INTENT_PROTO_ESP, "esp") X(INTENT_PROTO_AH, "ah")
+#define INTENT_START_LIST(X) \
+	X(INTENT_START_ON_DEMAND, "on-demand") X(INTENT_START_ALWAYS, "always")
+#define INTENT_DIR_LIST(X) \
+	X(INTENT_DIR_IN, "in") X(INTENT_DIR_OUT, "out") X(INTENT_DIR_FWD, "fwd")
 /* What charon's key is: "string", the psk's characters as they are (what agents before
  * psk_encoding did; the JSON leaves the field out), or "hex", the bytes its hex digits
  * after "0x" denote (what ipsec.secrets and swanctl.conf make of "0x..."). */
-enum intent_psk_encoding { INTENT_PSK_STRING, INTENT_PSK_HEX };
+#define INTENT_PSK_ENCODING_LIST(X) X(INTENT_PSK_STRING, "string") X(INTENT_PSK_HEX, "hex")
+/* How the ends authenticate: the tunnel's PSK, or certificates of the intent's CA
+ * (the identities local_id/remote_id are then the sites' names). */
+#define INTENT_AUTH_LIST(X) X(INTENT_AUTH_PSK, "psk") X(INTENT_AUTH_X509, "x509")
+
+enum intent_kind { INTENT_KIND_LIST(INTENT_ENUM_VALUE) };
+enum intent_mode { INTENT_MODE_LIST(INTENT_ENUM_VALUE) };
+enum intent_proto { INTENT_PROTO_LIST(INTENT_ENUM_VALUE) };
+enum intent_start { INTENT_START_LIST(INTENT_ENUM_VALUE) };
+enum intent_dir { INTENT_DIR_LIST(INTENT_ENUM_VALUE) };
+enum intent_psk_encoding { INTENT_PSK_ENCODING_LIST(INTENT_ENUM_VALUE) };
+enum intent_auth { INTENT_AUTH_LIST(INTENT_ENUM_VALUE) };
 /* What an agent that decodes psk_encoding "hex" says in its status reports'
  * "features": the controller uses the hex form for a tunnel once both ends say it. */
 #define INTENT_FEATURE_PSK_HEX "psk-hex"
-/* How the ends authenticate: the tunnel's PSK, or certificates of the intent's CA
- * (the identities local_id/remote_id are then the sites' names). */
-enum intent_auth { INTENT_AUTH_PSK, INTENT_AUTH_X509 };
 
 /* IKE and CHILD_SA parameters of the tunnel's profile, as charon needs them. */
 struct intent_security {
@@ -170,8 +184,8 @@ int intent_load_file(const char *path, struct intent **out, char *err, size_t er
  * (intent_dump.c). *out is malloc'd and NUL-terminated; len may be NULL. */
 int intent_dump(const struct intent *in, char **out, size_t *len);
 
-/* SHA-256 over every field intent_to_json emits except the revision (intent_hash.c):
- * equal digests, equal JSON. 0 or negative errno. */
+/* SHA-256 over every field intent_to_json emits except revision and committed_at
+ * (intent_hash.c): equal digests, equal JSON but for those. 0 or negative errno. */
 int intent_hash(const struct intent *in, unsigned char out[32]);
 
 const struct intent_tunnel *intent_tunnel_by_id(const struct intent *in, const char *id);

@@ -1,13 +1,16 @@
 /* A digest of an intent's content without building its JSON: the controller hashes
  * every site's intent after each write to find the ones that changed, and the JSON of a
- * thousand large intents costs seconds. Every field that intent_to_json emits must be
- * fed here too (revision and committed_at excepted: they say when, not what), or a change would go unnoticed: the unit test
- * test_intent_hash changes each field in turn and checks the digest moves. */
+ * thousand large intents costs seconds. It walks the same field table as the encoders
+ * (intent_field.c), so every field they emit is fed here too but those marked unhashed
+ * (revision and committed_at: they say when, not what). The controller stores digests
+ * to decide when a revision moves, so the bytes fed for an intent must never change:
+ * test_intent_hash pins digests, and checks that a change of any field moves it. */
 #include <errno.h>
 #include <string.h>
 #include <gnutls/crypto.h>
 
 #include "intent.h"
+#include "intent_field.h"
 
 /* Fields are a few bytes each: batching them saves a library call per field. */
 struct intent_hasher {
@@ -63,61 +66,87 @@ static void ih_strv(struct intent_hasher *x, char *const *v, size_t n)
 		ih_str(x, v[i]);
 }
 
-static void ih_tunnel(struct intent_hasher *x, const struct intent_tunnel *t)
-{
-	const struct intent_security *s = &t->sec;
+/* What the members of an absent object (the spd's mark) read as: zeros. */
+static const union {
+	struct intent in;
+	struct intent_tunnel t;
+	struct intent_route r;
+	struct intent_spd s;
+} ih_zero;
 
-	ih_str(x, t->id);
-	ih_str(x, t->ifname);
-	ih_u64(x, t->kind);
-	ih_addr(x, &t->local);
-	ih_addr(x, &t->remote);
-	ih_u64(x, t->key);
-	ih_u64(x, t->ttl);
-	ih_u64(x, t->mtu);
-	ih_addr(x, &t->overlay_local.addr);
-	ih_u64(x, t->overlay_local.len);
-	ih_addr(x, &t->overlay_peer.addr);
-	ih_u64(x, t->overlay_peer.len);
-	ih_u64(x, t->reqid);
-	ih_u64(x, s->mode);
-	ih_u64(x, s->protocol);
-	ih_strv(x, s->ike_proposals, s->n_ike_proposals);
-	ih_strv(x, s->child_proposals, s->n_child_proposals);
-	ih_u64(x, s->ike_lifetime);
-	ih_u64(x, s->child_lifetime);
-	ih_u64(x, s->dpd_delay);
-	ih_u64(x, s->start);
-	ih_u64(x, s->initiator);
-	ih_u64(x, s->udp_encap);
-	ih_str(x, s->local_id);
-	ih_str(x, s->remote_id);
-	ih_u64(x, s->auth);
-	ih_u64(x, t->bfd.enabled);
-	ih_u64(x, t->bfd.interval_ms);
-	ih_u64(x, t->bfd.multiplier);
-	ih_str(x, t->psk);
-	/* Only when present, like the JSON: digests of string-form intents stay as they were. */
-	if (t->psk_encoding != INTENT_PSK_STRING)
-		ih_u64(x, 1 + (uint64_t)t->psk_encoding);
+static void ih_object(struct intent_hasher *x, const struct intent_field *fields, size_t n,
+		      const void *base);
+
+/* An object that may be absent: whether it is, then its members (zeros when absent). */
+static void ih_optional(struct intent_hasher *x, const struct intent_field *f, const void *base)
+{
+	bool has = intent_field_present(base, f);
+
+	ih_u64(x, has);
+	ih_object(x, f->fields, f->nfields,
+		  (const char *)(has ? base : (const void *)&ih_zero) + f->off);
 }
 
-static void ih_spd(struct intent_hasher *x, const struct intent_spd *s)
+static void ih_number(struct intent_hasher *x, const struct intent_field *f, const void *base)
 {
-	ih_str(x, s->tunnel);
-	ih_addr(x, &s->src.addr);
-	ih_u64(x, s->src.len);
-	ih_addr(x, &s->dst.addr);
-	ih_u64(x, s->dst.len);
-	ih_u64(x, s->proto);
-	ih_u64(x, s->dir);
-	ih_u64(x, s->tmpl_mode);
-	ih_u64(x, s->tmpl_proto);
-	ih_u64(x, s->tmpl_reqid);
-	ih_u64(x, s->priority);
-	ih_u64(x, s->has_mark);
-	ih_u64(x, s->has_mark ? s->mark : 0);
-	ih_u64(x, s->has_mark ? s->mark_mask : 0);
+	uint64_t v = intent_field_uint(base, f);
+
+	if (!(f->flags & INTENT_FF_HASH_IF_SET))
+		ih_u64(x, v);
+	else if (v)
+		ih_u64(x, 1 + v);
+}
+
+static void ih_value(struct intent_hasher *x, const struct intent_field *f, const void *base)
+{
+	const void *p = (const char *)base + f->off;
+
+	switch (f->type) {
+	case INTENT_FT_CONST:
+	case INTENT_FT_UINT:
+	case INTENT_FT_BOOL:
+	case INTENT_FT_ENUM:
+		ih_number(x, f, base);
+		break;
+	case INTENT_FT_STR:
+	case INTENT_FT_IFNAME:
+	case INTENT_FT_TIME:
+		ih_str(x, intent_field_str(base, f));
+		break;
+	case INTENT_FT_ADDR:
+		ih_addr(x, p);
+		break;
+	case INTENT_FT_PREFIX:
+		ih_addr(x, &((const struct addr_prefix *)p)->addr);
+		ih_u64(x, ((const struct addr_prefix *)p)->len);
+		break;
+	case INTENT_FT_IFADDR:
+		ih_addr(x, &((const struct intent_ifaddr *)p)->addr);
+		ih_u64(x, ((const struct intent_ifaddr *)p)->len);
+		break;
+	case INTENT_FT_STRV:
+		ih_strv(x, *(char *const *const *)p, intent_field_count(base, f));
+		break;
+	case INTENT_FT_OBJECT:
+		if (f->flags & INTENT_FF_OMIT)
+			ih_optional(x, f, base);
+		else
+			ih_object(x, f->fields, f->nfields, p);
+		break;
+	case INTENT_FT_ARRAY:
+		ih_u64(x, intent_field_count(base, f));
+		for (size_t i = 0; i < intent_field_count(base, f); i++)
+			ih_object(x, f->fields, f->nfields, *(const char *const *)p + i * f->size);
+		break;
+	}
+}
+
+static void ih_object(struct intent_hasher *x, const struct intent_field *fields, size_t n,
+		      const void *base)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!(fields[i].flags & INTENT_FF_UNHASHED))
+			ih_value(x, &fields[i], base);
 }
 
 int intent_hash(const struct intent *in, unsigned char out[32])
@@ -128,23 +157,7 @@ int intent_hash(const struct intent *in, unsigned char out[32])
 	x.len = 0;
 	if (gnutls_hash_init(&x.h, GNUTLS_DIG_SHA256) < 0)
 		return -ENOMEM;
-	ih_u64(&x, INTENT_FORMAT);
-	ih_str(&x, in->site);
-	ih_u64(&x, in->n_tunnels);
-	for (size_t i = 0; i < in->n_tunnels; i++)
-		ih_tunnel(&x, &in->tunnels[i]);
-	ih_u64(&x, in->n_routes);
-	for (size_t i = 0; i < in->n_routes; i++) {
-		ih_addr(&x, &in->routes[i].prefix.addr);
-		ih_u64(&x, in->routes[i].prefix.len);
-		ih_str(&x, in->routes[i].via);
-		ih_u64(&x, in->routes[i].metric);
-	}
-	ih_u64(&x, in->n_spd);
-	for (size_t i = 0; i < in->n_spd; i++)
-		ih_spd(&x, &in->spd[i]);
-	ih_str(&x, in->ca);
-	ih_str(&x, in->crl);
+	ih_object(&x, intent_field_root, intent_field_nroot, in);
 	ih_flush(&x);
 	gnutls_hash_deinit(x.h, out);
 	return x.err ? -EIO : 0;

@@ -16,14 +16,15 @@ FUZZ_KINDS_SRC   = tests/fuzz/fuzz_kinds.c api/addr.c api/proposal.c controller/
 	controller/kind_profile.c controller/kind_topology.c controller/kind_tunnel.c
 FUZZ_CSV_SRC     = tests/fuzz/fuzz_csv.c controller/csv.c controller/import_csv.c \
 	$(filter-out tests/fuzz/fuzz_kinds.c,$(FUZZ_KINDS_SRC))
-FUZZ_INTENT_SRC  = tests/fuzz/fuzz_intent.c api/intent.c api/intent_validate.c api/addr.c
+FUZZ_INTENT_SRC  = tests/fuzz/fuzz_intent.c api/intent.c api/intent_field.c api/intent_validate.c \
+	api/addr.c
 FUZZ_VICI_SRC    = tests/fuzz/fuzz_vici.c agent/vici.c
 FUZZ_BFD_SRC     = tests/fuzz/fuzz_bfd.c agent/bfd.c
 FUZZ_HANDOFF_SRC = tests/fuzz/fuzz_handoff.c agent/bfd_handoff.c agent/bfd_set.c agent/bfd.c \
 	api/addr.c
 FUZZ_PLAN_SRC    = tests/fuzz/fuzz_plan.c agent/guard.c api/proposal.c agent/plan.c \
-	agent/plan_fmt.c agent/kstate.c agent/tunnel_kind.c api/intent.c api/intent_validate.c \
-	api/addr.c api/log.c
+	agent/plan_fmt.c agent/kstate.c agent/tunnel_kind.c api/intent.c api/intent_field.c \
+	api/intent_validate.c api/addr.c api/log.c
 # The request path in process: the whole controller but its main, libmicrohttpd and all.
 FUZZ_HTTP_SRC    = tests/fuzz/fuzz_http.c $(CTL_SRC) $(API_SRC)
 FUZZ_HTTP_PKGS   = sqlite3 jansson libmicrohttpd gnutls

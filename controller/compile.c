@@ -443,6 +443,20 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 			 json_string_value(json_object_get(k->profile, "name")));
 		return -EINVAL;
 	}
+	if (!k->vti && compile_is(k->profile, "mode", "tunnel") &&
+	    (json_is_true(json_object_get(sj, "behind_nat")) ||
+	     json_is_true(json_object_get(pj, "behind_nat")))) {
+		/* The GRE packet inside a tunnel-mode SA keeps the NAT'd site's private
+		 * address, which the other end's GRE link (to the NAT's address) never
+		 * accepts; transport mode has the NAT rewrite it, and a VTI has no inner
+		 * endpoint to match. */
+		compile_path(c, self, "behind_nat", path, sizeof(path));
+		verr_add(errs, path, "cannot be joined to site '%s' (tunnel gs%lld): profile "
+			 "'%s' puts GRE in tunnel mode, which cannot cross NAT; use transport "
+			 "mode or a VTI", c->names[peer], k->id,
+			 json_string_value(json_object_get(k->profile, "name")));
+		return -EINVAL;
+	}
 	t->key = (uint32_t)k->id;
 	t->ttl = COMPILE_TTL;
 	t->reqid = (uint32_t)(COMPILE_REQID_BASE + k->id);

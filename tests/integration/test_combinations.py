@@ -64,6 +64,10 @@ def test_combinations_that_cannot_work_are_refused(ctl):
     refused(ctl, {"profiles": [{"name": "ah", "protocol": "ah"}], "sites": [v4, nat],
                   "tunnels": [{"name": "x", "a": "a4", "b": "n4", "profile": "ah"}]},
             "behind_nat", "uses AH, which cannot cross NAT")
+    # GRE in tunnel mode across a NAT (a VTI in tunnel mode is fine).
+    refused(ctl, {"profiles": [{"name": "tun", "mode": "tunnel"}], "sites": [v4, nat],
+                  "tunnels": [{"name": "x", "a": "a4", "b": "n4", "profile": "tun"}]},
+            "behind_nat", "puts GRE in tunnel mode, which cannot cross NAT")
     # Both ends behind NAT.
     refused(ctl, {"profiles": [{"name": "p"}], "sites": [nat, nat2],
                   "tunnels": [{"name": "x", "a": "n4", "b": "n5", "profile": "p"}]},
@@ -78,3 +82,9 @@ def test_combinations_that_cannot_work_are_refused(ctl):
     e = assert_error(ctl.post("/v1/tunnels", {"name": "x", "a": "a4", "b": "b6", "profile": "p"}), 422)
     assert "IPv4, the other IPv6" in json.dumps(e), e
     assert ctl.all_tunnels() == []
+    # A VTI in tunnel mode crosses the NAT: accepted.
+    r = ctl.post("/v1/import", {"profiles": [{"name": "tun", "mode": "tunnel"}], "sites": [nat],
+                                "tunnels": [{"name": "v", "a": "a4", "b": "n4", "profile": "tun",
+                                             "tunnel_type": "vti"}]})
+    assert r.status == 200, r
+    assert [t["tunnel_type"] for t in ctl.all_tunnels()] == ["vti"]

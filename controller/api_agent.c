@@ -153,12 +153,12 @@ static int api_agent_features(struct api_req *r, const json_t *report, bool chan
 	if (!changed)
 		return 0;
 	text = json_dumps(json_object_get(report, "features"), JSON_COMPACT);
-	log_info("site %s: agent features now %s: recompiling", r->param, text ? text : "none");
+	log_ctx(LOG_LVL_INFO, r->param, NULL, "agent features now %s: recompiling", text ? text : "none");
 	free(text);
 	rc = psk_recompile_site(r->api->store, r->param);
 	if (rc == -EINVAL)
-		log_warn("site %s: recompiling after new agent features: a site does not "
-			 "compile; its intent stays as it was", r->param);
+		log_ctx(LOG_LVL_WARN, r->param, NULL, "recompiling after new agent features: "
+			"a site does not compile; its intent stays as it was");
 	return rc == -EINVAL ? 0 : rc;
 }
 

@@ -56,7 +56,7 @@ static int api_peer_intent(struct api_req *r, struct intent **in)
 	if (rc == 0)
 		rc = intent_from_json(j, in, err, sizeof(err));
 	if (rc == -EINVAL)
-		log_err("site %s: own intent does not decode: %s", r->param, err);
+		log_ctx(LOG_LVL_ERR, r->param, NULL, "own intent does not decode: %s", err);
 	json_decref(j);
 	if (text)
 		memset(text, 0, strlen(text));	/* PSKs */

@@ -62,7 +62,7 @@ int psk_rotate(struct store *s, long long id, const char *actor, const char *rea
 	struct db *db = store_db(s);
 	struct verr *errs = verr_new();
 	json_t *row = NULL, *dirty = json_object(), *rec = NULL;
-	char idbuf[32];
+	char idbuf[32], tun[32];
 	int rc = errs && dirty ? store_begin(s) : -ENOMEM;
 
 	if (rc == 0)
@@ -81,10 +81,12 @@ int psk_rotate(struct store *s, long long id, const char *actor, const char *rea
 		rc = store_finish_sites(s, errs, dirty);
 	else
 		store_rollback(s);
-	if (rc == 0)
-		log_info("tunnel %lld (%s - %s): new PSK (%s)", id,
-			 json_string_value(json_object_get(row, "a")),
-			 json_string_value(json_object_get(row, "b")), reason);
+	if (rc == 0) {
+		snprintf(tun, sizeof(tun), "gs%lld", id);
+		log_ctx(LOG_LVL_INFO, NULL, tun, "new PSK (%s) between %s and %s", reason,
+			json_string_value(json_object_get(row, "a")),
+			json_string_value(json_object_get(row, "b")));
+	}
 	if (rc == 0 && out)
 		*out = json_incref(row);
 	json_decref(row);
@@ -143,6 +145,7 @@ static int psk_due_ids(struct db *db, const char *site, json_t *ids)
 int psk_rotate_due(struct store *s, const char *site)
 {
 	json_t *ids = json_array(), *v;
+	char tun[32];
 	size_t i;
 	int rc = ids ? psk_due_ids(store_db(s), site, ids) : -ENOMEM;
 
@@ -150,9 +153,10 @@ int psk_rotate_due(struct store *s, const char *site)
 		if (rc)
 			break;
 		rc = psk_rotate(s, json_integer_value(v), "controller", "psk_max_age", NULL);
-		if (rc == -EINVAL)	/* a site that does not compile: retried next report */
-			log_warn("tunnel %lld: PSK due for rotation, but its sites do not compile",
-				 (long long)json_integer_value(v));
+		if (rc == -EINVAL) {	/* a site that does not compile: retried next report */
+			snprintf(tun, sizeof(tun), "gs%lld", (long long)json_integer_value(v));
+			log_ctx(LOG_LVL_WARN, NULL, tun, "PSK due for rotation, but its sites do not compile");
+		}
 		if (rc == -EINVAL || rc == -ENOENT)
 			rc = 0;
 	}

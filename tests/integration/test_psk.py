@@ -95,6 +95,8 @@ def test_rotate_psk(ctl):
                  ok(ctl.get("/v1/tunnels?limit=100")).body):
         assert pa.encode() not in body
     assert pa not in ctl.log()
+    # Logged once, with the tunnel as its context (what journal filters key on).
+    assert ctl.log().count("tunnel gs%d: new PSK (operator) between " % tid["ab"]) == 1, ctl.log()
     # Viewers may not; unknown or malformed ids are 404.
     assert_error(ctl.post("/v1/tunnels/%d/rotate-psk" % tid["ab"],
                           token=ctl.issue("viewer")), 403)

@@ -24,7 +24,18 @@ struct store {
 	struct ca *ca;
 	char *crl;
 	bool crl_changed;	/* since the last refresh: every intent changes */
+	bool full;		/* store_set_incremental(false): every write from scratch */
 };
+
+void store_set_incremental(struct store *s, bool on)
+{
+	s->full = !on;
+}
+
+bool store_incremental(const struct store *s)
+{
+	return !s->full;
+}
 
 void store_set_ca(struct store *s, struct ca *ca)
 {
@@ -632,12 +643,12 @@ int store_finish(struct store *s, struct verr *errs,
 	json_t *changed = NULL, *dirty = json_object();
 	int r = dirty ? store_validate(s, errs, path_of, ctx) : -ENOMEM;
 
-	if (r == 0 && store_joins_changed(s->changes))
+	if (r == 0 && (s->full || store_joins_changed(s->changes)))
 		r = tunnel_materialize(s, errs, dirty);
 	/* A new CRL is in every intent: no change log then, every site recompiles. */
 	if (r == 0)
-		r = revision_refresh(s, errs, s->crl_changed ? NULL : s->changes, dirty, path_of,
-				     ctx, &changed, &compiled);
+		r = revision_refresh(s, errs, s->crl_changed || s->full ? NULL : s->changes, dirty,
+				     path_of, ctx, &changed, &compiled);
 	if (r == 0)
 		store_note_deleted_sites(s->changes, changed);
 	json_decref(dirty);
@@ -648,7 +659,8 @@ int store_finish_sites(struct store *s, struct verr *errs, const json_t *dirty)
 {
 	struct compile_ctx *compiled = NULL;
 	json_t *changed = NULL;
-	int r = revision_refresh(s, errs, s->changes, dirty, NULL, NULL, &changed, &compiled);
+	int r = revision_refresh(s, errs, s->full ? NULL : s->changes, dirty, NULL, NULL,
+				 &changed, &compiled);
 
 	return store_end(s, r, compiled, changed, false);
 }

@@ -48,6 +48,11 @@ const char *store_crl(const struct store *s);
 int store_revoke_certs(struct store *s, const char *site, int *n);
 /* Both: the site's agent tokens (audited) and certificates (*certs how many). */
 int store_revoke_credentials(struct store *s, const char *site, const char *actor, int *certs);
+/* Whether a write re-derives only the pairs and intents it can touch (the default) or
+ * everything, as from scratch: the reference the incremental paths are pinned to
+ * (tests/unit/test_incremental.c). */
+void store_set_incremental(struct store *s, bool on);
+bool store_incremental(const struct store *s);
 /* At start: brings intent revisions up to date with the store (one transaction). */
 int store_refresh(struct store *s);
 void store_free(struct store *s);

@@ -241,10 +241,16 @@ static void revision_mark_site(const struct compile_ctx *c, unsigned char *mark,
 		for (size_t j = c->adj_off[x]; j < c->adj_off[x + 1]; j++)
 			mark[c->tuns[c->adj[j]].a] = mark[c->tuns[c->adj[j]].b] = 1;
 	}
-	/* Spokes route each other's prefixes through their hubs: all members feel it. */
+	/* Spokes of a hub-spoke route each other's prefixes through their hubs: all
+	 * members feel a member's change, unless summaries stand for the prefixes. Anything
+	 * else a site's change shows in reaches only its tunnels' peers, marked above or by
+	 * materialisation (dirty). */
 	for (size_t t = 0; t < json_array_size(c->topos); t++) {
 		const json_t *topo = json_array_get(c->topos, t);
 
+		if (strcmp(json_string_value(json_object_get(topo, "kind")), "hub-spoke") ||
+		    json_array_size(json_object_get(topo, "summary_prefixes")))
+			continue;
 		if (!(old && revision_in_topology(topo, old)) && !(new && revision_in_topology(topo, new)))
 			continue;
 		for (size_t i = 0; i < c->n; i++)

@@ -75,7 +75,7 @@ start_controller() {
 	url=http://127.0.0.1:$port
 	rm -f "$tmp/g.db"*
 	"$build/gresec-controller" --db "$tmp/g.db" --listen "127.0.0.1:$port" --poll-timeout 300 \
-		--max-connections 16384 --admin-token-file "$tmp/admin.token" --log-level warn \
+		--max-connections 16384 --max-connections-per-client 16384 --admin-token-file "$tmp/admin.token" --log-level warn \
 		2>"$tmp/ctl.log" &
 	ctl_pid=$!
 	for _ in $(seq 100); do

@@ -1,5 +1,6 @@
-/* The compile context's insides, shared by compile.c (which builds intents from it) and
- * revision.c (which decides which sites a write affects). Not for other modules. */
+/* The compile context's insides, shared by compile.c (which builds intents from it),
+ * revision.c (which decides which sites a write affects) and tunnel_delta.c (which reads
+ * the committed sites' roles). Not for other modules. */
 #ifndef GRESEC_COMPILE_CTX_H
 #define GRESEC_COMPILE_CTX_H
 

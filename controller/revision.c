@@ -211,23 +211,8 @@ static int revision_only_description(const json_t *old, const json_t *new)
 /* Does site (a canonical body) belong to topology t, by name or by its tags? */
 static int revision_in_topology(const json_t *topo, const json_t *site)
 {
-	const char *name = json_string_value(json_object_get(site, "name"));
-	const json_t *want = json_object_get(topo, "match_tags"), *v;
-	const char *k;
-	size_t i;
-
-	json_array_foreach(json_object_get(topo, "members"), i, v)
-		if (!strcmp(json_string_value(v), name))
-			return 1;
-	json_array_foreach(json_object_get(topo, "hubs"), i, v)
-		if (!strcmp(json_string_value(v), name))
-			return 1;
-	if (json_object_size(want) == 0)
-		return 0;
-	json_object_foreach((json_t *)want, k, v)
-		if (!json_equal(json_object_get(json_object_get(site, "tags"), k), v))
-			return 0;
-	return 1;
+	return tunnel_role(topo, json_string_value(json_object_get(site, "name")), site) !=
+	       TUNNEL_NONE;
 }
 
 static void revision_mark_site(const struct compile_ctx *c, unsigned char *mark, const json_t *old,

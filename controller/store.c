@@ -8,6 +8,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "compile.h"
+#include "overlay_map.h"
 #include "pki.h"
 #include "revision.h"
 #include "tunnel.h"
@@ -25,7 +26,20 @@ struct store {
 	char *crl;
 	bool crl_changed;	/* since the last refresh: every intent changes */
 	bool full;		/* store_set_incremental(false): every write from scratch */
+	struct overlay_map *overlays;
 };
+
+struct overlay_map *store_overlays(struct store *s)
+{
+	return s->overlays;
+}
+
+void store_set_overlays(struct store *s, struct overlay_map *m)
+{
+	if (s->overlays != m)
+		overlay_map_free(s->overlays);
+	s->overlays = m;
+}
 
 void store_set_incremental(struct store *s, bool on)
 {
@@ -142,6 +156,7 @@ void store_free(struct store *s)
 	if (!s)
 		return;
 	compile_ctx_free(s->compiled);
+	overlay_map_free(s->overlays);
 	free(s->crl);
 	json_decref(s->changes);
 	db_free(s->db);
@@ -156,13 +171,23 @@ struct db *store_db(struct store *s)
 int store_begin(struct store *s)
 {
 	json_array_clear(s->changes);
+	/* Left mid-write by a transaction that did not end through the store. */
+	if (s->overlays && overlay_map_pending(s->overlays))
+		store_set_overlays(s, NULL);
 	return db_begin(s->db);
 }
 
 int store_commit(struct store *s)
 {
+	int r;
+
 	json_array_clear(s->changes);
-	return db_commit(s->db);
+	r = db_commit(s->db);
+	if (r == 0 && s->overlays)
+		overlay_map_commit(s->overlays);
+	else
+		store_set_overlays(s, NULL);
+	return r;
 }
 
 /* After a rollback: the CRL of the rows as they are again. */
@@ -179,6 +204,10 @@ int store_rollback(struct store *s)
 	int r;
 
 	json_array_clear(s->changes);
+	/* It may hold blocks the rolled-back write took. (Handlers also roll back after a
+	 * commit, to be sure: then there is nothing to undo and the map stays.) */
+	if (!sqlite3_get_autocommit(db_handle(s->db)))
+		store_set_overlays(s, NULL);
 	r = db_rollback(s->db);
 	store_crl_resign(s);
 	return r;
@@ -644,7 +673,7 @@ int store_finish(struct store *s, struct verr *errs,
 	int r = dirty ? store_validate(s, errs, path_of, ctx) : -ENOMEM;
 
 	if (r == 0 && (s->full || store_joins_changed(s->changes)))
-		r = tunnel_materialize(s, errs, dirty);
+		r = tunnel_materialize(s, s->full ? NULL : s->changes, errs, dirty);
 	/* A new CRL is in every intent: no change log then, every site recompiles. */
 	if (r == 0)
 		r = revision_refresh(s, errs, s->crl_changed || s->full ? NULL : s->changes, dirty,

@@ -48,6 +48,10 @@ const char *store_crl(const struct store *s);
 int store_revoke_certs(struct store *s, const char *site, int *n);
 /* Both: the site's agent tokens (audited) and certificates (*certs how many). */
 int store_revoke_credentials(struct store *s, const char *site, const char *actor, int *certs);
+/* The overlay blocks tunnels take (NULL: not known; tunnel.c loads it): kept between
+ * writes, its releases applied on commit, dropped on rollback. Takes m. */
+struct overlay_map *store_overlays(struct store *s);
+void store_set_overlays(struct store *s, struct overlay_map *m);
 /* Whether a write re-derives only the pairs and intents it can touch (the default) or
  * everything, as from scratch: the reference the incremental paths are pinned to
  * (tests/unit/test_incremental.c). */

@@ -21,6 +21,8 @@
 #include "import.h"
 #include "intent.h"
 #include "kind.h"
+#include "psk.h"
+#include "status.h"
 #include "store.h"
 
 #define INC_REGIONS 3
@@ -375,6 +377,40 @@ static void inc_tunnel(struct inc_fx *f)
 	json_decref(b);
 }
 
+/* The same call on both stores, which must agree on its outcome. */
+static void inc_both(struct inc_fx *f, int rc0, int rc1)
+{
+	f->refused += rc0 < 0;
+	if (rc0 != rc1)
+		fail_msg("step %d (%s): incremental %d, from scratch %d", f->step, f->op, rc0, rc1);
+}
+
+/* A tunnel's key rotated (ids are the same in both stores), or a site's agent
+ * reporting the psk-hex feature (or no longer), which changes its tunnels' keys' form. */
+static void inc_secrets(struct inc_fx *f, unsigned how)
+{
+	json_t *site = inc_pick(f, &kind_site), *report;
+	char *n = inc_rows(f->s[0], "SELECT max(id) FROM tunnel");
+	long long id = 1 + (long long)inc_rand(f, (unsigned)atoll(n) + 1);
+	const char *name = json_string_value(json_object_get(site, "name"));
+
+	free(n);
+	if (how == 0) {
+		f->op = "rotate psk";
+		inc_both(f, psk_rotate(f->s[0], id, "test", "test", NULL),
+			 psk_rotate(f->s[1], id, "test", "test", NULL));
+	} else if (site) {
+		f->op = "features";
+		report = json_pack("{s:i, s:[], s:[s*]}", "revision", 1, "tunnels", "features",
+				   inc_rand(f, 3) ? INTENT_FEATURE_PSK_HEX : NULL);
+		for (int i = 0; i < 2; i++)
+			assert_int_equal(status_save(f->s[i], name, report), 0);
+		inc_both(f, psk_recompile_site(f->s[0], name), psk_recompile_site(f->s[1], name));
+		json_decref(report);
+	}
+	json_decref(site);
+}
+
 /* A profile's DPD, a mesh's region, or several sites in one transaction. */
 static void inc_other(struct inc_fx *f, unsigned how)
 {
@@ -407,7 +443,7 @@ static void inc_other(struct inc_fx *f, unsigned how)
 
 static void inc_step(struct inc_fx *f)
 {
-	unsigned op = inc_rand(f, 20);
+	unsigned op = inc_rand(f, 22);
 
 	if (op < 4)
 		inc_site_add(f);
@@ -417,8 +453,10 @@ static void inc_step(struct inc_fx *f)
 		inc_site_write(f, op - 7);
 	else if (op < 17)
 		inc_tunnel(f);
-	else
+	else if (op < 20)
 		inc_other(f, op - 17);
+	else
+		inc_secrets(f, op - 20);
 	inc_check(f);
 }
 

@@ -32,11 +32,9 @@ void compile_ctx_free(struct compile_ctx *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->ntuns; i++) {
-		if (c->tuns[i].psk)
-			memset(c->tuns[i].psk, 0, strlen(c->tuns[i].psk));
-		free(c->tuns[i].psk);
-	}
+	for (size_t i = 0; i < c->nkeys; i++)
+		compile_keys_unref(c->keys[i]);
+	free(c->keys);
 	for (size_t i = 0; c->text && i < c->n; i++)
 		free(c->text[i]);
 	free(c->text);
@@ -67,7 +65,72 @@ long compile_site_index(const struct compile_ctx *c, const char *name)
 	return hit ? hit - c->names : -1;
 }
 
-static const json_t *compile_profile(const struct compile_ctx *c, const char *name)
+struct compile_keys *compile_keys_new(void)
+{
+	struct compile_keys *k = calloc(1, sizeof(*k));
+
+	if (k)
+		k->refs = 1;
+	return k;
+}
+
+void compile_keys_unref(struct compile_keys *k)
+{
+	if (!k || --k->refs > 0)
+		return;
+	if (k->text)
+		memset(k->text, 0, k->len);
+	free(k->text);
+	free(k);
+}
+
+/* Appends a key; its offset goes to *off (the block may move until it is complete). */
+static int compile_keys_add(struct compile_keys *k, const char *psk, size_t *off)
+{
+	size_t n = strlen(psk) + 1;
+
+	if (k->len + n > k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 64 * 1024;
+		char *t;
+
+		while (cap < k->len + n)
+			cap *= 2;
+		t = malloc(cap);
+		if (!t)
+			return -ENOMEM;
+		/* Copied by hand, so that no secret is left behind in a freed buffer. */
+		if (k->text) {
+			memcpy(t, k->text, k->len);
+			memset(k->text, 0, k->len);
+			free(k->text);
+		}
+		k->text = t;
+		k->cap = cap;
+	}
+	memcpy(k->text + k->len, psk, n);
+	*off = k->len;
+	k->len += n;
+	return 0;
+}
+
+/* Takes k into c, the keys of tuns[0..n) (offsets into k until now) pointing into it. */
+int compile_keys_attach(struct compile_ctx *c, struct compile_keys *k, struct compile_tun *tuns,
+			size_t n)
+{
+	struct compile_keys **v = realloc(c->keys, (c->nkeys + 1) * sizeof(*v));
+
+	if (!v) {
+		compile_keys_unref(k);
+		return -ENOMEM;
+	}
+	c->keys = v;
+	c->keys[c->nkeys++] = k;
+	for (size_t i = 0; i < n; i++)
+		tuns[i].psk = k->text + (size_t)(uintptr_t)tuns[i].psk;
+	return 0;
+}
+
+const json_t *compile_profile(const struct compile_ctx *c, const char *name)
 {
 	size_t i;
 	json_t *p;
@@ -79,15 +142,12 @@ static const json_t *compile_profile(const struct compile_ctx *c, const char *na
 	return NULL;
 }
 
-static int compile_load_tunnels(struct compile_ctx *c, struct db *db)
+int compile_tunnels_read(const struct compile_ctx *c, sqlite3_stmt *st, struct compile_keys *k,
+			 struct compile_tun **tuns, size_t *n)
 {
-	sqlite3_stmt *st = db_stmt(db, "SELECT id, site_a, site_b, tunnel_type, profile, psk, "
-				   "overlay FROM tunnel ORDER BY id");
-	size_t cap = 0;
+	size_t cap = *n, off = 0;
 	int rc;
 
-	if (!st)
-		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		long a = compile_site_index(c, (const char *)sqlite3_column_text(st, 1));
 		long b = compile_site_index(c, (const char *)sqlite3_column_text(st, 2));
@@ -95,30 +155,46 @@ static int compile_load_tunnels(struct compile_ctx *c, struct db *db)
 
 		if (a < 0 || b < 0)
 			continue;
-		if (c->ntuns == cap) {
+		if (*n == cap) {
 			cap = cap ? cap * 2 : 1024;
-			t = realloc(c->tuns, cap * sizeof(*t));
-			if (!t) {
-				rc = SQLITE_NOMEM;
-				break;
-			}
-			c->tuns = t;
+			t = realloc(*tuns, cap * sizeof(*t));
+			if (!t)
+				return -ENOMEM;
+			*tuns = t;
 		}
-		t = &c->tuns[c->ntuns++];
+		if (compile_keys_add(k, (const char *)sqlite3_column_text(st, 5), &off) < 0)
+			return -ENOMEM;
+		t = &(*tuns)[(*n)++];
 		*t = (struct compile_tun){
 			.id = sqlite3_column_int64(st, 0), .a = (size_t)a, .b = (size_t)b,
 			.vti = strcmp((const char *)sqlite3_column_text(st, 3), "vti") == 0,
 			.profile = compile_profile(c, (const char *)sqlite3_column_text(st, 4)),
-			.psk = strdup((const char *)sqlite3_column_text(st, 5)),
+			.psk = (const char *)(uintptr_t)off,	/* compile_keys_attach */
 			.overlay = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1
 					: sqlite3_column_int64(st, 6) };
-		if (!t->psk)
-			rc = SQLITE_NOMEM;
-		if (!t->profile || !t->psk)
-			break;
+		if (!t->profile)
+			return -EIO;
 	}
+	return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+static int compile_load_tunnels(struct compile_ctx *c, struct db *db)
+{
+	sqlite3_stmt *st = db_stmt(db, "SELECT id, site_a, site_b, tunnel_type, profile, psk, "
+				   "overlay FROM tunnel ORDER BY id");
+	struct compile_keys *k = compile_keys_new();
+	int r;
+
+	if (!st || !k) {
+		compile_keys_unref(k);
+		return st ? -ENOMEM : -EIO;
+	}
+	r = compile_tunnels_read(c, st, k, &c->tuns, &c->ntuns);
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : rc == SQLITE_ROW ? -EIO : db_errno(rc);
+	if (r == 0)
+		return compile_keys_attach(c, k, c->tuns, c->ntuns);
+	compile_keys_unref(k);
+	return r;
 }
 
 /* Sites whose agent's latest report lists the hex-psk feature (status.c keeps the
@@ -153,15 +229,14 @@ static int compile_load_features(struct compile_ctx *c, struct db *db)
 }
 
 /* Compressed adjacency: each site's tunnels in id order, without a list per site. */
-static int compile_index(struct compile_ctx *c)
+int compile_adjacency(struct compile_ctx *c)
 {
 	size_t *fill;
 
 	c->adj_off = calloc(c->n + 1, sizeof(*c->adj_off));
 	c->adj = calloc(2 * c->ntuns + 1, sizeof(*c->adj));
 	fill = calloc(c->n + 1, sizeof(*fill));
-	c->roles = calloc(json_array_size(c->topos) * c->n + 1, 1);
-	if (!c->adj_off || !c->adj || !fill || !c->roles) {
+	if (!c->adj_off || !c->adj || !fill) {
 		free(fill);
 		return -ENOMEM;
 	}
@@ -176,14 +251,24 @@ static int compile_index(struct compile_ctx *c)
 		c->adj[c->adj_off[c->tuns[k].b] + fill[c->tuns[k].b]++] = k;
 	}
 	free(fill);
-	for (size_t t = 0; t < json_array_size(c->topos); t++)
-		tunnel_roles(c->names, c->n, c->sites, json_array_get(c->topos, t),
-			     c->roles + t * c->n);
 	return 0;
 }
 
+static int compile_index(struct compile_ctx *c)
+{
+	int r = compile_adjacency(c);
+
+	c->roles = calloc(json_array_size(c->topos) * c->n + 1, 1);
+	if (r == 0 && !c->roles)
+		r = -ENOMEM;
+	for (size_t t = 0; r == 0 && t < json_array_size(c->topos); t++)
+		tunnel_roles(c->names, c->n, c->sites, json_array_get(c->topos, t),
+			     c->roles + t * c->n);
+	return r;
+}
+
 /* Copies, since the store's CRL changes while this context may still be served. */
-static int compile_pki(struct store *s, struct compile_ctx *c)
+int compile_pki(struct store *s, struct compile_ctx *c)
 {
 	const struct ca *ca = store_ca(s);
 

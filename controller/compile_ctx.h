@@ -7,14 +7,24 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "addr.h"
+#include "db.h"
+#include "store.h"
 
 struct compile_tun {
 	long long id;
 	size_t a, b;			/* site indices */
 	int vti;
 	const json_t *profile;
-	char *psk;
+	const char *psk;		/* in one of the context's key blocks */
 	long long overlay;
+};
+
+/* Tunnels' keys, in blocks shared by successive contexts: a write's context keeps the
+ * committed one's blocks and adds one for the keys it loads. Wiped when freed. */
+struct compile_keys {
+	int refs;
+	size_t len, cap;
+	char *text;			/* the keys, each NUL-terminated */
 };
 
 struct compile_ctx {
@@ -23,6 +33,8 @@ struct compile_ctx {
 	size_t n;
 	struct compile_tun *tuns;
 	size_t ntuns;
+	struct compile_keys **keys;
+	size_t nkeys;
 	size_t *adj_off, *adj;			/* tunnels of site i: adj[adj_off[i] .. adj_off[i+1]) */
 	unsigned char *roles;			/* roles[t * n + i]: site i in topology t */
 	unsigned char *psk_hex;			/* site i's agent reported INTENT_FEATURE_PSK_HEX */
@@ -39,5 +51,26 @@ struct compile_ctx {
 
 /* Index of a site by name in c->names; -1 when absent. */
 long compile_site_index(const struct compile_ctx *c, const char *name);
+const json_t *compile_profile(const struct compile_ctx *c, const char *name);
+
+struct compile_keys *compile_keys_new(void);
+void compile_keys_unref(struct compile_keys *k);
+/* The tunnels st yields (id, site_a, site_b, tunnel_type, profile, psk, overlay) between
+ * sites of c, appended to *tuns (*n of them; the array grows as needed),
+ * their keys to k: until compile_keys_attach, each psk is an offset into k. */
+int compile_tunnels_read(const struct compile_ctx *c, sqlite3_stmt *st, struct compile_keys *k,
+			 struct compile_tun **tuns, size_t *n);
+/* Takes k into c and points the keys of tuns[0..n) into it. */
+int compile_keys_attach(struct compile_ctx *c, struct compile_keys *k, struct compile_tun *tuns,
+			size_t n);
+/* c->adj_off and c->adj from c->tuns. */
+int compile_adjacency(struct compile_ctx *c);
+/* The CA and CRL every intent carries, copied from the store. */
+int compile_pki(struct store *s, struct compile_ctx *c);
+/* compile_delta.c: the context after a write, from the committed one (old): the sites
+ * the write log changed and the tunnels of the sites in dirty are read again, the rest
+ * is kept. 1 (nothing made) when the write is beyond it (a topology, many sites). */
+int compile_delta_new(struct store *s, const struct compile_ctx *old, const json_t *changes,
+		      const json_t *dirty, struct compile_ctx **out);
 
 #endif

@@ -340,6 +340,18 @@ static int revision_commit_run(struct store *s, struct revision_run *run, json_t
 	return r;
 }
 
+/* The context the write leads to: derived from the committed one when the write is
+ * small enough (compile_delta.c), read from the whole store otherwise. */
+static int revision_ctx(struct store *s, const json_t *changes, const json_t *dirty,
+			struct compile_ctx **c)
+{
+	int r = 1;
+
+	if (store_incremental(s) && store_compiled(s))
+		r = compile_delta_new(s, store_compiled(s), changes, dirty, c);
+	return r == 1 ? compile_ctx_new(s, c) : r;
+}
+
 int revision_refresh(struct store *s, struct verr *errs, const json_t *changes,
 		     const json_t *dirty, const char *(*path_of)(void *, const char *, const char *),
 		     void *path_ctx, json_t **changed, struct compile_ctx **ctx)
@@ -347,7 +359,7 @@ int revision_refresh(struct store *s, struct verr *errs, const json_t *changes,
 	struct revision_run run = { .want = store_prefetch_fn(s), .want_ctx = store_prefetch_ctx(s) };
 	struct compile_ctx *c = NULL;
 	json_t *names = json_array();
-	int r = names ? compile_ctx_new(s, &c) : -ENOMEM;
+	int r = names ? revision_ctx(s, changes, dirty, &c) : -ENOMEM;
 	bool failed = false;
 	size_t nmarked = 0;
 	struct timespec now;

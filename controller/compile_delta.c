@@ -297,6 +297,27 @@ static int compile_delta_roles(const struct compile_delta *d, struct compile_ctx
 	return 0;
 }
 
+int compile_delta_sites_now(struct store *s, const struct compile_ctx *old,
+			    const json_t *changes, json_t **sites)
+{
+	struct compile_delta d = { .old = old };
+	struct compile_ctx c = { 0 };
+	int r = compile_delta_scope(changes, NULL, &d);
+
+	if (r == 0)
+		r = compile_delta_sites(s, &d, &c);
+	if (r == 0) {
+		*sites = c.sites;
+		c.sites = NULL;
+	}
+	json_decref(c.sites);
+	free(c.names);
+	json_decref(d.written);
+	free(d.old_of);
+	free(d.new_of);
+	return r;
+}
+
 int compile_delta_new(struct store *s, const struct compile_ctx *old, const json_t *changes,
 		      const json_t *dirty, struct compile_ctx **out)
 {

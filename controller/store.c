@@ -557,6 +557,39 @@ static int store_check_refs(struct store *s, struct verr *errs, struct store_pat
 	return rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
 
+/* Whether the writes can bring two sites' addresses into conflict: only a site created
+ * or re-addressed can, since the committed state passed the check. */
+static int store_addresses_changed(const json_t *changes)
+{
+	static const char *const fields[] = { "underlay", "nat_address", "behind_nat", "prefixes" };
+	size_t i;
+	json_t *c;
+
+	if (!changes)
+		return 1;
+	json_array_foreach(changes, i, c) {
+		const json_t *old = json_object_get(c, "old"), *new = json_object_get(c, "new");
+
+		if (strcmp(json_string_value(json_object_get(c, "kind")), "site") || !new)
+			continue;
+		if (!old)
+			return 1;
+		for (size_t f = 0; f < sizeof(fields) / sizeof(*fields); f++)
+			if (!json_equal(json_object_get(old, fields[f]), json_object_get(new, fields[f])))
+				return 1;
+	}
+	return 0;
+}
+
+/* Every site's body as the transaction sees it: from the committed compile context and
+ * the write log when it can, which spares parsing every body again. */
+static int store_sites_now(struct store *s, json_t **sites)
+{
+	int r = s->full ? 1 : compile_delta_sites_now(s, s->compiled, s->changes, sites);
+
+	return r == 1 ? store_all(s, &kind_site, sites) : r;
+}
+
 int store_validate(struct store *s, struct verr *errs,
 		   const char *(*path_of)(void *ctx, const char *kind, const char *name),
 		   void *ctx)
@@ -567,10 +600,11 @@ int store_validate(struct store *s, struct verr *errs,
 	int r;
 
 	r = store_check_refs(s, errs, &p);
-	if (r == 0)
-		r = store_all(s, &kind_site, &sites);
-	if (r == 0)
-		r = kind_site_check_all(sites, errs, store_site_path, &p);
+	if (r == 0 && (s->full || store_addresses_changed(s->changes))) {
+		r = store_sites_now(s, &sites);
+		if (r == 0)
+			r = kind_site_check_all(sites, errs, store_site_path, &p);
+	}
 	json_decref(sites);
 	if (r == 0 && verr_count(errs) > before)
 		r = -EINVAL;

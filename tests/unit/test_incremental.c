@@ -81,28 +81,27 @@ static void inc_close(struct inc_fx *f)
 static int inc_import(struct inc_fx *f, json_t *doc)
 {
 	struct import_opts o = { .actor = "test" };
+	char *said[2];
 	int rc[2];
 
 	for (int i = 0; i < 2; i++) {
 		struct verr *errs = verr_new();
-		json_t *res = NULL;
+		json_t *res = NULL, *e;
 
 		rc[i] = import_json(f->s[i], doc, &o, errs, &res);
-		if (rc[i] < 0 && getenv("INC_VERBOSE")) {
-			json_t *e = verr_json(errs);
-			char *t = json_dumps(e, 0);
-
-			print_message("step %d (%s): %s\n", f->step, f->op, t);
-			free(t);
-			json_decref(e);
-		}
+		e = verr_json(errs);
+		said[i] = json_dumps(e, JSON_SORT_KEYS);
+		json_decref(e);
 		json_decref(res);
 		verr_free(errs);
 	}
 	json_decref(doc);
 	f->refused += rc[0] < 0;
-	if (rc[0] != rc[1])
-		fail_msg("step %d (%s): incremental %d, from scratch %d", f->step, f->op, rc[0], rc[1]);
+	if (rc[0] != rc[1] || strcmp(said[0], said[1]))
+		fail_msg("step %d (%s): incremental %d %s, from scratch %d %s", f->step, f->op,
+			 rc[0], said[0], rc[1], said[1]);
+	free(said[0]);
+	free(said[1]);
 	return rc[0];
 }
 
@@ -327,6 +326,14 @@ static void inc_site_write(struct inc_fx *f, unsigned how)
 			json_object_del(tags, "fleet");
 		else
 			json_object_set_new(tags, "fleet", json_string("x"));
+		break;
+	case 7:
+		/* Another site's addresses: both stores must refuse the same way. */
+		f->op = "address clash";
+		json_decref(fresh);
+		fresh = inc_pick(f, &kind_site);
+		json_object_set(s, inc_rand(f, 2) ? "prefixes" : "underlay",
+				json_object_get(fresh, inc_rand(f, 2) ? "prefixes" : "underlay"));
 		break;
 	default:
 		f->op = "underlay";

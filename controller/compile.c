@@ -32,16 +32,20 @@ void compile_ctx_free(struct compile_ctx *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->nkeys; i++)
-		compile_keys_unref(c->keys[i]);
-	free(c->keys);
 	for (size_t i = 0; c->text && i < c->n; i++)
 		free(c->text[i]);
 	free(c->text);
 	free(c->text_rev);
-	free(c->tuns);
-	free(c->adj_off);
-	free(c->adj);
+	/* Tunnels, their keys and the adjacency may be shared with the contexts after it. */
+	if (!c->links || --*c->links == 0) {
+		for (size_t i = 0; i < c->nkeys; i++)
+			compile_keys_unref(c->keys[i]);
+		free(c->keys);
+		free(c->tuns);
+		free(c->adj_off);
+		free(c->adj);
+		free(c->links);
+	}
 	free(c->roles);
 	free(c->psk_hex);
 	free(c->names);

@@ -35,6 +35,9 @@ struct compile_ctx {
 	size_t ntuns;
 	struct compile_keys **keys;
 	size_t nkeys;
+	/* How many contexts share tuns, keys, adj_off and adj (NULL: this one alone): a
+	 * write that changes no tunnel, site set or profile keeps them as they are. */
+	int *links;
 	size_t *adj_off, *adj;			/* tunnels of site i: adj[adj_off[i] .. adj_off[i+1]) */
 	unsigned char *roles;			/* roles[t * n + i]: site i in topology t */
 	unsigned char *psk_hex;			/* site i's agent reported INTENT_FEATURE_PSK_HEX */

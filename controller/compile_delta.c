@@ -251,6 +251,40 @@ static int compile_delta_tunnels(struct store *s, const struct compile_delta *d,
 	return r;
 }
 
+/* Shares the committed tunnels, keys and adjacency: a write that read no tunnel again,
+ * kept every site's index and changed no profile (the tunnels point at the profiles). */
+static int compile_delta_share(const struct compile_delta *d, const json_t *changes,
+			       struct compile_ctx *c)
+{
+	const struct compile_ctx *o = d->old;
+	size_t i;
+	json_t *ch;
+
+	if (json_object_size(d->dirty) || c->n != o->n)
+		return 1;
+	for (i = 0; i < c->n; i++)
+		if (d->new_of[i] != (long)i)
+			return 1;
+	json_array_foreach(changes, i, ch)
+		if (!strcmp(json_string_value(json_object_get(ch, "kind")), "profile"))
+			return 1;
+	if (!o->links && !(((struct compile_ctx *)o)->links = calloc(1, sizeof(*o->links))))
+		return -ENOMEM;
+	if (*o->links == 0)
+		*o->links = 1;
+	++*o->links;
+	c->links = o->links;
+	c->tuns = o->tuns;
+	c->ntuns = o->ntuns;
+	c->keys = o->keys;
+	c->nkeys = o->nkeys;
+	c->adj_off = o->adj_off;
+	c->adj = o->adj;
+	json_decref(c->profiles);
+	c->profiles = json_incref(o->profiles);
+	return 0;
+}
+
 /* Whether site i's agent reported the psk-hex feature (or it is unmanaged: peer-config
  * renders keys as bytes): the committed answer unless the site was written or dirty. */
 static int compile_delta_features(struct store *s, const struct compile_delta *d,
@@ -336,12 +370,12 @@ int compile_delta_new(struct store *s, const struct compile_ctx *old, const json
 		r = store_all(s, &kind_profile, &c->profiles);
 	if (r == 0)
 		r = compile_delta_sites(s, &d, c);
-	if (r == 0)
+	if (r == 0 && (r = compile_delta_share(&d, changes, c)) == 1)
 		r = compile_delta_tunnels(s, &d, c);
+	if (r == 0 && !c->links)
+		r = compile_adjacency(c);
 	if (r == 0)
 		r = compile_delta_features(s, &d, c);
-	if (r == 0)
-		r = compile_adjacency(c);
 	if (r == 0)
 		r = compile_delta_roles(&d, c);
 	json_decref(d.written);

@@ -127,41 +127,9 @@ static int compile_delta_sites(struct store *s, struct compile_delta *d, struct 
 	return r < 0 ? -ENOMEM : r;
 }
 
-/* The committed context's tunnels between sites whose tunnels are not read again, in
- * id order, on the new indices and profiles. */
-static int compile_delta_keep(const struct compile_delta *d, struct compile_ctx *c,
-			      const unsigned char *reread)
+/* The committed key blocks, shared: the kept tunnels' keys are in them. */
+static int compile_delta_keys(const struct compile_ctx *o, struct compile_ctx *c)
 {
-	const struct compile_ctx *o = d->old;
-	size_t np = json_array_size(o->profiles);
-	const json_t **prof = calloc(np + 1, sizeof(*prof));
-
-	c->tuns = calloc(o->ntuns + 1, sizeof(*c->tuns));
-	if (!prof || !c->tuns) {
-		free(prof);
-		return -ENOMEM;
-	}
-	for (size_t j = 0; j < np; j++)
-		prof[j] = compile_profile(c, json_string_value(json_object_get(
-					  json_array_get(o->profiles, j), "name")));
-	for (size_t k = 0; k < o->ntuns; k++) {
-		const struct compile_tun *t = &o->tuns[k];
-		size_t j = 0;
-
-		if (reread[t->a] || reread[t->b] || d->new_of[t->a] < 0 || d->new_of[t->b] < 0)
-			continue;
-		while (j < np && json_array_get(o->profiles, j) != t->profile)
-			j++;
-		c->tuns[c->ntuns] = *t;
-		c->tuns[c->ntuns].a = (size_t)d->new_of[t->a];
-		c->tuns[c->ntuns].b = (size_t)d->new_of[t->b];
-		c->tuns[c->ntuns].profile = j < np ? prof[j] : NULL;
-		if (!c->tuns[c->ntuns++].profile) {
-			free(prof);
-			return -EIO;
-		}
-	}
-	free(prof);
 	c->keys = malloc((o->nkeys + 1) * sizeof(*c->keys));
 	if (!c->keys)
 		return -ENOMEM;
@@ -170,6 +138,42 @@ static int compile_delta_keep(const struct compile_delta *d, struct compile_ctx 
 	memcpy(c->keys, o->keys, o->nkeys * sizeof(*c->keys));
 	c->nkeys = o->nkeys;
 	return 0;
+}
+
+/* The new context's profile for each of the committed context's (by name). */
+static const json_t **compile_delta_profiles(const struct compile_ctx *o,
+					     const struct compile_ctx *c)
+{
+	size_t np = json_array_size(o->profiles);
+	const json_t **prof = calloc(np + 1, sizeof(*prof));
+
+	for (size_t j = 0; prof && j < np; j++)
+		prof[j] = compile_profile(c, json_string_value(json_object_get(
+					  json_array_get(o->profiles, j), "name")));
+	return prof;
+}
+
+/* Appends committed tunnel t, on the new indices and profiles, unless its tunnels are
+ * read again. */
+static int compile_delta_keep(const struct compile_delta *d, const unsigned char *reread,
+			      const json_t **prof, const struct compile_tun *t,
+			      struct compile_ctx *c)
+{
+	const struct compile_ctx *o = d->old;
+	size_t j = 0, np = json_array_size(o->profiles);
+	struct compile_tun *k = &c->tuns[c->ntuns];
+
+	if (reread[t->a] || reread[t->b] || d->new_of[t->a] < 0 || d->new_of[t->b] < 0)
+		return 0;
+	/* Profiles are few: the pointer's position is found faster than its name. */
+	while (j < np && json_array_get(o->profiles, j) != t->profile)
+		j++;
+	*k = *t;
+	k->a = (size_t)d->new_of[t->a];
+	k->b = (size_t)d->new_of[t->b];
+	k->profile = j < np ? prof[j] : NULL;
+	c->ntuns++;
+	return k->profile ? 0 : -EIO;
 }
 
 static int compile_delta_tun_cmp(const void *x, const void *y)
@@ -212,41 +216,37 @@ static int compile_delta_reread(struct store *s, const struct compile_delta *d,
 	return compile_keys_attach(c, k, *out, m);
 }
 
-/* The kept tunnels and the ones read again, merged in id order. */
+/* The kept tunnels and the ones read again, merged in id order in one pass. */
 static int compile_delta_tunnels(struct store *s, const struct compile_delta *d,
 				 struct compile_ctx *c)
 {
-	unsigned char *reread = calloc(d->old->n + 1, 1);
-	struct compile_tun *fresh = NULL, *all = NULL;
-	size_t nf = 0, i = 0, j = 0, n = 0;
+	const struct compile_ctx *o = d->old;
+	unsigned char *reread = calloc(o->n + 1, 1);
+	const json_t **prof = compile_delta_profiles(o, c);
+	struct compile_tun *fresh = NULL;
+	size_t nf = 0, i = 0, j = 0;
 	const char *name;
 	json_t *v;
-	int r = reread ? 0 : -ENOMEM;
+	int r = reread && prof ? compile_delta_keys(o, c) : -ENOMEM;
 
 	json_object_foreach((json_t *)d->dirty, name, v) {
-		long x = reread ? compile_site_index(d->old, name) : -1;
+		long x = reread ? compile_site_index(o, name) : -1;
 
 		if (x >= 0)
 			reread[x] = 1;
 	}
 	if (r == 0)
-		r = compile_delta_keep(d, c, reread);
-	if (r == 0)
 		r = compile_delta_reread(s, d, c, &fresh, &nf);
-	if (r == 0 && !(all = malloc((c->ntuns + nf + 1) * sizeof(*all))))
+	if (r == 0 && !(c->tuns = malloc((o->ntuns + nf + 1) * sizeof(*c->tuns))))
 		r = -ENOMEM;
-	while (r == 0 && (i < c->ntuns || j < nf)) {
-		if (j >= nf || (i < c->ntuns && c->tuns[i].id < fresh[j].id))
-			all[n++] = c->tuns[i++];
+	while (r == 0 && (i < o->ntuns || j < nf)) {
+		if (j >= nf || (i < o->ntuns && o->tuns[i].id < fresh[j].id))
+			r = compile_delta_keep(d, reread, prof, &o->tuns[i++], c);
 		else
-			all[n++] = fresh[j++];
-	}
-	if (r == 0) {
-		free(c->tuns);
-		c->tuns = all;
-		c->ntuns = n;
+			c->tuns[c->ntuns++] = fresh[j++];
 	}
 	free(fresh);
+	free(prof);
 	free(reread);
 	return r;
 }

@@ -7,6 +7,7 @@
  * the committed context. tests/unit/test_incremental.c checks every intent compiled
  * from such a context against one compiled from scratch. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -294,11 +295,13 @@ static int compile_delta_features(struct store *s, const struct compile_delta *d
 		"EXISTS (SELECT 1 FROM json_each(body, '$.features') WHERE value = ?2)");
 	int rc = SQLITE_DONE;
 
+	bool dirty = json_object_size(d->dirty) > 0;
+
 	c->psk_hex = calloc(c->n + 1, 1);
 	if (!st || !c->psk_hex)
 		return st ? -ENOMEM : -EIO;
 	for (size_t i = 0; i < c->n && (rc == SQLITE_DONE || rc == SQLITE_ROW); i++) {
-		if (d->old_of[i] >= 0 && !json_object_get(d->dirty, c->names[i])) {
+		if (d->old_of[i] >= 0 && !(dirty && json_object_get(d->dirty, c->names[i]))) {
 			c->psk_hex[i] = d->old->psk_hex[d->old_of[i]];
 			continue;
 		}
@@ -316,17 +319,26 @@ static int compile_delta_features(struct store *s, const struct compile_delta *d
 static int compile_delta_roles(const struct compile_delta *d, struct compile_ctx *c)
 {
 	size_t nt = json_array_size(c->topos);
+	bool same = c->n == d->old->n;
 
+	for (size_t i = 0; same && i < c->n; i++)
+		same = d->old_of[i] < 0 || d->old_of[i] == (long)i;
 	c->roles = calloc(nt * c->n + 1, 1);
 	if (!c->roles)
 		return -ENOMEM;
 	for (size_t t = 0; t < nt; t++) {
 		const json_t *topo = json_array_get(c->topos, t);
+		const unsigned char *was = d->old->roles + t * d->old->n;
+		unsigned char *role = c->roles + t * c->n;
 
+		/* Same sites, same indices: the committed roles, then the written sites'. */
+		if (same)
+			memcpy(role, was, c->n);
 		for (size_t i = 0; i < c->n; i++)
-			c->roles[t * c->n + i] = d->old_of[i] >= 0 ?
-				d->old->roles[t * d->old->n + (size_t)d->old_of[i]] :
-				tunnel_role(topo, c->names[i], json_array_get(c->sites, i));
+			if (d->old_of[i] < 0)
+				role[i] = tunnel_role(topo, c->names[i], json_array_get(c->sites, i));
+			else if (!same)
+				role[i] = was[d->old_of[i]];
 	}
 	return 0;
 }

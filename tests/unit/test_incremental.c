@@ -418,6 +418,44 @@ static void inc_secrets(struct inc_fx *f, unsigned how)
 	json_decref(site);
 }
 
+/* One site deleted and another created in one transaction: the same number of sites,
+ * every index after them shifted. */
+static void inc_swap(struct inc_fx *f)
+{
+	json_t *gone = inc_pick(f, &kind_site), *in, *body = NULL;
+	struct verr *bad = verr_new();
+	char name[32];
+	int rc[2];
+
+	f->op = "delete and create";
+	snprintf(name, sizeof(name), "a%03u", f->serial);
+	in = inc_site(f, name, inc_rand(f, INC_REGIONS));
+
+	assert_int_equal(kind_site.normalize(in, "", bad, &body), 0);
+	verr_free(bad);
+	for (int i = 0; gone && i < 2; i++) {
+		struct verr *errs = verr_new();
+		enum store_change ch;
+
+		rc[i] = store_begin(f->s[i]);
+		if (rc[i] == 0)
+			rc[i] = store_delete(f->s[i], &kind_site, json_string_value(
+					     json_object_get(gone, "name")), "test", NULL);
+		if (rc[i] == 0)
+			rc[i] = store_put(f->s[i], &kind_site, name, body, &ch, NULL);
+		if (rc[i] == 0)
+			rc[i] = store_finish(f->s[i], errs, NULL, NULL, false);
+		else
+			store_rollback(f->s[i]);
+		verr_free(errs);
+	}
+	if (gone)
+		inc_both(f, rc[0], rc[1]);
+	json_decref(gone);
+	json_decref(in);
+	json_decref(body);
+}
+
 /* A profile's DPD, a mesh's region, or several sites in one transaction. */
 static void inc_other(struct inc_fx *f, unsigned how)
 {
@@ -450,7 +488,7 @@ static void inc_other(struct inc_fx *f, unsigned how)
 
 static void inc_step(struct inc_fx *f)
 {
-	unsigned op = inc_rand(f, 22);
+	unsigned op = inc_rand(f, 23);
 
 	if (op < 4)
 		inc_site_add(f);
@@ -462,8 +500,10 @@ static void inc_step(struct inc_fx *f)
 		inc_tunnel(f);
 	else if (op < 20)
 		inc_other(f, op - 17);
-	else
+	else if (op < 22)
 		inc_secrets(f, op - 20);
+	else
+		inc_swap(f);
 	inc_check(f);
 }
 

@@ -137,6 +137,29 @@ static void *revision_part_run(void *arg)
 	return NULL;
 }
 
+/* Contiguous shares of the sites (errors stay in site order) with about the same work
+ * each: a site costs about its number of tunnels. A write's marked sites are often
+ * together in name order (one region's mesh) while a hub's intent alone may weigh as
+ * much as all of them. */
+static void revision_split(const struct revision_run *run, struct revision_part *part, int nth)
+{
+	const struct compile_ctx *c = run->c;
+	size_t total = 0, sum = 0, i = 0;
+
+	for (size_t k = 0; k < c->n; k++)
+		total += run->mark[k] ? 1 + c->adj_off[k + 1] - c->adj_off[k] : 0;
+	for (int t = 0; t + 1 < nth; t++) {
+		part[t].from = i;
+		while (i < c->n && sum * nth < total * (size_t)(t + 1)) {
+			sum += run->mark[i] ? 1 + c->adj_off[i + 1] - c->adj_off[i] : 0;
+			i++;
+		}
+		part[t].to = i;
+	}
+	part[nth - 1].from = i;
+	part[nth - 1].to = c->n;
+}
+
 static void revision_compile_marked(struct revision_run *run, size_t nmarked, struct verr *errs)
 {
 	struct revision_part part[REVISION_THREADS];
@@ -145,12 +168,11 @@ static void revision_compile_marked(struct revision_run *run, size_t nmarked, st
 	int nth = nmarked >= REVISION_PARALLEL_MIN ? REVISION_THREADS : 1, started = 1;
 
 	for (int t = 0; t < nth; t++) {
-		part[t] = (struct revision_part){ run, n * t / nth, n * (t + 1) / nth,
-						  t ? verr_new() : errs };
+		part[t] = (struct revision_part){ run, 0, n, t ? verr_new() : errs };
 		if (!part[t].errs)
 			nth = t;	/* out of memory: the threads there are do more */
 	}
-	part[nth - 1].to = n;
+	revision_split(run, part, nth);
 	for (; started < nth; started++)
 		if (pthread_create(&th[started], NULL, revision_part_run, &part[started]) != 0)
 			break;

@@ -87,9 +87,19 @@ static int compile_delta_sites(struct store *s, struct compile_delta *d, struct 
 {
 	const struct compile_ctx *o = d->old;
 	json_t *fresh = json_array();
+	unsigned char *gone = calloc(o->n + 1, 1);
 	size_t i = 0, k = 0, nf;
-	int r = fresh ? compile_delta_written(s, d, fresh) : -ENOMEM;
+	const char *key;
+	json_t *v;
+	int r = fresh && gone ? compile_delta_written(s, d, fresh) : -ENOMEM;
 
+	/* The written sites' committed indices, so the walk below only compares. */
+	json_object_foreach(d->written, key, v) {
+		long x = gone ? compile_site_index(o, key) : -1;
+
+		if (x >= 0)
+			gone[x] = 1;
+	}
 	nf = json_array_size(fresh);
 	c->sites = json_array();
 	c->names = calloc(o->n + nf + 1, sizeof(*c->names));
@@ -101,20 +111,20 @@ static int compile_delta_sites(struct store *s, struct compile_delta *d, struct 
 		const json_t *f = json_array_get(fresh, k);
 		const char *fname = f ? json_string_value(json_object_get(f, "name")) : NULL;
 
-		if (i < o->n && json_object_get(d->written, o->names[i])) {
+		if (i < o->n && gone[i]) {
 			d->new_of[i++] = -1;
 			continue;
 		}
 		if (!fname || (i < o->n && strcmp(o->names[i], fname) < 0)) {
 			d->new_of[i] = (long)c->n;
 			d->old_of[c->n] = (long)i;
+			c->names[c->n] = o->names[i];	/* the same body: the same string */
 			r = json_array_append(c->sites, json_array_get(o->sites, i++));
 		} else {
 			d->old_of[c->n] = -1;
+			c->names[c->n] = fname;
 			r = json_array_append(c->sites, json_array_get(fresh, k++));
 		}
-		c->names[c->n] = json_string_value(json_object_get(json_array_get(c->sites, c->n),
-								    "name"));
 		c->n++;
 	}
 	/* A written site that was there before keeps its tunnels. */
@@ -124,6 +134,7 @@ static int compile_delta_sites(struct store *s, struct compile_delta *d, struct 
 		if (x >= 0)
 			d->new_of[x] = (long)i;
 	}
+	free(gone);
 	json_decref(fresh);
 	return r < 0 ? -ENOMEM : r;
 }

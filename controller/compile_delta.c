@@ -228,35 +228,86 @@ static int compile_delta_reread(struct store *s, const struct compile_delta *d,
 	return compile_keys_attach(c, k, *out, m);
 }
 
+static int compile_delta_id_cmp(const void *x, const void *y)
+{
+	long long a = *(const long long *)x, b = *(const long long *)y;
+
+	return (a > b) - (a < b);
+}
+
+/* The tunnels materialisation changed (ids, sorted into *chg), read again: only they
+ * can differ from the committed context's. */
+static int compile_delta_reread_ids(struct store *s, struct compile_ctx *c, const json_t *ids,
+				    long long **chg, size_t *nchg, struct compile_tun **out,
+				    size_t *n)
+{
+	sqlite3_stmt *st = db_stmt(store_db(s), "SELECT id, site_a, site_b, tunnel_type, profile, "
+				   "psk, overlay FROM tunnel WHERE id = ?1");
+	struct compile_keys *k = compile_keys_new();
+	size_t i;
+	json_t *v;
+	int r = st && k && (*chg = calloc(json_array_size(ids) + 1, sizeof(**chg))) ? 0 : -ENOMEM;
+
+	json_array_foreach(ids, i, v)
+		if (r == 0)
+			(*chg)[(*nchg)++] = json_integer_value(v);
+	if (r == 0)
+		qsort(*chg, *nchg, sizeof(**chg), compile_delta_id_cmp);
+	for (i = 0; r == 0 && i < *nchg; i++) {
+		if (i && (*chg)[i] == (*chg)[i - 1])
+			continue;
+		sqlite3_bind_int64(st, 1, (*chg)[i]);
+		r = compile_tunnels_read(c, st, k, out, n);
+		sqlite3_reset(st);
+	}
+	if (r < 0) {
+		compile_keys_unref(k);
+		return r;
+	}
+	return compile_keys_attach(c, k, *out, *n);
+}
+
 /* The kept tunnels and the ones read again, merged in id order in one pass. */
 static int compile_delta_tunnels(struct store *s, const struct compile_delta *d,
 				 struct compile_ctx *c)
 {
 	const struct compile_ctx *o = d->old;
+	const json_t *ids = store_tunnels_changed(s);
 	unsigned char *reread = calloc(o->n + 1, 1);
 	const json_t **prof = compile_delta_profiles(o, c);
 	struct compile_tun *fresh = NULL;
-	size_t nf = 0, i = 0, j = 0;
+	long long *chg = NULL;
+	size_t nf = 0, nchg = 0, i = 0, j = 0, x = 0;
 	const char *name;
 	json_t *v;
 	int r = reread && prof ? compile_delta_keys(o, c) : -ENOMEM;
 
-	json_object_foreach((json_t *)d->dirty, name, v) {
-		long x = reread ? compile_site_index(o, name) : -1;
+	/* Without the list of changed tunnels, every tunnel of a dirty site is read again. */
+	json_object_foreach((json_t *)(ids ? NULL : d->dirty), name, v) {
+		long k = reread ? compile_site_index(o, name) : -1;
 
-		if (x >= 0)
-			reread[x] = 1;
+		if (k >= 0)
+			reread[k] = 1;
 	}
 	if (r == 0)
-		r = compile_delta_reread(s, d, c, &fresh, &nf);
+		r = ids ? compile_delta_reread_ids(s, c, ids, &chg, &nchg, &fresh, &nf)
+			: compile_delta_reread(s, d, c, &fresh, &nf);
 	if (r == 0 && !(c->tuns = malloc((o->ntuns + nf + 1) * sizeof(*c->tuns))))
 		r = -ENOMEM;
 	while (r == 0 && (i < o->ntuns || j < nf)) {
-		if (j >= nf || (i < o->ntuns && o->tuns[i].id < fresh[j].id))
-			r = compile_delta_keep(d, reread, prof, &o->tuns[i++], c);
-		else
+		if (j < nf && (i >= o->ntuns || o->tuns[i].id >= fresh[j].id)) {
 			c->tuns[c->ntuns++] = fresh[j++];
+			continue;
+		}
+		while (x < nchg && chg[x] < o->tuns[i].id)
+			x++;
+		/* A changed tunnel is in fresh, or gone. */
+		if (x < nchg && chg[x] == o->tuns[i].id)
+			i++;
+		else
+			r = compile_delta_keep(d, reread, prof, &o->tuns[i++], c);
 	}
+	free(chg);
 	free(fresh);
 	free(prof);
 	free(reread);

@@ -27,7 +27,19 @@ struct store {
 	bool crl_changed;	/* since the last refresh: every intent changes */
 	bool full;		/* store_set_incremental(false): every write from scratch */
 	struct overlay_map *overlays;
+	json_t *tunnels_changed;	/* store_tunnels_changed */
 };
+
+const json_t *store_tunnels_changed(const struct store *s)
+{
+	return s->tunnels_changed;
+}
+
+void store_set_tunnels_changed(struct store *s, json_t *ids)
+{
+	json_decref(s->tunnels_changed);
+	s->tunnels_changed = ids;
+}
 
 struct overlay_map *store_overlays(struct store *s)
 {
@@ -157,6 +169,7 @@ void store_free(struct store *s)
 		return;
 	compile_ctx_free(s->compiled);
 	overlay_map_free(s->overlays);
+	json_decref(s->tunnels_changed);
 	free(s->crl);
 	json_decref(s->changes);
 	db_free(s->db);
@@ -706,6 +719,9 @@ int store_finish(struct store *s, struct verr *errs,
 	json_t *changed = NULL, *dirty = json_object();
 	int r = dirty ? store_validate(s, errs, path_of, ctx) : -ENOMEM;
 
+	/* Nothing materialised yet: no tunnel changed. */
+	store_set_tunnels_changed(s, json_array());
+
 	if (r == 0 && (s->full || store_joins_changed(s->changes)))
 		r = tunnel_materialize(s, s->full ? NULL : s->changes, errs, dirty);
 	/* A new CRL is in every intent: no change log then, every site recompiles. */
@@ -722,8 +738,12 @@ int store_finish_sites(struct store *s, struct verr *errs, const json_t *dirty)
 {
 	struct compile_ctx *compiled = NULL;
 	json_t *changed = NULL;
-	int r = revision_refresh(s, errs, s->full ? NULL : s->changes, dirty, NULL, NULL,
-				 &changed, &compiled);
+	int r;
+
+	/* Keys rotated, agents' features: which tunnels, only the dirty sites tell. */
+	store_set_tunnels_changed(s, NULL);
+	r = revision_refresh(s, errs, s->full ? NULL : s->changes, dirty, NULL, NULL, &changed,
+			     &compiled);
 
 	return store_end(s, r, compiled, changed, false);
 }

@@ -418,17 +418,22 @@ static int tunnel_row_cmp(const struct tunnel_row *row, const struct tunnel_plan
 	return c ? c : strcmp(row->b, p->names[d->b]);
 }
 
-/* Walks existing rows and desired pairs, both sorted by (site_a, site_b), in step. */
-static void tunnel_dirty(json_t *dirty, const char *a, const char *b)
+/* A tunnel whose change shows in intents: its sites to dirty, its id to ids. */
+static void tunnel_dirty(json_t *dirty, json_t *ids, const char *a, const char *b,
+			 long long id)
 {
-	if (!dirty)
-		return;
-	json_object_set_new(dirty, a, json_true());
-	json_object_set_new(dirty, b, json_true());
+	if (dirty) {
+		json_object_set_new(dirty, a, json_true());
+		json_object_set_new(dirty, b, json_true());
+	}
+	if (ids)
+		json_array_append_new(ids, json_integer(id));
 }
 
+/* Walks existing rows and desired pairs, both sorted by (site_a, site_b), in step. */
 int tunnel_apply(struct db *db, const struct tunnel_plan *p, const struct tunnel_row *rows,
-		 size_t nrows, struct tunnel_alloc *al, struct verr *errs, json_t *dirty)
+		 size_t nrows, struct tunnel_alloc *al, struct verr *errs, json_t *dirty,
+		 json_t *ids)
 {
 	size_t i = 0, d = 0;
 	int r = 0;
@@ -443,7 +448,7 @@ int tunnel_apply(struct db *db, const struct tunnel_plan *p, const struct tunnel
 			end++;
 		c = i >= nrows ? 1 : d >= p->ndefs ? -1 : tunnel_row_cmp(&rows[i], p, &p->defs[d]);
 		if (c < 0) {
-			tunnel_dirty(dirty, rows[i].a, rows[i].b);
+			tunnel_dirty(dirty, ids, rows[i].a, rows[i].b, rows[i].id);
 			r = tunnel_delete(db, rows[i].id);
 			/* Its block stays taken until the write commits (overlay_map.h). */
 			if (r == 0 && rows[i].overlay >= 0)
@@ -460,7 +465,8 @@ int tunnel_apply(struct db *db, const struct tunnel_plan *p, const struct tunnel
 		if (r == 0 && c > 0)
 			r = 1;
 		if (r == 1) {
-			tunnel_dirty(dirty, w.a, w.b);
+			tunnel_dirty(dirty, ids, w.a, w.b, c > 0 ? sqlite3_last_insert_rowid(db_handle(db))
+							       : rows[i - 1].id);
 			r = 0;
 		}
 		free(w.sources);
@@ -493,7 +499,7 @@ static int tunnel_materialize_all(struct store *s, struct verr *errs, json_t *di
 			r = overlay_map_take(map, (uint64_t)rows[i].overlay);
 	tunnel_alloc_init(&al, store_overlay_pool(s), map);
 	if (r == 0)
-		r = tunnel_apply(store_db(s), &p, rows, nrows, &al, errs, dirty);
+		r = tunnel_apply(store_db(s), &p, rows, nrows, &al, errs, dirty, NULL);
 	/* Kept even on failure: the rollback that follows drops it. */
 	store_set_overlays(s, map);
 	tunnel_rows_free(rows, nrows);
@@ -506,13 +512,17 @@ static int tunnel_materialize_all(struct store *s, struct verr *errs, json_t *di
 
 int tunnel_materialize(struct store *s, const json_t *changes, struct verr *errs, json_t *dirty)
 {
-	json_t *touched = NULL;
+	json_t *touched = NULL, *ids = NULL;
 	int r = tunnel_delta_touched(s, changes, &touched);
 
+	if (r == 0 && touched && !(ids = json_array()))
+		r = -ENOMEM;
 	if (r == 0 && touched)
-		r = tunnel_delta_materialize(s, touched, errs, dirty);
+		r = tunnel_delta_materialize(s, touched, errs, dirty, ids);
 	else if (r == 0)
 		r = tunnel_materialize_all(s, errs, dirty);
+	/* A full pass does not list what it changed: then nobody knows. */
+	store_set_tunnels_changed(s, ids);
 	json_decref(touched);
 	return r;
 }

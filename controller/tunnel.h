@@ -19,12 +19,15 @@ enum { TUNNEL_NONE = 0, TUNNEL_MEMBER = 1, TUNNEL_HUB = 2 };
  * sites of every tunnel whose change shows in intents. */
 int tunnel_materialize(struct store *s, const json_t *changes, struct verr *errs,
 		       json_t *dirty);
+/* (tunnel_materialize also tells the store which tunnels it changed, when it knows:
+ * store_tunnels_changed.) */
 /* tunnel_delta.c: *touched (a new object used as a set) gets the sites whose pairs the
  * write log can change; NULL when only re-deriving every pair will do. */
 int tunnel_delta_touched(struct store *s, const json_t *changes, json_t **touched);
-/* Re-derives only the pairs with an end in touched, as tunnel_materialize would. */
+/* Re-derives only the pairs with an end in touched, as tunnel_materialize would; ids
+ * (an array) gets the ids of the tunnels whose change shows in intents. */
 int tunnel_delta_materialize(struct store *s, const json_t *touched, struct verr *errs,
-			     json_t *dirty);
+			     json_t *dirty, json_t *ids);
 /* The role of one site (name, canonical body or NULL) in a topology. */
 unsigned char tunnel_role(const json_t *topo, const char *name, const json_t *site);
 /* Tunnels with id > after_id, touching site when non-NULL, by id, at most limit:

@@ -264,7 +264,7 @@ static int tunnel_delta_map(struct store *s, struct overlay_map **out)
 }
 
 int tunnel_delta_materialize(struct store *s, const json_t *touched, struct verr *errs,
-			     json_t *dirty)
+			     json_t *dirty, json_t *ids)
 {
 	struct tunnel_delta d = { .c = store_compiled(s) };
 	struct tunnel_plan p = { 0 };
@@ -287,7 +287,7 @@ int tunnel_delta_materialize(struct store *s, const json_t *touched, struct verr
 		tunnel_alloc_init(&al, store_overlay_pool(s), map);
 		p.names = d.names;
 		p.nnames = d.n;
-		r = tunnel_apply(store_db(s), &p, rows, nrows, &al, errs, dirty);
+		r = tunnel_apply(store_db(s), &p, rows, nrows, &al, errs, dirty, ids);
 		p.names = NULL;
 	}
 	tunnel_rows_free(rows, nrows);

@@ -58,8 +58,11 @@ void tunnel_row_clear(struct tunnel_row *row);
 void tunnel_rows_free(struct tunnel_row *rows, size_t n);
 void tunnel_alloc_init(struct tunnel_alloc *al, const struct addr_prefix *pool,
 		       struct overlay_map *map);
-/* Brings the rows (sorted by pair) to the plan's pairs; both cover the same pairs. */
+/* Brings the rows (sorted by pair) to the plan's pairs; both cover the same pairs. The
+ * sites (dirty) and ids (ids, an array; may be NULL) of the tunnels whose change shows
+ * in intents are added to. */
 int tunnel_apply(struct db *db, const struct tunnel_plan *p, const struct tunnel_row *rows,
-		 size_t nrows, struct tunnel_alloc *al, struct verr *errs, json_t *dirty);
+		 size_t nrows, struct tunnel_alloc *al, struct verr *errs, json_t *dirty,
+		 json_t *ids);
 
 #endif

@@ -23,6 +23,11 @@ size_t compile_ctx_nsites(const struct compile_ctx *c)
 	return c->n;
 }
 
+const json_t *compile_ctx_sites(const struct compile_ctx *c)
+{
+	return c->sites;
+}
+
 const char *compile_ctx_site(const struct compile_ctx *c, size_t i)
 {
 	return c->names[i];

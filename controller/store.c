@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "compile.h"
 #include "overlay_map.h"
+#include "site_index.h"
 #include "pki.h"
 #include "revision.h"
 #include "tunnel.h"
@@ -28,6 +29,7 @@ struct store {
 	bool full;		/* store_set_incremental(false): every write from scratch */
 	struct overlay_map *overlays;
 	json_t *tunnels_changed;	/* store_tunnels_changed */
+	struct site_index *addresses;	/* the committed sites' (NULL: not built) */
 };
 
 const json_t *store_tunnels_changed(const struct store *s)
@@ -169,6 +171,7 @@ void store_free(struct store *s)
 		return;
 	compile_ctx_free(s->compiled);
 	overlay_map_free(s->overlays);
+	site_index_free(s->addresses);
 	json_decref(s->tunnels_changed);
 	free(s->crl);
 	json_decref(s->changes);
@@ -190,16 +193,35 @@ int store_begin(struct store *s)
 	return db_begin(s->db);
 }
 
+/* The committed sites' address index follows the write log; without one, it goes. */
+static void store_commit_addresses(struct store *s)
+{
+	size_t i;
+	json_t *c;
+	int r = s->changes ? 0 : -EINVAL;
+
+	json_array_foreach(s->changes, i, c)
+		if (r == 0 && s->addresses &&
+		    !strcmp(json_string_value(json_object_get(c, "kind")), "site"))
+			r = site_index_put(s->addresses, json_string_value(json_object_get(c, "name")),
+					   json_object_get(c, "new"));
+	if (r < 0) {
+		site_index_free(s->addresses);
+		s->addresses = NULL;
+	}
+}
+
 int store_commit(struct store *s)
 {
-	int r;
+	int r = db_commit(s->db);
 
-	json_array_clear(s->changes);
-	r = db_commit(s->db);
 	if (r == 0 && s->overlays)
 		overlay_map_commit(s->overlays);
 	else
 		store_set_overlays(s, NULL);
+	if (r == 0)
+		store_commit_addresses(s);
+	json_array_clear(s->changes);
 	return r;
 }
 
@@ -570,28 +592,53 @@ static int store_check_refs(struct store *s, struct verr *errs, struct store_pat
 	return rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
 
-/* Whether the writes can bring two sites' addresses into conflict: only a site created
- * or re-addressed can, since the committed state passed the check. */
-static int store_addresses_changed(const json_t *changes)
+/* Whether one change creates or re-addresses a site: the only changes that can bring
+ * two sites' addresses into conflict, since the committed state passed the check. */
+static bool store_addresses_changed_one(const json_t *c)
 {
 	static const char *const fields[] = { "underlay", "nat_address", "behind_nat", "prefixes" };
+	const json_t *old = json_object_get(c, "old"), *new = json_object_get(c, "new");
+
+	if (strcmp(json_string_value(json_object_get(c, "kind")), "site") || !new)
+		return false;
+	for (size_t f = 0; old && f < sizeof(fields) / sizeof(*fields); f++)
+		if (!json_equal(json_object_get(old, fields[f]), json_object_get(new, fields[f])))
+			return true;
+	return !old;
+}
+
+static bool store_addresses_changed(const json_t *changes)
+{
 	size_t i;
 	json_t *c;
 
-	if (!changes)
-		return 1;
-	json_array_foreach(changes, i, c) {
-		const json_t *old = json_object_get(c, "old"), *new = json_object_get(c, "new");
+	json_array_foreach(changes, i, c)
+		if (store_addresses_changed_one(c))
+			return true;
+	return !changes;
+}
 
-		if (strcmp(json_string_value(json_object_get(c, "kind")), "site") || !new)
-			continue;
-		if (!old)
-			return 1;
-		for (size_t f = 0; f < sizeof(fields) / sizeof(*fields); f++)
-			if (!json_equal(json_object_get(old, fields[f]), json_object_get(new, fields[f])))
-				return 1;
+/* Whether the full address check can be spared: one site created or re-addressed, whose
+ * addresses touch no other site's in the committed index (built at the first such write). */
+static bool store_addresses_clear(struct store *s)
+{
+	const json_t *one = NULL, *c;
+	size_t i, n = 0;
+
+	if (s->full || !s->changes || !s->compiled)
+		return false;
+	json_array_foreach(s->changes, i, c) {
+		const json_t *new = json_object_get(c, "new");
+
+		if (store_addresses_changed_one(c))
+			one = new, n++;
 	}
-	return 0;
+	if (n != 1)
+		return false;
+	if (!s->addresses)
+		s->addresses = site_index_new(compile_ctx_sites(s->compiled));
+	return s->addresses && !site_index_touches(s->addresses, json_string_value(
+					json_object_get(one, "name")), one);
 }
 
 /* Every site's body as the transaction sees it: from the committed compile context and
@@ -613,7 +660,8 @@ int store_validate(struct store *s, struct verr *errs,
 	int r;
 
 	r = store_check_refs(s, errs, &p);
-	if (r == 0 && (s->full || store_addresses_changed(s->changes))) {
+	if (r == 0 && (s->full || store_addresses_changed(s->changes)) &&
+	    !store_addresses_clear(s)) {
 		r = store_sites_now(s, &sites);
 		if (r == 0)
 			r = kind_site_check_all(sites, errs, store_site_path, &p);

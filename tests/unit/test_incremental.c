@@ -288,6 +288,26 @@ static json_t *inc_doc(const char *plural, json_t *body)
 	return json_pack("{s:[o]}", plural, body);
 }
 
+static void inc_clash(struct inc_fx *f, json_t *s, const json_t *other)
+{
+	const char *lan = json_string_value(json_array_get(json_object_get(other, "prefixes"), 0));
+	unsigned a = 0, b = 0;
+	char buf[32];
+
+	if (!lan || sscanf(lan, "10.%u.%u.0/24", &a, &b) != 2 || inc_rand(f, 2)) {
+		json_object_set(s, inc_rand(f, 2) ? "prefixes" : "underlay",
+				json_object_get(other, inc_rand(f, 2) ? "prefixes" : "underlay"));
+		return;
+	}
+	if (inc_rand(f, 2)) {
+		snprintf(buf, sizeof(buf), "10.%u.%u.0/20", a, b & ~15u);
+		json_array_append_new(json_object_get(s, "prefixes"), json_string(buf));
+	} else {
+		snprintf(buf, sizeof(buf), "10.%u.%u.5", a, b);
+		json_object_set_new(s, "underlay", json_string(buf));
+	}
+}
+
 /* Writes a changed copy of a random site; op says how it changes. */
 static void inc_site_write(struct inc_fx *f, unsigned how)
 {
@@ -328,12 +348,12 @@ static void inc_site_write(struct inc_fx *f, unsigned how)
 			json_object_set_new(tags, "fleet", json_string("x"));
 		break;
 	case 7:
-		/* Another site's addresses: both stores must refuse the same way. */
+		/* Another site's addresses, or a prefix over its prefix, or an underlay in
+		 * it: both stores must refuse the same way. */
 		f->op = "address clash";
 		json_decref(fresh);
 		fresh = inc_pick(f, &kind_site);
-		json_object_set(s, inc_rand(f, 2) ? "prefixes" : "underlay",
-				json_object_get(fresh, inc_rand(f, 2) ? "prefixes" : "underlay"));
+		inc_clash(f, s, fresh);
 		break;
 	default:
 		f->op = "underlay";

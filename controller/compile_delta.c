@@ -1,11 +1,12 @@
 /* The compile context after a write, derived from the committed one instead of read
  * again from the whole store. A write that changes no topology changes the context in
  * three places only: the bodies of the sites it wrote, the profiles (few, read again),
- * and the tunnels of the sites materialisation marked dirty (or whose key or agent
- * features changed: store_finish_sites marks those). Everything else (the other sites'
- * bodies, roles and tunnels, and the key blocks behind them) is shared or copied from
- * the committed context. tests/unit/test_incremental.c checks every intent compiled
- * from such a context against one compiled from scratch. */
+ * and some tunnels: those materialisation lists as changed (store_tunnels_changed), or,
+ * when it does not know (a key rotated, an agent's features), every tunnel of the dirty
+ * sites; the dirty sites' agent features are read again too. Everything else (the other
+ * sites' bodies, roles and tunnels, and the key blocks behind them) is shared or copied
+ * from the committed context. tests/unit/test_incremental.c checks every intent
+ * compiled from such a context against one compiled from scratch. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -24,7 +25,7 @@
 struct compile_delta {
 	const struct compile_ctx *old;
 	json_t *written;	/* sites whose bodies the write log has */
-	const json_t *dirty;	/* sites whose tunnels are read again */
+	const json_t *dirty;	/* sites whose features (and maybe tunnels) are read again */
 	long *old_of;		/* new index -> old index, -1 when written */
 	long *new_of;		/* old index -> new index, -1 when gone or written */
 };

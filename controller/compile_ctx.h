@@ -4,9 +4,11 @@
 #ifndef GRESEC_COMPILE_CTX_H
 #define GRESEC_COMPILE_CTX_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
 #include "addr.h"
+#include "intent.h"
 #include "db.h"
 #include "store.h"
 
@@ -27,6 +29,23 @@ struct compile_keys {
 	char *text;			/* the keys, each NUL-terminated */
 };
 
+/* What compiling a tunnel reads of each of its sites, decoded once per context. */
+struct compile_site_info {
+	struct addr underlay, reach;	/* reach: where peers send to (a NAT's address) */
+	bool underlay_ok, reach_ok;	/* the text parsed */
+	bool nat, unmanaged;
+	uint32_t mtu;
+	const char *underlay_text;	/* borrowed from the site's body */
+};
+
+/* What compiling a tunnel reads of its profile, decoded once per context. */
+struct compile_prof_info {
+	const json_t *body;
+	bool tunnel_mode, ah, always, x509;
+	uint32_t ike_lifetime, sa_lifetime, dpd;
+	struct intent_bfd bfd;		/* each field absent taken as its default */
+};
+
 struct compile_ctx {
 	json_t *sites, *profiles, *topos;	/* canonical bodies, sorted by name */
 	const char **names;
@@ -41,6 +60,8 @@ struct compile_ctx {
 	size_t *adj_off, *adj;			/* tunnels of site i: adj[adj_off[i] .. adj_off[i+1]) */
 	unsigned char *roles;			/* roles[t * n + i]: site i in topology t */
 	unsigned char *psk_hex;			/* site i's agent reported INTENT_FEATURE_PSK_HEX */
+	struct compile_site_info *info;		/* of site i */
+	struct compile_prof_info *pinfo;	/* of profiles[j] */
 	struct addr_prefix pool;
 	char *ca, *crl;				/* PEM for every intent; NULL when absent */
 	/* While refreshing inside a write: where a site's errors go (see store_finish). */
@@ -56,7 +77,16 @@ struct compile_ctx {
 long compile_site_index(const struct compile_ctx *c, const char *name);
 const json_t *compile_profile(const struct compile_ctx *c, const char *name);
 
+void compile_site_info(const json_t *site, struct compile_site_info *info);
+/* c->pinfo for c->profiles. */
+int compile_prof_infos(struct compile_ctx *c);
+/* c->info for c->sites: copied from old (may be NULL) for the sites old_of maps to it. */
+int compile_infos(struct compile_ctx *c, const struct compile_ctx *old, const long *old_of);
+
+/* compile_keys.c */
 struct compile_keys *compile_keys_new(void);
+/* Appends a key; its offset goes to *off (the block may move until it is complete). */
+int compile_keys_add(struct compile_keys *k, const char *psk, size_t *off);
 void compile_keys_unref(struct compile_keys *k);
 /* The tunnels st yields (id, site_a, site_b, tunnel_type, profile, psk, overlay) between
  * sites of c, appended to *tuns (*n of them; the array grows as needed),

@@ -445,8 +445,12 @@ int compile_delta_new(struct store *s, const struct compile_ctx *old, const json
 		r = store_all(s, &kind_profile, &c->profiles);
 	if (r == 0)
 		r = compile_delta_sites(s, &d, c);
+	if (r == 0)
+		r = compile_infos(c, old, d.old_of);
 	if (r == 0 && (r = compile_delta_share(&d, changes, c)) == 1)
 		r = compile_delta_tunnels(s, &d, c);
+	if (r == 0)
+		r = compile_prof_infos(c);
 	if (r == 0 && !c->links)
 		r = compile_adjacency(c);
 	if (r == 0)

@@ -156,9 +156,13 @@ static int api_agent_features(struct api_req *r, const json_t *report, bool chan
 	log_ctx(LOG_LVL_INFO, r->param, NULL, "agent features now %s: recompiling", text ? text : "none");
 	free(text);
 	rc = psk_recompile_site(r->api->store, r->param);
-	if (rc == -EINVAL)
+	if (rc == -EINVAL) {
 		log_ctx(LOG_LVL_WARN, r->param, NULL, "recompiling after new agent features: "
 			"a site does not compile; its intent stays as it was");
+		/* The committed context no longer matches the stored features: the next
+		 * write must not derive its context from it (compile_delta.c). */
+		store_set_compiled(r->api->store, NULL);
+	}
 	return rc == -EINVAL ? 0 : rc;
 }
 

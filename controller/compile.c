@@ -24,6 +24,11 @@ size_t compile_ctx_nsites(const struct compile_ctx *c)
 	return c->n;
 }
 
+const json_t *compile_ctx_sites(const struct compile_ctx *c)
+{
+	return c->sites;
+}
+
 const char *compile_ctx_site(const struct compile_ctx *c, size_t i)
 {
 	return c->names[i];
@@ -33,20 +38,24 @@ void compile_ctx_free(struct compile_ctx *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->ntuns; i++) {
-		if (c->tuns[i].psk)
-			memset(c->tuns[i].psk, 0, strlen(c->tuns[i].psk));
-		free(c->tuns[i].psk);
-	}
 	for (size_t i = 0; c->text && i < c->n; i++)
 		free(c->text[i]);
 	free(c->text);
 	free(c->text_rev);
-	free(c->tuns);
-	free(c->adj_off);
-	free(c->adj);
+	/* Tunnels, their keys and the adjacency may be shared with the contexts after it. */
+	if (!c->links || --*c->links == 0) {
+		for (size_t i = 0; i < c->nkeys; i++)
+			compile_keys_unref(c->keys[i]);
+		free(c->keys);
+		free(c->tuns);
+		free(c->adj_off);
+		free(c->adj);
+		free(c->links);
+	}
 	free(c->roles);
 	free(c->psk_hex);
+	free(c->info);
+	free(c->pinfo);
 	free(c->names);
 	free(c->ca);
 	free(c->crl);
@@ -68,7 +77,21 @@ long compile_site_index(const struct compile_ctx *c, const char *name)
 	return hit ? hit - c->names : -1;
 }
 
-static const json_t *compile_profile(const struct compile_ctx *c, const char *name)
+int compile_infos(struct compile_ctx *c, const struct compile_ctx *old, const long *old_of)
+{
+	c->info = calloc(c->n + 1, sizeof(*c->info));
+	if (!c->info)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n; i++) {
+		if (old && old_of[i] >= 0)
+			c->info[i] = old->info[old_of[i]];	/* the same body */
+		else
+			compile_site_info(json_array_get(c->sites, i), &c->info[i]);
+	}
+	return 0;
+}
+
+const json_t *compile_profile(const struct compile_ctx *c, const char *name)
 {
 	size_t i;
 	json_t *p;
@@ -80,15 +103,12 @@ static const json_t *compile_profile(const struct compile_ctx *c, const char *na
 	return NULL;
 }
 
-static int compile_load_tunnels(struct compile_ctx *c, struct db *db)
+int compile_tunnels_read(const struct compile_ctx *c, sqlite3_stmt *st, struct compile_keys *k,
+			 struct compile_tun **tuns, size_t *n)
 {
-	sqlite3_stmt *st = db_stmt(db, "SELECT id, site_a, site_b, tunnel_type, profile, psk, "
-				   "overlay FROM tunnel ORDER BY id");
-	size_t cap = 0;
+	size_t cap = *n, off = 0;
 	int rc;
 
-	if (!st)
-		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		long a = compile_site_index(c, (const char *)sqlite3_column_text(st, 1));
 		long b = compile_site_index(c, (const char *)sqlite3_column_text(st, 2));
@@ -96,30 +116,46 @@ static int compile_load_tunnels(struct compile_ctx *c, struct db *db)
 
 		if (a < 0 || b < 0)
 			continue;
-		if (c->ntuns == cap) {
+		if (*n == cap) {
 			cap = cap ? cap * 2 : 1024;
-			t = realloc(c->tuns, cap * sizeof(*t));
-			if (!t) {
-				rc = SQLITE_NOMEM;
-				break;
-			}
-			c->tuns = t;
+			t = realloc(*tuns, cap * sizeof(*t));
+			if (!t)
+				return -ENOMEM;
+			*tuns = t;
 		}
-		t = &c->tuns[c->ntuns++];
+		if (compile_keys_add(k, (const char *)sqlite3_column_text(st, 5), &off) < 0)
+			return -ENOMEM;
+		t = &(*tuns)[(*n)++];
 		*t = (struct compile_tun){
 			.id = sqlite3_column_int64(st, 0), .a = (size_t)a, .b = (size_t)b,
 			.vti = strcmp((const char *)sqlite3_column_text(st, 3), "vti") == 0,
 			.profile = compile_profile(c, (const char *)sqlite3_column_text(st, 4)),
-			.psk = strdup((const char *)sqlite3_column_text(st, 5)),
+			.psk = (const char *)(uintptr_t)off,	/* compile_keys_attach */
 			.overlay = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1
 					: sqlite3_column_int64(st, 6) };
-		if (!t->psk)
-			rc = SQLITE_NOMEM;
-		if (!t->profile || !t->psk)
-			break;
+		if (!t->profile)
+			return -EIO;
 	}
+	return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+static int compile_load_tunnels(struct compile_ctx *c, struct db *db)
+{
+	sqlite3_stmt *st = db_stmt(db, "SELECT id, site_a, site_b, tunnel_type, profile, psk, "
+				   "overlay FROM tunnel ORDER BY id");
+	struct compile_keys *k = compile_keys_new();
+	int r;
+
+	if (!st || !k) {
+		compile_keys_unref(k);
+		return st ? -ENOMEM : -EIO;
+	}
+	r = compile_tunnels_read(c, st, k, &c->tuns, &c->ntuns);
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : rc == SQLITE_ROW ? -EIO : db_errno(rc);
+	if (r == 0)
+		return compile_keys_attach(c, k, c->tuns, c->ntuns);
+	compile_keys_unref(k);
+	return r;
 }
 
 /* Sites whose agent's latest report lists the hex-psk feature (status.c keeps the
@@ -154,15 +190,14 @@ static int compile_load_features(struct compile_ctx *c, struct db *db)
 }
 
 /* Compressed adjacency: each site's tunnels in id order, without a list per site. */
-static int compile_index(struct compile_ctx *c)
+int compile_adjacency(struct compile_ctx *c)
 {
 	size_t *fill;
 
 	c->adj_off = calloc(c->n + 1, sizeof(*c->adj_off));
 	c->adj = calloc(2 * c->ntuns + 1, sizeof(*c->adj));
 	fill = calloc(c->n + 1, sizeof(*fill));
-	c->roles = calloc(json_array_size(c->topos) * c->n + 1, 1);
-	if (!c->adj_off || !c->adj || !fill || !c->roles) {
+	if (!c->adj_off || !c->adj || !fill) {
 		free(fill);
 		return -ENOMEM;
 	}
@@ -177,14 +212,24 @@ static int compile_index(struct compile_ctx *c)
 		c->adj[c->adj_off[c->tuns[k].b] + fill[c->tuns[k].b]++] = k;
 	}
 	free(fill);
-	for (size_t t = 0; t < json_array_size(c->topos); t++)
-		tunnel_roles(c->names, c->n, c->sites, json_array_get(c->topos, t),
-			     c->roles + t * c->n);
 	return 0;
 }
 
+static int compile_index(struct compile_ctx *c)
+{
+	int r = compile_adjacency(c);
+
+	c->roles = calloc(json_array_size(c->topos) * c->n + 1, 1);
+	if (r == 0 && !c->roles)
+		r = -ENOMEM;
+	for (size_t t = 0; r == 0 && t < json_array_size(c->topos); t++)
+		tunnel_roles(c->names, c->n, c->sites, json_array_get(c->topos, t),
+			     c->roles + t * c->n);
+	return r;
+}
+
 /* Copies, since the store's CRL changes while this context may still be served. */
-static int compile_pki(struct store *s, struct compile_ctx *c)
+int compile_pki(struct store *s, struct compile_ctx *c)
 {
 	const struct ca *ca = store_ca(s);
 
@@ -223,7 +268,11 @@ int compile_ctx_new(struct store *s, struct compile_ctx **out)
 	}
 	json_array_foreach(c->sites, i, v)
 		c->names[i] = json_string_value(json_object_get(v, "name"));
-	r = compile_load_tunnels(c, store_db(s));
+	r = compile_infos(c, NULL, NULL);
+	if (r == 0)
+		r = compile_prof_infos(c);
+	if (r == 0)
+		r = compile_load_tunnels(c, store_db(s));
 	if (r == 0)
 		r = compile_load_features(c, store_db(s));
 	if (r == 0)
@@ -262,7 +311,7 @@ static uint32_t compile_u32(const json_t *o, const char *key)
 
 /* The profile's "bfd", each sub-field absent taken as its default: profiles stored
  * before profiles had "bfd" have none, and keep the BFD they were compiled with. */
-static void compile_bfd(const json_t *prof, struct intent_bfd *b)
+static void compile_bfd_decode(const json_t *prof, struct intent_bfd *b)
 {
 	const json_t *o = json_object_get(prof, "bfd");
 	const json_t *en = json_object_get(o, "enabled");
@@ -283,24 +332,53 @@ static int compile_is(const json_t *o, const char *key, const char *value)
 
 /* Who starts IKE: a site behind NAT (its peer cannot reach it), otherwise the site
  * whose name sorts first, so both ends agree without talking to each other. */
-static void compile_security(const json_t *prof, const json_t *self, const json_t *peer,
+int compile_prof_infos(struct compile_ctx *c)
+{
+	size_t i;
+	json_t *p;
+
+	c->pinfo = calloc(json_array_size(c->profiles) + 1, sizeof(*c->pinfo));
+	if (!c->pinfo)
+		return -ENOMEM;
+	json_array_foreach(c->profiles, i, p) {
+		struct compile_prof_info *f = &c->pinfo[i];
+
+		f->body = p;
+		f->tunnel_mode = compile_is(p, "mode", "tunnel");
+		f->ah = compile_is(p, "protocol", "ah");
+		f->always = compile_is(p, "start", "always");
+		f->x509 = compile_is(p, "auth", "x509");
+		f->ike_lifetime = compile_u32(p, "ike_lifetime");
+		f->sa_lifetime = compile_u32(p, "sa_lifetime");
+		f->dpd = compile_u32(p, "dpd_interval");
+		compile_bfd_decode(p, &f->bfd);
+	}
+	return 0;
+}
+
+/* A tunnel's profile decoded (profiles are few: a scan by pointer). */
+static const struct compile_prof_info *compile_prof(const struct compile_ctx *c,
+						    const json_t *prof)
+{
+	for (size_t i = 0; i < json_array_size(c->profiles); i++)
+		if (c->pinfo[i].body == prof)
+			return &c->pinfo[i];
+	return NULL;
+}
+
+static void compile_security(const struct compile_prof_info *f, int nat_self, int nat_peer,
 			     int self_first, int vti, struct intent_security *sec)
 {
-	int nat_self = json_is_true(json_object_get(self, "behind_nat"));
-	int nat_peer = json_is_true(json_object_get(peer, "behind_nat"));
-
 	/* A VTI carries plain IP packets: only tunnel-mode SAs can deliver them. */
-	sec->mode = vti || compile_is(prof, "mode", "tunnel") ? INTENT_MODE_TUNNEL
-							      : INTENT_MODE_TRANSPORT;
-	sec->protocol = compile_is(prof, "protocol", "ah") ? INTENT_PROTO_AH : INTENT_PROTO_ESP;
-	sec->ike_lifetime = compile_u32(prof, "ike_lifetime");
-	sec->child_lifetime = compile_u32(prof, "sa_lifetime");
-	sec->dpd_delay = compile_u32(prof, "dpd_interval");
-	sec->start = compile_is(prof, "start", "always") ? INTENT_START_ALWAYS
-							 : INTENT_START_ON_DEMAND;
+	sec->mode = vti || f->tunnel_mode ? INTENT_MODE_TUNNEL : INTENT_MODE_TRANSPORT;
+	sec->protocol = f->ah ? INTENT_PROTO_AH : INTENT_PROTO_ESP;
+	sec->ike_lifetime = f->ike_lifetime;
+	sec->child_lifetime = f->sa_lifetime;
+	sec->dpd_delay = f->dpd;
+	sec->start = f->always ? INTENT_START_ALWAYS : INTENT_START_ON_DEMAND;
 	sec->initiator = nat_self != nat_peer ? nat_self : self_first;
 	sec->udp_encap = nat_self || nat_peer;
-	sec->auth = compile_is(prof, "auth", "x509") ? INTENT_AUTH_X509 : INTENT_AUTH_PSK;
+	sec->auth = f->x509 ? INTENT_AUTH_X509 : INTENT_AUTH_PSK;
 }
 
 /* With certificates the identities are the sites' names, which their certificates
@@ -345,10 +423,9 @@ static uint32_t compile_icv(const struct intent_security *sec)
  * bytes of padding, its 2-byte trailer and the ICV; AH's 12-byte header with the ICV,
  * padded to 32 bits (IPv4) or 64 bits (IPv6, RFC 4302 3.3.3.2.1); GRE with its key.
  * The overlay MTU is what is left of the smaller underlay MTU. */
-static uint32_t compile_mtu(const json_t *self, const json_t *peer, int v6, int vti,
+static uint32_t compile_mtu(uint32_t mtu, uint32_t pm, int v6, int vti,
 			    const struct intent_security *sec)
 {
-	uint32_t mtu = compile_u32(self, "underlay_mtu"), pm = compile_u32(peer, "underlay_mtu");
 	uint32_t ip = v6 ? 40 : 20, over = ip, icv = compile_icv(sec), ah = 12 + icv;
 
 	if (pm < mtu)
@@ -380,19 +457,20 @@ static const char *compile_path(const struct compile_ctx *c, size_t site, const 
 	return verr_path_key(buf, len, base, field);
 }
 
-static int compile_underlay(const json_t *site, struct addr *a)
-{
-	return addr_parse(json_string_value(json_object_get(site, "underlay")), a);
-}
-
-/* Where peers send to: the NAT's public address for a site behind NAT. */
-static int compile_reach(const json_t *site, struct addr *a)
+void compile_site_info(const json_t *site, struct compile_site_info *info)
 {
 	const char *nat = json_string_value(json_object_get(site, "nat_address"));
 
-	if (nat && json_is_true(json_object_get(site, "behind_nat")))
-		return addr_parse(nat, a);
-	return compile_underlay(site, a);
+	info->underlay_text = json_string_value(json_object_get(site, "underlay"));
+	info->nat = json_is_true(json_object_get(site, "behind_nat"));
+	info->unmanaged = json_is_false(json_object_get(site, "managed"));
+	info->mtu = compile_u32(site, "underlay_mtu");
+	info->underlay_ok = addr_parse(info->underlay_text, &info->underlay) == 0;
+	/* Where peers send to: the NAT's public address for a site behind NAT. */
+	if (nat && info->nat)
+		info->reach_ok = addr_parse(nat, &info->reach) == 0;
+	else
+		info->reach = info->underlay, info->reach_ok = info->underlay_ok;
 }
 
 static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct compile_tun *k,
@@ -400,6 +478,8 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 {
 	size_t peer = k->a == self ? k->b : k->a;
 	const json_t *sj = json_array_get(c->sites, self), *pj = json_array_get(c->sites, peer);
+	const struct compile_site_info *si = &c->info[self], *pi = &c->info[peer];
+	const struct compile_prof_info *pf = compile_prof(c, k->profile);
 	struct addr_prefix oa, ob;
 	char path[128];
 	int r;
@@ -411,12 +491,13 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 		return -ENOMEM;
 	t->psk_encoding = c->psk_hex[k->a] && c->psk_hex[k->b] ? INTENT_PSK_HEX : INTENT_PSK_STRING;
 	t->kind = k->vti ? INTENT_KIND_VTI : INTENT_KIND_GRE;
-	if (compile_underlay(sj, &t->local) < 0 || compile_reach(pj, &t->remote) < 0)
+	if (!si->underlay_ok || !pi->reach_ok)
 		return -EINVAL;
+	t->local = si->underlay;
+	t->remote = pi->reach;
 	/* A peer behind NAT is reached at its NAT's address but keeps its own (private)
 	 * underlay as its IKE identity: that is what it sends. */
-	if (json_is_true(json_object_get(pj, "behind_nat")) &&
-	    !(t->sec.remote_id = strdup(json_string_value(json_object_get(pj, "underlay")))))
+	if (pi->nat && !(t->sec.remote_id = strdup(pi->underlay_text)))
 		return -ENOMEM;
 	if (t->local.family != t->remote.family) {
 		compile_path(c, self, "underlay", path, sizeof(path));
@@ -424,17 +505,16 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 			 "is IPv4, the other IPv6", c->names[peer], k->id);
 		return -EINVAL;
 	}
-	if (json_is_true(json_object_get(sj, "behind_nat")) &&
-	    json_is_true(json_object_get(pj, "behind_nat"))) {
+	if (si->nat && pi->nat) {
 		/* Neither can reach the other: there is no one to answer IKE. */
 		compile_path(c, self, "behind_nat", path, sizeof(path));
 		verr_add(errs, path, "cannot be joined to site '%s' (tunnel gs%lld): both sites "
 			 "are behind NAT, so neither can reach the other", c->names[peer], k->id);
 		return -EINVAL;
 	}
-	if (compile_is(k->profile, "protocol", "ah") &&
-	    (json_is_true(json_object_get(sj, "behind_nat")) ||
-	     json_is_true(json_object_get(pj, "behind_nat")))) {
+	if (!pf)
+		return -EIO;
+	if ((si->nat || pi->nat) && pf->ah) {
 		/* AH authenticates the outer addresses a NAT rewrites, and RFC 3948 defines
 		 * UDP encapsulation for ESP only. */
 		compile_path(c, self, "behind_nat", path, sizeof(path));
@@ -465,14 +545,13 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 		return r;
 	t->overlay_local = (struct intent_ifaddr){ (k->a == self ? oa : ob).addr, oa.len };
 	t->overlay_peer = (struct intent_ifaddr){ (k->a == self ? ob : oa).addr, oa.len };
-	compile_security(k->profile, sj, pj, k->a == self, k->vti, &t->sec);
+	compile_security(pf, si->nat, pi->nat, k->a == self, k->vti, &t->sec);
 	if (compile_x509_ids(sj, pj, &t->sec) < 0)
 		return -ENOMEM;
-	compile_bfd(k->profile, &t->bfd);
+	t->bfd = pf->bfd;
 	/* A third-party gateway need not run BFD: to an unmanaged site, liveness is IKE's
 	 * DPD alone (docs/interop.md). */
-	if (json_is_false(json_object_get(sj, "managed")) ||
-	    json_is_false(json_object_get(pj, "managed")))
+	if (si->unmanaged || pi->unmanaged)
 		t->bfd.enabled = false;
 	r = compile_strv(json_object_get(k->profile, "ike_proposals"), &t->sec.ike_proposals,
 			 &t->sec.n_ike_proposals);
@@ -481,7 +560,7 @@ static int compile_tunnel(const struct compile_ctx *c, size_t self, const struct
 				 "ah_proposals" : "esp_proposals"),
 				 &t->sec.child_proposals, &t->sec.n_child_proposals);
 	/* After the proposals: their ICV sizes are part of the overhead. */
-	t->mtu = compile_mtu(sj, pj, t->local.family == AF_INET6, k->vti, &t->sec);
+	t->mtu = compile_mtu(si->mtu, pi->mtu, t->local.family == AF_INET6, k->vti, &t->sec);
 	return r;
 }
 

@@ -23,4 +23,12 @@ const char *compile_ctx_site(const struct compile_ctx *c, size_t i);
 int compile_site(const struct compile_ctx *c, size_t i, uint64_t revision, struct intent **out,
 		 struct verr *errs);
 
+/* Every site's canonical body the context was built from, by name (borrowed). */
+const json_t *compile_ctx_sites(const struct compile_ctx *c);
+/* compile_delta.c: every site's canonical body as the open transaction sees it (a new
+ * array, by name), from the committed context (old) and the write log; 1 (nothing
+ * made) when it cannot tell (no context, no log, a large write). */
+int compile_delta_sites_now(struct store *s, const struct compile_ctx *old,
+			    const json_t *changes, json_t **sites);
+
 #endif

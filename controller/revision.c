@@ -137,6 +137,29 @@ static void *revision_part_run(void *arg)
 	return NULL;
 }
 
+/* Contiguous shares of the sites (errors stay in site order) with about the same work
+ * each: a site costs about its number of tunnels. A write's marked sites are often
+ * together in name order (one region's mesh) while a hub's intent alone may weigh as
+ * much as all of them. */
+static void revision_split(const struct revision_run *run, struct revision_part *part, int nth)
+{
+	const struct compile_ctx *c = run->c;
+	size_t total = 0, sum = 0, i = 0;
+
+	for (size_t k = 0; k < c->n; k++)
+		total += run->mark[k] ? 1 + c->adj_off[k + 1] - c->adj_off[k] : 0;
+	for (int t = 0; t + 1 < nth; t++) {
+		part[t].from = i;
+		while (i < c->n && sum * nth < total * (size_t)(t + 1)) {
+			sum += run->mark[i] ? 1 + c->adj_off[i + 1] - c->adj_off[i] : 0;
+			i++;
+		}
+		part[t].to = i;
+	}
+	part[nth - 1].from = i;
+	part[nth - 1].to = c->n;
+}
+
 static void revision_compile_marked(struct revision_run *run, size_t nmarked, struct verr *errs)
 {
 	struct revision_part part[REVISION_THREADS];
@@ -145,12 +168,11 @@ static void revision_compile_marked(struct revision_run *run, size_t nmarked, st
 	int nth = nmarked >= REVISION_PARALLEL_MIN ? REVISION_THREADS : 1, started = 1;
 
 	for (int t = 0; t < nth; t++) {
-		part[t] = (struct revision_part){ run, n * t / nth, n * (t + 1) / nth,
-						  t ? verr_new() : errs };
+		part[t] = (struct revision_part){ run, 0, n, t ? verr_new() : errs };
 		if (!part[t].errs)
 			nth = t;	/* out of memory: the threads there are do more */
 	}
-	part[nth - 1].to = n;
+	revision_split(run, part, nth);
 	for (; started < nth; started++)
 		if (pthread_create(&th[started], NULL, revision_part_run, &part[started]) != 0)
 			break;
@@ -211,23 +233,8 @@ static int revision_only_description(const json_t *old, const json_t *new)
 /* Does site (a canonical body) belong to topology t, by name or by its tags? */
 static int revision_in_topology(const json_t *topo, const json_t *site)
 {
-	const char *name = json_string_value(json_object_get(site, "name"));
-	const json_t *want = json_object_get(topo, "match_tags"), *v;
-	const char *k;
-	size_t i;
-
-	json_array_foreach(json_object_get(topo, "members"), i, v)
-		if (!strcmp(json_string_value(v), name))
-			return 1;
-	json_array_foreach(json_object_get(topo, "hubs"), i, v)
-		if (!strcmp(json_string_value(v), name))
-			return 1;
-	if (json_object_size(want) == 0)
-		return 0;
-	json_object_foreach((json_t *)want, k, v)
-		if (!json_equal(json_object_get(json_object_get(site, "tags"), k), v))
-			return 0;
-	return 1;
+	return tunnel_role(topo, json_string_value(json_object_get(site, "name")), site) !=
+	       TUNNEL_NONE;
 }
 
 static void revision_mark_site(const struct compile_ctx *c, unsigned char *mark, const json_t *old,
@@ -241,10 +248,16 @@ static void revision_mark_site(const struct compile_ctx *c, unsigned char *mark,
 		for (size_t j = c->adj_off[x]; j < c->adj_off[x + 1]; j++)
 			mark[c->tuns[c->adj[j]].a] = mark[c->tuns[c->adj[j]].b] = 1;
 	}
-	/* Spokes route each other's prefixes through their hubs: all members feel it. */
+	/* Spokes of a hub-spoke route each other's prefixes through their hubs: all
+	 * members feel a member's change, unless summaries stand for the prefixes. Anything
+	 * else a site's change shows in reaches only its tunnels' peers, marked above or by
+	 * materialisation (dirty). */
 	for (size_t t = 0; t < json_array_size(c->topos); t++) {
 		const json_t *topo = json_array_get(c->topos, t);
 
+		if (strcmp(json_string_value(json_object_get(topo, "kind")), "hub-spoke") ||
+		    json_array_size(json_object_get(topo, "summary_prefixes")))
+			continue;
 		if (!(old && revision_in_topology(topo, old)) && !(new && revision_in_topology(topo, new)))
 			continue;
 		for (size_t i = 0; i < c->n; i++)
@@ -349,6 +362,18 @@ static int revision_commit_run(struct store *s, struct revision_run *run, json_t
 	return r;
 }
 
+/* The context the write leads to: derived from the committed one when the write is
+ * small enough (compile_delta.c), read from the whole store otherwise. */
+static int revision_ctx(struct store *s, const json_t *changes, const json_t *dirty,
+			struct compile_ctx **c)
+{
+	int r = 1;
+
+	if (store_incremental(s) && store_compiled(s))
+		r = compile_delta_new(s, store_compiled(s), changes, dirty, c);
+	return r == 1 ? compile_ctx_new(s, c) : r;
+}
+
 int revision_refresh(struct store *s, struct verr *errs, const json_t *changes,
 		     const json_t *dirty, const char *(*path_of)(void *, const char *, const char *),
 		     void *path_ctx, json_t **changed, struct compile_ctx **ctx)
@@ -356,7 +381,7 @@ int revision_refresh(struct store *s, struct verr *errs, const json_t *changes,
 	struct revision_run run = { .want = store_prefetch_fn(s), .want_ctx = store_prefetch_ctx(s) };
 	struct compile_ctx *c = NULL;
 	json_t *names = json_array();
-	int r = names ? compile_ctx_new(s, &c) : -ENOMEM;
+	int r = names ? revision_ctx(s, changes, dirty, &c) : -ENOMEM;
 	bool failed = false;
 	size_t nmarked = 0;
 	struct timespec now;

@@ -8,6 +8,8 @@
 #include "audit.h"
 #include "auth.h"
 #include "compile.h"
+#include "overlay_map.h"
+#include "site_index.h"
 #include "pki.h"
 #include "revision.h"
 #include "tunnel.h"
@@ -24,7 +26,44 @@ struct store {
 	struct ca *ca;
 	char *crl;
 	bool crl_changed;	/* since the last refresh: every intent changes */
+	bool full;		/* store_set_incremental(false): every write from scratch */
+	struct overlay_map *overlays;
+	json_t *tunnels_changed;	/* store_tunnels_changed */
+	struct site_index *addresses;	/* the committed sites' (NULL: not built) */
 };
+
+const json_t *store_tunnels_changed(const struct store *s)
+{
+	return s->tunnels_changed;
+}
+
+void store_set_tunnels_changed(struct store *s, json_t *ids)
+{
+	json_decref(s->tunnels_changed);
+	s->tunnels_changed = ids;
+}
+
+struct overlay_map *store_overlays(struct store *s)
+{
+	return s->overlays;
+}
+
+void store_set_overlays(struct store *s, struct overlay_map *m)
+{
+	if (s->overlays != m)
+		overlay_map_free(s->overlays);
+	s->overlays = m;
+}
+
+void store_set_incremental(struct store *s, bool on)
+{
+	s->full = !on;
+}
+
+bool store_incremental(const struct store *s)
+{
+	return !s->full;
+}
 
 void store_set_ca(struct store *s, struct ca *ca)
 {
@@ -131,6 +170,9 @@ void store_free(struct store *s)
 	if (!s)
 		return;
 	compile_ctx_free(s->compiled);
+	overlay_map_free(s->overlays);
+	site_index_free(s->addresses);
+	json_decref(s->tunnels_changed);
 	free(s->crl);
 	json_decref(s->changes);
 	db_free(s->db);
@@ -145,13 +187,42 @@ struct db *store_db(struct store *s)
 int store_begin(struct store *s)
 {
 	json_array_clear(s->changes);
+	/* Left mid-write by a transaction that did not end through the store. */
+	if (s->overlays && overlay_map_pending(s->overlays))
+		store_set_overlays(s, NULL);
 	return db_begin(s->db);
+}
+
+/* The committed sites' address index follows the write log; without one, it goes. */
+static void store_commit_addresses(struct store *s)
+{
+	size_t i;
+	json_t *c;
+	int r = s->changes ? 0 : -EINVAL;
+
+	json_array_foreach(s->changes, i, c)
+		if (r == 0 && s->addresses &&
+		    !strcmp(json_string_value(json_object_get(c, "kind")), "site"))
+			r = site_index_put(s->addresses, json_string_value(json_object_get(c, "name")),
+					   json_object_get(c, "new"));
+	if (r < 0) {
+		site_index_free(s->addresses);
+		s->addresses = NULL;
+	}
 }
 
 int store_commit(struct store *s)
 {
+	int r = db_commit(s->db);
+
+	if (r == 0 && s->overlays)
+		overlay_map_commit(s->overlays);
+	else
+		store_set_overlays(s, NULL);
+	if (r == 0)
+		store_commit_addresses(s);
 	json_array_clear(s->changes);
-	return db_commit(s->db);
+	return r;
 }
 
 /* After a rollback: the CRL of the rows as they are again. */
@@ -168,6 +239,10 @@ int store_rollback(struct store *s)
 	int r;
 
 	json_array_clear(s->changes);
+	/* It may hold blocks the rolled-back write took. (Handlers also roll back after a
+	 * commit, to be sure: then there is nothing to undo and the map stays.) */
+	if (!sqlite3_get_autocommit(db_handle(s->db)))
+		store_set_overlays(s, NULL);
 	r = db_rollback(s->db);
 	store_crl_resign(s);
 	return r;
@@ -517,6 +592,64 @@ static int store_check_refs(struct store *s, struct verr *errs, struct store_pat
 	return rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
 
+/* Whether one change creates or re-addresses a site: the only changes that can bring
+ * two sites' addresses into conflict, since the committed state passed the check. */
+static bool store_addresses_changed_one(const json_t *c)
+{
+	static const char *const fields[] = { "underlay", "nat_address", "behind_nat", "prefixes" };
+	const json_t *old = json_object_get(c, "old"), *new = json_object_get(c, "new");
+
+	if (strcmp(json_string_value(json_object_get(c, "kind")), "site") || !new)
+		return false;
+	for (size_t f = 0; old && f < sizeof(fields) / sizeof(*fields); f++)
+		if (!json_equal(json_object_get(old, fields[f]), json_object_get(new, fields[f])))
+			return true;
+	return !old;
+}
+
+static bool store_addresses_changed(const json_t *changes)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(changes, i, c)
+		if (store_addresses_changed_one(c))
+			return true;
+	return !changes;
+}
+
+/* Whether the full address check can be spared: one site created or re-addressed, whose
+ * addresses touch no other site's in the committed index (built at the first such write). */
+static bool store_addresses_clear(struct store *s)
+{
+	const json_t *one = NULL, *c;
+	size_t i, n = 0;
+
+	if (s->full || !s->changes || !s->compiled)
+		return false;
+	json_array_foreach(s->changes, i, c) {
+		const json_t *new = json_object_get(c, "new");
+
+		if (store_addresses_changed_one(c))
+			one = new, n++;
+	}
+	if (n != 1)
+		return false;
+	if (!s->addresses)
+		s->addresses = site_index_new(compile_ctx_sites(s->compiled));
+	return s->addresses && !site_index_touches(s->addresses, json_string_value(
+					json_object_get(one, "name")), one);
+}
+
+/* Every site's body as the transaction sees it: from the committed compile context and
+ * the write log when it can, which spares parsing every body again. */
+static int store_sites_now(struct store *s, json_t **sites)
+{
+	int r = s->full ? 1 : compile_delta_sites_now(s, s->compiled, s->changes, sites);
+
+	return r == 1 ? store_all(s, &kind_site, sites) : r;
+}
+
 int store_validate(struct store *s, struct verr *errs,
 		   const char *(*path_of)(void *ctx, const char *kind, const char *name),
 		   void *ctx)
@@ -527,10 +660,12 @@ int store_validate(struct store *s, struct verr *errs,
 	int r;
 
 	r = store_check_refs(s, errs, &p);
-	if (r == 0)
-		r = store_all(s, &kind_site, &sites);
-	if (r == 0)
-		r = kind_site_check_all(sites, errs, store_site_path, &p);
+	if (r == 0 && (s->full || store_addresses_changed(s->changes)) &&
+	    !store_addresses_clear(s)) {
+		r = store_sites_now(s, &sites);
+		if (r == 0)
+			r = kind_site_check_all(sites, errs, store_site_path, &p);
+	}
 	json_decref(sites);
 	if (r == 0 && verr_count(errs) > before)
 		r = -EINVAL;
@@ -632,12 +767,15 @@ int store_finish(struct store *s, struct verr *errs,
 	json_t *changed = NULL, *dirty = json_object();
 	int r = dirty ? store_validate(s, errs, path_of, ctx) : -ENOMEM;
 
-	if (r == 0 && store_joins_changed(s->changes))
-		r = tunnel_materialize(s, errs, dirty);
+	/* Nothing materialised yet: no tunnel changed. */
+	store_set_tunnels_changed(s, json_array());
+
+	if (r == 0 && (s->full || store_joins_changed(s->changes)))
+		r = tunnel_materialize(s, s->full ? NULL : s->changes, errs, dirty);
 	/* A new CRL is in every intent: no change log then, every site recompiles. */
 	if (r == 0)
-		r = revision_refresh(s, errs, s->crl_changed ? NULL : s->changes, dirty, path_of,
-				     ctx, &changed, &compiled);
+		r = revision_refresh(s, errs, s->crl_changed || s->full ? NULL : s->changes, dirty,
+				     path_of, ctx, &changed, &compiled);
 	if (r == 0)
 		store_note_deleted_sites(s->changes, changed);
 	json_decref(dirty);
@@ -648,7 +786,12 @@ int store_finish_sites(struct store *s, struct verr *errs, const json_t *dirty)
 {
 	struct compile_ctx *compiled = NULL;
 	json_t *changed = NULL;
-	int r = revision_refresh(s, errs, s->changes, dirty, NULL, NULL, &changed, &compiled);
+	int r;
+
+	/* Keys rotated, agents' features: which tunnels, only the dirty sites tell. */
+	store_set_tunnels_changed(s, NULL);
+	r = revision_refresh(s, errs, s->full ? NULL : s->changes, dirty, NULL, NULL, &changed,
+			     &compiled);
 
 	return store_end(s, r, compiled, changed, false);
 }

@@ -48,6 +48,20 @@ const char *store_crl(const struct store *s);
 int store_revoke_certs(struct store *s, const char *site, int *n);
 /* Both: the site's agent tokens (audited) and certificates (*certs how many). */
 int store_revoke_credentials(struct store *s, const char *site, const char *actor, int *certs);
+/* The overlay blocks tunnels take (NULL: not known; tunnel.c loads it): kept between
+ * writes, its releases applied on commit, dropped on rollback. Takes m. */
+struct overlay_map *store_overlays(struct store *s);
+void store_set_overlays(struct store *s, struct overlay_map *m);
+/* The ids of the tunnels the open write changed in a way intents show (an array), as
+ * materialisation listed them; NULL when unknown (a full pass, or tunnels changed
+ * otherwise: a key rotated). Empty before materialisation. Takes ids. */
+const json_t *store_tunnels_changed(const struct store *s);
+void store_set_tunnels_changed(struct store *s, json_t *ids);
+/* Whether a write re-derives only the pairs and intents it can touch (the default) or
+ * everything, as from scratch: the reference the incremental paths are pinned to
+ * (tests/unit/test_incremental.c). */
+void store_set_incremental(struct store *s, bool on);
+bool store_incremental(const struct store *s);
 /* At start: brings intent revisions up to date with the store (one transaction). */
 int store_refresh(struct store *s);
 void store_free(struct store *s);

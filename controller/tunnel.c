@@ -8,48 +8,12 @@
 
 #include "psk.h"
 #include "tunnel.h"
+#include "tunnel_plan.h"
 
 /* Reqids below this are left to charon's own allocation (api/intent.h). */
 #define TUNNEL_REQID_BASE 0x10000
 
-/* One definition joining a pair: a topology's or an explicit tunnel's. */
-struct tunnel_def {
-	unsigned a, b;		/* indices into the sorted site names, a < b */
-	unsigned prio;		/* lower wins: explicit tunnels first, then topologies, by name */
-	unsigned src;		/* index into tunnel_plan.srcs */
-};
-
-struct tunnel_src {
-	char *id;		/* "tunnel/x" or "topology/y" */
-	const char *type, *profile;
-	int is_explicit;
-};
-
-struct tunnel_plan {
-	const char **names;	/* sorted site names, borrowed from sites */
-	size_t nnames;
-	struct tunnel_src *srcs;
-	size_t nsrcs;
-	struct tunnel_def *defs;
-	size_t ndefs, cap;
-};
-
-struct tunnel_row {
-	long long id;
-	char *a, *b, *origin, *source, *sources, *type, *profile;
-	long long overlay;	/* -1: none yet (a row from before schema v2) */
-};
-
-/* Lowest-free allocation of overlay blocks. Only the first `size` indices are tracked:
- * with n tunnels the lowest free index is at most n, so that is all we ever need. */
-struct tunnel_alloc {
-	unsigned char *used;
-	size_t size, next;
-	uint64_t capacity;	/* blocks in the pool */
-	const struct addr_prefix *pool;
-};
-
-static void tunnel_plan_free(struct tunnel_plan *p)
+void tunnel_plan_free(struct tunnel_plan *p)
 {
 	for (size_t i = 0; i < p->nsrcs; i++)
 		free(p->srcs[i].id);
@@ -70,7 +34,7 @@ static long tunnel_site_index(const struct tunnel_plan *p, const char *name)
 	return hit ? hit - p->names : -1;
 }
 
-static int tunnel_add_def(struct tunnel_plan *p, unsigned x, unsigned y, unsigned src)
+int tunnel_add_def(struct tunnel_plan *p, unsigned x, unsigned y, unsigned src)
 {
 	if (x == y)
 		return 0;
@@ -87,8 +51,7 @@ static int tunnel_add_def(struct tunnel_plan *p, unsigned x, unsigned y, unsigne
 	return 0;
 }
 
-static int tunnel_add_src(struct tunnel_plan *p, const char *kind, const json_t *body,
-			  int is_explicit)
+int tunnel_add_src(struct tunnel_plan *p, const char *kind, const json_t *body, int is_explicit)
 {
 	struct tunnel_src *s = &p->srcs[p->nsrcs];
 
@@ -112,6 +75,24 @@ static int tunnel_tags_match(const json_t *site, const json_t *want)
 			return 0;
 	}
 	return 1;
+}
+
+unsigned char tunnel_role(const json_t *topo, const char *name, const json_t *site)
+{
+	const json_t *want = json_object_get(topo, "match_tags");
+	unsigned char role = TUNNEL_NONE;
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(json_object_get(topo, "hubs"), i, v)
+		if (!strcmp(json_string_value(v), name))
+			return TUNNEL_HUB;
+	json_array_foreach(json_object_get(topo, "members"), i, v)
+		if (!strcmp(json_string_value(v), name))
+			role = TUNNEL_MEMBER;
+	if (json_object_size(want) > 0 && site && tunnel_tags_match(site, want))
+		role = TUNNEL_MEMBER;
+	return role;
 }
 
 void tunnel_roles(const char **names, size_t n, const json_t *sites, const json_t *topo,
@@ -170,57 +151,79 @@ static int tunnel_def_cmp(const void *x, const void *y)
 	return (a->prio > b->prio) - (a->prio < b->prio);
 }
 
-/* Explicit tunnels get the lowest source indices so that they win a shared pair. */
+void tunnel_plan_sort(struct tunnel_plan *p)
+{
+	if (p->ndefs)
+		qsort(p->defs, p->ndefs, sizeof(*p->defs), tunnel_def_cmp);
+}
+
+/* Every explicit tunnel has a source, joining its pair or not: then a tunnel's source
+ * index is the same whichever sites a plan covers. */
+int tunnel_plan_srcs(struct tunnel_plan *p, const json_t *explicit, const json_t *topos)
+{
+	size_t i;
+	json_t *v;
+	int r = 0;
+
+	p->srcs = calloc(json_array_size(topos) + json_array_size(explicit) + 1, sizeof(*p->srcs));
+	if (!p->srcs)
+		return -ENOMEM;
+	json_array_foreach(explicit, i, v)
+		if (r == 0)
+			r = tunnel_add_src(p, "tunnel", v, 1);
+	json_array_foreach(topos, i, v)
+		if (r == 0)
+			r = tunnel_add_src(p, "topology", v, 0);
+	return r;
+}
+
 static int tunnel_plan_build(struct tunnel_plan *p, const json_t *sites, const json_t *topos,
 			     const json_t *explicit)
 {
+	size_t i, nexp = json_array_size(explicit);
 	unsigned char *role = NULL;
-	size_t i;
 	json_t *v;
 	int r = -ENOMEM;
 
 	p->nnames = json_array_size(sites);
 	p->names = calloc(p->nnames + 1, sizeof(*p->names));
-	p->srcs = calloc(json_array_size(topos) + json_array_size(explicit) + 1, sizeof(*p->srcs));
 	role = calloc(p->nnames + 1, 1);
-	if (!p->names || !p->srcs || !role)
+	if (!p->names || !role || (r = tunnel_plan_srcs(p, explicit, topos)) < 0)
 		goto out;
 	json_array_foreach(sites, i, v)
 		p->names[i] = json_string_value(json_object_get(v, "name"));
-	r = 0;
 	json_array_foreach(explicit, i, v) {
 		long a = tunnel_site_index(p, json_string_value(json_object_get(v, "a")));
 		long b = tunnel_site_index(p, json_string_value(json_object_get(v, "b")));
 
 		if (r == 0 && a >= 0 && b >= 0)
-			r = tunnel_add_src(p, "tunnel", v, 1);
-		if (r == 0 && a >= 0 && b >= 0)
-			r = tunnel_add_def(p, (unsigned)a, (unsigned)b, (unsigned)p->nsrcs - 1);
+			r = tunnel_add_def(p, (unsigned)a, (unsigned)b, (unsigned)i);
 	}
-	json_array_foreach(topos, i, v) {
+	json_array_foreach(topos, i, v)
 		if (r == 0)
-			r = tunnel_add_src(p, "topology", v, 0);
-		if (r == 0)
-			r = tunnel_topology_defs(p, sites, v, (unsigned)p->nsrcs - 1, role);
-	}
-	if (r == 0 && p->ndefs)
-		qsort(p->defs, p->ndefs, sizeof(*p->defs), tunnel_def_cmp);
+			r = tunnel_topology_defs(p, sites, v, (unsigned)(nexp + i), role);
+	if (r == 0)
+		tunnel_plan_sort(p);
 out:
 	free(role);
 	return r;
 }
 
-static void tunnel_rows_free(struct tunnel_row *rows, size_t n)
+void tunnel_row_clear(struct tunnel_row *row)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(rows[i].a);
-		free(rows[i].b);
-		free(rows[i].origin);
-		free(rows[i].source);
-		free(rows[i].sources);
-		free(rows[i].type);
-		free(rows[i].profile);
-	}
+	free(row->a);
+	free(row->b);
+	free(row->origin);
+	free(row->source);
+	free(row->sources);
+	free(row->type);
+	free(row->profile);
+}
+
+void tunnel_rows_free(struct tunnel_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		tunnel_row_clear(&rows[i]);
 	free(rows);
 }
 
@@ -231,45 +234,49 @@ static char *tunnel_col(sqlite3_stmt *st, int i)
 	return strdup(t ? (const char *)t : "");
 }
 
+int tunnel_rows_read(sqlite3_stmt *st, struct tunnel_row **rows, size_t *n, size_t *cap)
+{
+	struct tunnel_row *tmp;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == *cap) {
+			size_t c = *cap ? *cap * 2 : 1024;
+
+			tmp = realloc(*rows, c * sizeof(*tmp));
+			if (!tmp)
+				return -ENOMEM;
+			*rows = tmp;
+			*cap = c;
+		}
+		(*rows)[(*n)++] = (struct tunnel_row){
+			sqlite3_column_int64(st, 0), tunnel_col(st, 1), tunnel_col(st, 2),
+			tunnel_col(st, 3), tunnel_col(st, 4), tunnel_col(st, 5),
+			tunnel_col(st, 6), tunnel_col(st, 7),
+			sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 8) };
+	}
+	return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
 /* All existing rows, read before any write so the table is never changed under a cursor. */
 static int tunnel_rows_load(struct db *db, struct tunnel_row **out, size_t *nout)
 {
 	sqlite3_stmt *st = db_stmt(db, "SELECT id, site_a, site_b, origin, source, sources, "
 				   "tunnel_type, profile, overlay FROM tunnel ORDER BY site_a, site_b");
-	struct tunnel_row *rows = NULL, *tmp;
-	size_t n = 0, cap = 0;
-	int rc, r = 0;
+	size_t cap = 0;
+	int r;
 
+	*out = NULL;
+	*nout = 0;
 	if (!st)
 		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 1024;
-			tmp = realloc(rows, cap * sizeof(*rows));
-			if (!tmp) {
-				r = -ENOMEM;
-				goto out;
-			}
-			rows = tmp;
-		}
-		rows[n] = (struct tunnel_row){
-			sqlite3_column_int64(st, 0), tunnel_col(st, 1), tunnel_col(st, 2),
-			tunnel_col(st, 3), tunnel_col(st, 4), tunnel_col(st, 5),
-			tunnel_col(st, 6), tunnel_col(st, 7),
-			sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 8) };
-		n++;
-	}
-	if (rc != SQLITE_DONE)
-		r = db_errno(rc);
-out:
+	r = tunnel_rows_read(st, out, nout, &cap);
 	sqlite3_reset(st);
 	if (r < 0) {
-		tunnel_rows_free(rows, n);
-		return r;
+		tunnel_rows_free(*out, *nout);
+		*out = NULL;
 	}
-	*out = rows;
-	*nout = n;
-	return 0;
+	return r;
 }
 
 /* The desired attributes of the pair whose definitions are defs[0..n). */
@@ -309,41 +316,30 @@ static uint8_t tunnel_overlay_len(const struct addr_prefix *pool)
 	return pool->addr.family == AF_INET ? 31 : 127;
 }
 
-static int tunnel_alloc_init(struct tunnel_alloc *al, const struct addr_prefix *pool,
-			     const struct tunnel_row *rows, size_t nrows, size_t nnew)
+void tunnel_alloc_init(struct tunnel_alloc *al, const struct addr_prefix *pool,
+		       struct overlay_map *map)
 {
 	unsigned bits = tunnel_overlay_len(pool) - pool->len;
 
 	al->pool = pool;
 	al->capacity = bits >= 63 ? UINT64_MAX : (uint64_t)1 << bits;
-	al->size = nrows + nnew + 1;
 	al->next = 0;
-	al->used = calloc(al->size, 1);
-	if (!al->used)
-		return -ENOMEM;
-	for (size_t i = 0; i < nrows; i++)
-		if (rows[i].overlay >= 0 && (size_t)rows[i].overlay < al->size)
-			al->used[rows[i].overlay] = 1;
-	return 0;
+	al->map = map;
 }
 
-/* Indices of rows deleted in this pass are not reused until the next one: the unique
- * index would otherwise see the new row before the old one is gone. */
 static int tunnel_alloc_take(struct tunnel_alloc *al, struct verr *errs, long long *out)
 {
 	char pool[ADDR_PREFIX_STRLEN];
 
-	while (al->next < al->size && al->used[al->next])
-		al->next++;
-	if (al->next >= al->size || al->next >= al->capacity) {
+	al->next = overlay_map_lowest_free(al->map, al->next);
+	if (al->next >= al->capacity) {
 		addr_prefix_fmt(al->pool, pool, sizeof(pool));
 		verr_add(errs, "", "overlay address pool %s is exhausted (%llu tunnels fit)", pool,
 			 (unsigned long long)al->capacity);
 		return -EINVAL;
 	}
-	al->used[al->next] = 1;
 	*out = (long long)al->next;
-	return 0;
+	return overlay_map_take(al->map, al->next);
 }
 
 static int tunnel_insert(struct db *db, const struct tunnel_want *w)
@@ -422,17 +418,22 @@ static int tunnel_row_cmp(const struct tunnel_row *row, const struct tunnel_plan
 	return c ? c : strcmp(row->b, p->names[d->b]);
 }
 
-/* Walks existing rows and desired pairs, both sorted by (site_a, site_b), in step. */
-static void tunnel_dirty(json_t *dirty, const char *a, const char *b)
+/* A tunnel whose change shows in intents: its sites to dirty, its id to ids. */
+static void tunnel_dirty(json_t *dirty, json_t *ids, const char *a, const char *b,
+			 long long id)
 {
-	if (!dirty)
-		return;
-	json_object_set_new(dirty, a, json_true());
-	json_object_set_new(dirty, b, json_true());
+	if (dirty) {
+		json_object_set_new(dirty, a, json_true());
+		json_object_set_new(dirty, b, json_true());
+	}
+	if (ids)
+		json_array_append_new(ids, json_integer(id));
 }
 
-static int tunnel_apply(struct db *db, const struct tunnel_plan *p, const struct tunnel_row *rows,
-			size_t nrows, struct tunnel_alloc *al, struct verr *errs, json_t *dirty)
+/* Walks existing rows and desired pairs, both sorted by (site_a, site_b), in step. */
+int tunnel_apply(struct db *db, const struct tunnel_plan *p, const struct tunnel_row *rows,
+		 size_t nrows, struct tunnel_alloc *al, struct verr *errs, json_t *dirty,
+		 json_t *ids)
 {
 	size_t i = 0, d = 0;
 	int r = 0;
@@ -447,8 +448,12 @@ static int tunnel_apply(struct db *db, const struct tunnel_plan *p, const struct
 			end++;
 		c = i >= nrows ? 1 : d >= p->ndefs ? -1 : tunnel_row_cmp(&rows[i], p, &p->defs[d]);
 		if (c < 0) {
-			tunnel_dirty(dirty, rows[i].a, rows[i].b);
-			r = tunnel_delete(db, rows[i++].id);
+			tunnel_dirty(dirty, ids, rows[i].a, rows[i].b, rows[i].id);
+			r = tunnel_delete(db, rows[i].id);
+			/* Its block stays taken until the write commits (overlay_map.h). */
+			if (r == 0 && rows[i].overlay >= 0)
+				r = overlay_map_release(al->map, (uint64_t)rows[i].overlay);
+			i++;
 			continue;
 		}
 		r = tunnel_want_build(p, &p->defs[d], end - d, &w);
@@ -460,7 +465,8 @@ static int tunnel_apply(struct db *db, const struct tunnel_plan *p, const struct
 		if (r == 0 && c > 0)
 			r = 1;
 		if (r == 1) {
-			tunnel_dirty(dirty, w.a, w.b);
+			tunnel_dirty(dirty, ids, w.a, w.b, c > 0 ? sqlite3_last_insert_rowid(db_handle(db))
+							       : rows[i - 1].id);
 			r = 0;
 		}
 		free(w.sources);
@@ -469,16 +475,17 @@ static int tunnel_apply(struct db *db, const struct tunnel_plan *p, const struct
 	return r;
 }
 
-int tunnel_materialize(struct store *s, struct verr *errs, json_t *dirty)
+/* Every pair from scratch; the map of taken blocks is rebuilt from the rows on the way. */
+static int tunnel_materialize_all(struct store *s, struct verr *errs, json_t *dirty)
 {
 	struct tunnel_plan p = { 0 };
 	struct tunnel_alloc al = { 0 };
 	json_t *sites = NULL, *topos = NULL, *explicit = NULL;
+	struct overlay_map *map = overlay_map_new();
 	struct tunnel_row *rows = NULL;
 	size_t nrows = 0;
-	int r;
+	int r = map ? store_all(s, &kind_site, &sites) : -ENOMEM;
 
-	r = store_all(s, &kind_site, &sites);
 	if (r == 0)
 		r = store_all(s, &kind_topology, &topos);
 	if (r == 0)
@@ -487,16 +494,36 @@ int tunnel_materialize(struct store *s, struct verr *errs, json_t *dirty)
 		r = tunnel_plan_build(&p, sites, topos, explicit);
 	if (r == 0)
 		r = tunnel_rows_load(store_db(s), &rows, &nrows);
+	for (size_t i = 0; r == 0 && i < nrows; i++)
+		if (rows[i].overlay >= 0)
+			r = overlay_map_take(map, (uint64_t)rows[i].overlay);
+	tunnel_alloc_init(&al, store_overlay_pool(s), map);
 	if (r == 0)
-		r = tunnel_alloc_init(&al, store_overlay_pool(s), rows, nrows, p.ndefs);
-	if (r == 0)
-		r = tunnel_apply(store_db(s), &p, rows, nrows, &al, errs, dirty);
-	free(al.used);
+		r = tunnel_apply(store_db(s), &p, rows, nrows, &al, errs, dirty, NULL);
+	/* Kept even on failure: the rollback that follows drops it. */
+	store_set_overlays(s, map);
 	tunnel_rows_free(rows, nrows);
 	tunnel_plan_free(&p);
 	json_decref(sites);
 	json_decref(topos);
 	json_decref(explicit);
+	return r;
+}
+
+int tunnel_materialize(struct store *s, const json_t *changes, struct verr *errs, json_t *dirty)
+{
+	json_t *touched = NULL, *ids = NULL;
+	int r = tunnel_delta_touched(s, changes, &touched);
+
+	if (r == 0 && touched && !(ids = json_array()))
+		r = -ENOMEM;
+	if (r == 0 && touched)
+		r = tunnel_delta_materialize(s, touched, errs, dirty, ids);
+	else if (r == 0)
+		r = tunnel_materialize_all(s, errs, dirty);
+	/* A full pass does not list what it changed: then nobody knows. */
+	store_set_tunnels_changed(s, ids);
+	json_decref(touched);
 	return r;
 }
 

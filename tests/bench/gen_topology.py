@@ -11,7 +11,10 @@ fourth site a voice /26, IPv6 sites also a /56. Two crypto profiles; a few expli
 tunnels between regions. Deterministic: the same arguments always give the same
 document, so a re-import is a true no-op.
 
-  gen_topology.py [--sites N] [--regions R] [--csv] [-o FILE]
+  gen_topology.py [--sites N] [--regions R | --region-size K] [--csv] [-o FILE]
+
+The 10,000-site benchmark (issue 15) is --sites 10000 --region-size 100: 100 regional
+meshes of 100, about 500,000 tunnels.
 
 --csv writes only the sites, as the CSV that POST /v1/import accepts.
 """
@@ -20,6 +23,11 @@ import csv
 import io
 import json
 import sys
+
+
+# Voice /26s take the three upper quarters of 172.16.0.0/12's /24s in turn (prefixes);
+# the IPv4 LANs 10.16.0.0 up run out at 10.255.255.0 (61,440 sites).
+MAX_SITES = 3 * 4096
 
 
 def site_name(region, idx):
@@ -44,7 +52,9 @@ def nat_address(n, v6):
 def prefixes(n, v6):
     out = ["10.%d.%d.0/24" % (16 + n // 256, n % 256)]
     if n % 4 == 0:
-        out.append("172.%d.%d.64/26" % (16 + n // 256 % 16, n % 256))
+        # 172.16.0.0/12 holds 4,096 /24s: past them, the next quarter of the same /24
+        # (sites below 4,096 keep the voice prefix they always had).
+        out.append("172.%d.%d.%d/26" % (16 + n // 256 % 16, n % 256, 64 * (1 + n // 4096)))
     if v6:
         out.append("fd00:%x:%x::/56" % (1 + n // 256, (n % 256) << 8))
     return out
@@ -170,11 +180,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sites", type=int, default=1000)
     ap.add_argument("--regions", type=int, default=10)
+    ap.add_argument("--region-size", type=int, default=0,
+                    help="sites per regional mesh (sets --regions to sites / N)")
     ap.add_argument("--csv", action="store_true", help="sites only, as CSV")
     ap.add_argument("-o", "--output", default="-")
     a = ap.parse_args()
-    if a.regions < 2 or a.sites < a.regions or a.sites > 4096:
-        ap.error("need 2 <= regions <= sites <= 4096")
+    if a.region_size:
+        a.regions = max(2, a.sites // a.region_size)
+    if a.regions < 2 or a.sites < a.regions or a.sites > MAX_SITES:
+        ap.error("need 2 <= regions <= sites <= %d" % MAX_SITES)
     doc = make_doc(a.sites, a.regions)
     text = sites_csv(doc["sites"]) if a.csv else json.dumps(doc, indent=1) + "\n"
     if a.output == "-":

@@ -298,6 +298,18 @@ static void daemon_metrics(void *ctx, FILE *f)
 	daemon_add_liveness(c, rep);
 	exporter_write_tunnels(f, rep);
 	json_decref(rep);
+	if (c->cfg->client)
+		exporter_write_controllers(f, c->cfg->client);
+}
+
+/* status.json's "controller": the one in use, of how many. */
+static json_t *daemon_controller_json(const struct client *cl)
+{
+	const struct ctl_pick *p = client_pick(cl);
+
+	return json_pack("{s:s, s:I, s:I, s:I}", "url", client_controller(cl, p->cur),
+			 "index", (json_int_t)p->cur, "of", (json_int_t)p->n,
+			 "switches", (json_int_t)p->switches);
 }
 
 /* Adds each tunnel's liveness to a report or status document built by the above. */
@@ -329,6 +341,8 @@ static void daemon_report(struct daemon_ctx *c)
 	daemon_add_refused(st, &c->refused, false, NULL);
 	if (st)
 		json_object_set_new(st, "bfd", failover_bfd_json(c->fo));
+	if (st && c->cfg->client)
+		json_object_set_new(st, "controller", daemon_controller_json(c->cfg->client));
 	if (st && c->cfg->state_dir)
 		state_write_json(c->cfg->state_dir, "status.json", st);
 	if (!c->cfg->client)

@@ -11,58 +11,13 @@
 #include <curl/curl.h>
 
 #include "client.h"
+#include "client_int.h"
 #include "ctl_pick.h"
 #include "ike.h"
 #include "log.h"
 
 #define CLIENT_MAX_BODY (64u << 20)
 #define CLIENT_POST_TIMEOUT 10L
-#define CLIENT_PROBE_TIMEOUT 5L
-
-struct client_buf {
-	char *data;
-	size_t len;
-};
-
-/* One transfer and everything its easy handle points to. */
-struct client_xfer {
-	CURL *h;
-	struct curl_slist *hdr;		/* holds the Bearer token: wiped when freed */
-	char *body;			/* a post's JSON */
-	struct client_buf resp;
-};
-
-/* A socket libcurl asked us to watch, with the poll events it wants. */
-struct client_sock {
-	curl_socket_t fd;
-	short events;
-};
-
-struct client {
-	char *urls[CTL_PICK_MAX];	/* in the order of preference */
-	struct ctl_pick pick;		/* which one is in use, and when to move */
-	char *site, *ca;
-	char *auth;			/* "Authorization: Bearer ..." (secret) */
-	long poll_timeout;
-	CURLM *multi;
-	struct client_sock *socks;
-	size_t n_socks, cap_socks;
-	int64_t curl_due_ms;		/* libcurl's one-shot timer, -1 when off */
-	int64_t retry_ms;		/* the next long-poll after an error, -1 when none */
-	bool started;
-	bool insecure_http;		/* http:// allowed: the operator said so */
-	struct addr peer;		/* the controller's address of the last transfer */
-	bool peer_known;
-	struct client_xfer poll, post;
-	struct client_xfer probe;	/* GET /healthz of an earlier controller */
-	int probing;			/* which one; -1: none in flight */
-	size_t post_at;			/* the controller the post in flight went to */
-	uint64_t after;
-	struct intent *pending;		/* received, not yet taken */
-	char *id_cert, *id_key;		/* the site's certificate and key files: offered
-					 * to a controller that asks (mTLS) */
-	json_t *status;			/* queued, not yet posted */
-};
 
 static size_t client_write_cb(char *p, size_t sz, size_t n, void *ud)
 {
@@ -113,7 +68,7 @@ static void client_hdr_free(struct curl_slist *hdr)
 }
 
 /* Ends a transfer (aborting it when still in flight) and frees what it held. */
-static void client_xfer_clear(struct client *c, struct client_xfer *x)
+void client_xfer_clear(struct client *c, struct client_xfer *x)
 {
 	if (x->h && c && c->multi)
 		curl_multi_remove_handle(c->multi, x->h);
@@ -146,7 +101,7 @@ int client_set_identity(struct client *c, const char *cert_file, const char *key
 
 /* Sets up x's easy handle for path at controller i (with the token unless it is a
  * probe, which needs none); x->body (owned by x) makes it a POST. */
-static int client_xfer_init_at(struct client *c, struct client_xfer *x, size_t i,
+int client_xfer_init_at(struct client *c, struct client_xfer *x, size_t i,
 			       const char *path, long timeout, bool auth)
 {
 	struct curl_slist *more;
@@ -191,7 +146,7 @@ static int client_xfer_init(struct client *c, struct client_xfer *x, const char 
 }
 
 /* The HTTP status (> 0) of a finished transfer, or a negative errno (err says). */
-static long client_xfer_status(struct client_xfer *x, CURLcode cc, char *err, size_t errlen)
+long client_xfer_status(struct client_xfer *x, CURLcode cc, char *err, size_t errlen)
 {
 	long status = 0;
 
@@ -201,26 +156,6 @@ static long client_xfer_status(struct client_xfer *x, CURLcode cc, char *err, si
 	}
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
 	return status;
-}
-
-/* An older revision than the agent's, from the controller in use. With one controller
- * it is still the controller's word: its database was restored from a backup, and what
- * it holds now is what the site must do. With several, which share one database, a
- * single one answering an older revision lags (a replica behind, a stale copy): taken
- * only once every controller has answered that same revision. True: take it. */
-static bool client_older(struct client *c, uint64_t after, uint64_t rev, char *err,
-			 size_t errlen)
-{
-	if (ctl_pick_older(&c->pick, rev)) {
-		log_warn("site %s: the controller%s went back from revision %llu to %llu "
-			 "(restored from a backup?); applying it", c->site,
-			 c->pick.n > 1 ? "s all" : "", (unsigned long long)after,
-			 (unsigned long long)rev);
-		return true;
-	}
-	snprintf(err, errlen, "revision %llu is older than %llu, the agent's (lagging?); "
-		 "not applied", (unsigned long long)rev, (unsigned long long)after);
-	return false;
 }
 
 static int client_decode(struct client *c, uint64_t after, const struct client_buf *b,
@@ -243,13 +178,13 @@ static int client_decode(struct client *c, uint64_t after, const struct client_b
 		snprintf(err, errlen, "intent is for site %s", in->site);
 		goto out;
 	}
-	/* Only a repeat of the revision we have is not news; an older one: client_older. */
+	/* Only a repeat of the revision we have is not news; an older one: client_ctl_older. */
 	if (after && in->revision == after) {
 		snprintf(err, errlen, "revision %llu is the one already applied",
 			 (unsigned long long)in->revision);
 		goto out;
 	}
-	if (after && in->revision < after && !client_older(c, after, in->revision, err, errlen)) {
+	if (after && in->revision < after && !client_ctl_older(c, after, in->revision, err, errlen)) {
 		rc = -ESTALE;
 		goto out;
 	}
@@ -510,31 +445,7 @@ static int client_xfer_add(struct client *c, struct client_xfer *x, const char *
 	return rc;
 }
 
-static void client_probe_abort(struct client *c)
-{
-	client_xfer_clear(c, &c->probe);
-	c->probing = -1;
-}
-
-/* move: the controller is unreachable or broken (connect, TLS, timeout, 5xx), or lags:
- * the next one gets the next long-poll. Other failures (4xx, an intent that does not
- * decode) would be the same at every controller of one database: retried here. */
-static void client_poll_failed(struct client *c, const char *err, bool move)
-{
-	size_t from = c->pick.cur;
-	unsigned int wait = ctl_pick_failed(&c->pick, move, ike_now_ms());
-
-	c->retry_ms = ike_now_ms() + (int64_t)wait * 1000;
-	if (c->pick.cur == from) {
-		log_warn("site %s: controller: %s; retrying in %us", c->site, err, wait);
-		return;
-	}
-	client_probe_abort(c);
-	log_warn("site %s: controller %s: %s; switching to controller %s, retrying in %us",
-		 c->site, c->urls[from], err, c->urls[c->pick.cur], wait);
-}
-
-static int client_poll_start(struct client *c)
+int client_poll_start(struct client *c)
 {
 	char path[512];
 	int rc;
@@ -543,7 +454,7 @@ static int client_poll_start(struct client *c)
 	client_intent_path(c, c->after, path, sizeof(path));
 	rc = client_xfer_add(c, &c->poll, path, c->poll_timeout + 15);
 	if (rc)
-		client_poll_failed(c, strerror(-rc), false);
+		client_ctl_failed(c, strerror(-rc), false);
 	return rc;
 }
 
@@ -557,7 +468,7 @@ static void client_poll_done(struct client *c, CURLcode cc)
 
 	client_xfer_clear(c, &c->poll);
 	if (rc < 0) {
-		client_poll_failed(c, err, st < 0 || st >= 500 || rc == -ESTALE);
+		client_ctl_failed(c, err, st < 0 || st >= 500 || rc == -ESTALE);
 		return;
 	}
 	ctl_pick_ok(&c->pick);
@@ -600,61 +511,6 @@ static void client_post_done(struct client *c, CURLcode cc)
 		log_warn("site %s: posting status: %s", c->site, err);
 	client_xfer_clear(c, &c->post);
 	client_post_start(c);
-}
-
-/* ---- returning to a preferred controller ---- */
-
-/* Asks controller i for /healthz: no token (it needs none), a short timeout. */
-static void client_probe_start(struct client *c, int i)
-{
-	int rc = client_xfer_init_at(c, &c->probe, (size_t)i, "/healthz", CLIENT_PROBE_TIMEOUT,
-				     false);
-
-	if (!rc && curl_multi_add_handle(c->multi, c->probe.h) != CURLM_OK)
-		rc = -ENOMEM;
-	if (rc) {
-		client_xfer_clear(c, &c->probe);
-		ctl_pick_probed(&c->pick, (size_t)i, false, ike_now_ms());
-		return;
-	}
-	c->probing = i;
-}
-
-/* Back to controller i, which answered its probes: the long-poll on the later one is
- * cut short and starts again there, with the same revision. */
-static void client_return(struct client *c, size_t i)
-{
-	size_t from = c->pick.cur;
-
-	log_info("site %s: controller %s answers again; switching back to it from %s",
-		 c->site, c->urls[i], c->urls[from]);
-	ctl_pick_go(&c->pick, i, ike_now_ms());
-	client_xfer_clear(c, &c->poll);
-	c->pick.backoff = 1;
-	client_poll_start(c);
-}
-
-static void client_probe_done(struct client *c, CURLcode cc)
-{
-	char err[256] = "";
-	long st = client_xfer_status(&c->probe, cc, err, sizeof(err));
-	int i = c->probing, back;
-
-	client_probe_abort(c);
-	back = ctl_pick_probed(&c->pick, (size_t)i, st == 200, ike_now_ms());
-	log_debug("site %s: probe of controller %s: %s", c->site, c->urls[i],
-		  st == 200 ? "answers" : st < 0 ? err : "not 200");
-	if (back >= 0)
-		client_return(c, (size_t)back);
-}
-
-/* A probe round is due (on a later controller only). */
-static void client_probe_tick(struct client *c, int64_t now_ms)
-{
-	int i;
-
-	if (c->started && c->probing < 0 && (i = ctl_pick_probe(&c->pick, now_ms)) >= 0)
-		client_probe_start(c, i);
 }
 
 int client_start(struct client *c, uint64_t after)
@@ -728,7 +584,7 @@ static void client_complete(struct client *c)
 		else if (h == c->post.h)
 			client_post_done(c, cc);
 		else if (h == c->probe.h)
-			client_probe_done(c, cc);
+			client_ctl_probe_done(c, cc);
 	}
 }
 
@@ -767,7 +623,7 @@ void client_dispatch(struct client *c, const struct pollfd *fds, size_t n, int64
 	client_complete(c);
 	if (c->started && !c->poll.h && c->retry_ms >= 0 && now_ms >= c->retry_ms)
 		client_poll_start(c);
-	client_probe_tick(c, now_ms);
+	client_ctl_probe_tick(c, now_ms);
 }
 
 struct intent *client_take(struct client *c)
@@ -787,14 +643,4 @@ void client_set_status(struct client *c, const json_t *status)
 	json_decref(c->status);
 	c->status = copy;
 	client_post_start(c);
-}
-
-const char *client_controller(const struct client *c, size_t i)
-{
-	return i < c->pick.n ? c->urls[i] : NULL;
-}
-
-const struct ctl_pick *client_pick(const struct client *c)
-{
-	return &c->pick;
 }

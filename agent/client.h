@@ -65,8 +65,8 @@ bool client_peer(const struct client *c, struct addr *out);
  * status queued meanwhile replaces the older queued one and is posted next. */
 void client_set_status(struct client *c, const json_t *status);
 
-/* Controller i's URL (NULL past the last); client_pick()->cur is the one in use. */
-const char *client_controller(const struct client *c, size_t i);
-const struct ctl_pick *client_pick(const struct client *c);
+/* Controller i's URL (NULL past the last); client_ctl_pick()->cur is the one in use. */
+const char *client_ctl_url(const struct client *c, size_t i);
+const struct ctl_pick *client_ctl_pick(const struct client *c);
 
 #endif

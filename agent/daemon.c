@@ -305,9 +305,9 @@ static void daemon_metrics(void *ctx, FILE *f)
 /* status.json's "controller": the one in use, of how many. */
 static json_t *daemon_controller_json(const struct client *cl)
 {
-	const struct ctl_pick *p = client_pick(cl);
+	const struct ctl_pick *p = client_ctl_pick(cl);
 
-	return json_pack("{s:s, s:I, s:I, s:I}", "url", client_controller(cl, p->cur),
+	return json_pack("{s:s, s:I, s:I, s:I}", "url", client_ctl_url(cl, p->cur),
 			 "index", (json_int_t)p->cur, "of", (json_int_t)p->n,
 			 "switches", (json_int_t)p->switches);
 }

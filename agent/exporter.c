@@ -399,12 +399,12 @@ void exporter_write_intent(FILE *f, uint64_t revision, double applied_at, double
 
 void exporter_write_controllers(FILE *f, const struct client *c)
 {
-	const struct ctl_pick *p = client_pick(c);
+	const struct ctl_pick *p = client_ctl_pick(c);
 	char labels[CTL_PICK_MAX][320];
 
 	for (size_t i = 0; i < p->n; i++) {
 		labels[i][0] = '\0';
-		prom_label(labels[i], sizeof(labels[i]), "url", client_controller(c, i));
+		prom_label(labels[i], sizeof(labels[i]), "url", client_ctl_url(c, i));
 	}
 	prom_family(f, "gresec_agent_controller_current", "gauge",
 		    "1 for the controller the agent long-polls now, 0 for the others.");

@@ -30,7 +30,8 @@
 #define DAEMON_DEBOUNCE_MS 200
 /* poll() slots: signals, two netlink monitors, acquires, charon's events; then the BFD
  * receive sockets (two at most), then up to DAEMON_CLIENT_FDS sockets of the controller
- * client (two transfers use two or three). */
+ * client (three transfers: the long-poll, a status post, a probe of an earlier
+ * controller; one socket each, two while connecting). */
 #define DAEMON_FDS 5
 #define DAEMON_BFD_FDS 2
 #define DAEMON_CLIENT_FDS 8

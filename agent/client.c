@@ -7,56 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <curl/curl.h>
 
 #include "client.h"
+#include "client_int.h"
+#include "ctl_pick.h"
 #include "ike.h"
 #include "log.h"
 
 #define CLIENT_MAX_BODY (64u << 20)
-#define CLIENT_BACKOFF_MAX 60
 #define CLIENT_POST_TIMEOUT 10L
-
-struct client_buf {
-	char *data;
-	size_t len;
-};
-
-/* One transfer and everything its easy handle points to. */
-struct client_xfer {
-	CURL *h;
-	struct curl_slist *hdr;		/* holds the Bearer token: wiped when freed */
-	char *body;			/* a post's JSON */
-	struct client_buf resp;
-};
-
-/* A socket libcurl asked us to watch, with the poll events it wants. */
-struct client_sock {
-	curl_socket_t fd;
-	short events;
-};
-
-struct client {
-	char *url, *site, *ca;
-	char *auth;			/* "Authorization: Bearer ..." (secret) */
-	long poll_timeout;
-	CURLM *multi;
-	struct client_sock *socks;
-	size_t n_socks, cap_socks;
-	int64_t curl_due_ms;		/* libcurl's one-shot timer, -1 when off */
-	int64_t retry_ms;		/* the next long-poll after an error, -1 when none */
-	unsigned int backoff;		/* seconds */
-	bool started;
-	bool insecure_http;		/* http:// allowed: the operator said so */
-	struct addr peer;		/* the controller's address of the last transfer */
-	bool peer_known;
-	struct client_xfer poll, post;
-	uint64_t after;
-	struct intent *pending;		/* received, not yet taken */
-	char *id_cert, *id_key;		/* the site's certificate and key files: offered
-					 * to a controller that asks (mTLS) */
-	json_t *status;			/* queued, not yet posted */
-};
 
 static size_t client_write_cb(char *p, size_t sz, size_t n, void *ud)
 {
@@ -107,7 +68,7 @@ static void client_hdr_free(struct curl_slist *hdr)
 }
 
 /* Ends a transfer (aborting it when still in flight) and frees what it held. */
-static void client_xfer_clear(struct client *c, struct client_xfer *x)
+void client_xfer_clear(struct client *c, struct client_xfer *x)
 {
 	if (x->h && c && c->multi)
 		curl_multi_remove_handle(c->multi, x->h);
@@ -138,26 +99,28 @@ int client_set_identity(struct client *c, const char *cert_file, const char *key
 	return !cert_file || !key_file || (c->id_cert && c->id_key) ? 0 : -ENOMEM;
 }
 
-/* Sets up x's easy handle for path; x->body (owned by x) makes it a POST. */
-static int client_xfer_init(struct client *c, struct client_xfer *x, const char *path,
-			    long timeout)
+/* Sets up x's easy handle for path at controller i (with the token unless it is a
+ * probe, which needs none); x->body (owned by x) makes it a POST. */
+int client_xfer_init_at(struct client *c, struct client_xfer *x, size_t i,
+			       const char *path, long timeout, bool auth)
 {
 	struct curl_slist *more;
 	char url[2048];
 
 	x->h = curl_easy_init();
-	x->hdr = curl_slist_append(NULL, c->auth);
+	x->hdr = auth ? curl_slist_append(NULL, c->auth) : NULL;
 	if (x->hdr && x->body) {
 		more = curl_slist_append(x->hdr, "Content-Type: application/json");
 		if (!more)
 			return -ENOMEM;
 		x->hdr = more;
 	}
-	if (!x->h || !x->hdr)
+	if (!x->h || (auth && !x->hdr))
 		return -ENOMEM;
-	snprintf(url, sizeof(url), "%s%s", c->url, path);
+	snprintf(url, sizeof(url), "%s%s", c->urls[i], path);
 	curl_easy_setopt(x->h, CURLOPT_URL, url);
-	curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, x->hdr);
+	if (x->hdr)
+		curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, x->hdr);
 	curl_easy_setopt(x->h, CURLOPT_TIMEOUT, timeout);
 	curl_easy_setopt(x->h, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(x->h, CURLOPT_NOSIGNAL, 1L);
@@ -175,8 +138,15 @@ static int client_xfer_init(struct client *c, struct client_xfer *x, const char 
 	return 0;
 }
 
+/* The same, at the controller in use. */
+static int client_xfer_init(struct client *c, struct client_xfer *x, const char *path,
+			    long timeout)
+{
+	return client_xfer_init_at(c, x, c->pick.cur, path, timeout, true);
+}
+
 /* The HTTP status (> 0) of a finished transfer, or a negative errno (err says). */
-static long client_xfer_status(struct client_xfer *x, CURLcode cc, char *err, size_t errlen)
+long client_xfer_status(struct client_xfer *x, CURLcode cc, char *err, size_t errlen)
 {
 	long status = 0;
 
@@ -208,18 +178,16 @@ static int client_decode(struct client *c, uint64_t after, const struct client_b
 		snprintf(err, errlen, "intent is for site %s", in->site);
 		goto out;
 	}
-	/* An older revision is still the controller's word: its database was restored from
-	 * a backup, and what it holds now is what the site must do. Only a repeat of the
-	 * revision we have is not news. */
+	/* Only a repeat of the revision we have is not news; an older one: client_ctl_older. */
 	if (after && in->revision == after) {
 		snprintf(err, errlen, "revision %llu is the one already applied",
 			 (unsigned long long)in->revision);
 		goto out;
 	}
-	if (after && in->revision < after)
-		log_warn("site %s: the controller went back from revision %llu to %llu "
-			 "(restored from a backup?); applying it", c->site,
-			 (unsigned long long)after, (unsigned long long)in->revision);
+	if (after && in->revision < after && !client_ctl_older(c, after, in->revision, err, errlen)) {
+		rc = -ESTALE;
+		goto out;
+	}
 	*out = in;
 	in = NULL;
 	rc = 0;
@@ -277,8 +245,8 @@ static long client_http(struct client *c, struct client_xfer *x, const char *pat
 	return client_xfer_status(x, curl_easy_perform(x->h), err, errlen);
 }
 
-int client_fetch(struct client *c, uint64_t after, struct intent **out, char *err,
-		 size_t errlen)
+static int client_fetch_one(struct client *c, uint64_t after, struct intent **out, char *err,
+			    size_t errlen)
 {
 	struct client_xfer x = { 0 };
 	char path[512];
@@ -289,6 +257,24 @@ int client_fetch(struct client *c, uint64_t after, struct intent **out, char *er
 	st = client_http(c, &x, path, c->poll_timeout + 15, err, errlen);
 	rc = client_intent_result(c, after, st, &x.resp, out, err, errlen);
 	client_xfer_clear(NULL, &x);
+	return rc;
+}
+
+/* The controllers in order until one answers; the status is then posted to that one. */
+int client_fetch(struct client *c, uint64_t after, struct intent **out, char *err,
+		 size_t errlen)
+{
+	int rc = -EIO;
+
+	for (size_t i = 0; i < c->pick.n; i++) {
+		ctl_pick_go(&c->pick, i, ike_now_ms());
+		rc = client_fetch_one(c, after, out, err, errlen);
+		if (rc >= 0)
+			break;
+		if (i + 1 < c->pick.n)
+			log_warn("site %s: controller %s: %s; trying %s", c->site, c->urls[i], err,
+				 c->urls[i + 1]);
+	}
 	return rc;
 }
 
@@ -376,6 +362,20 @@ static int client_timer_cb(CURLM *m, long ms, void *ud)
 	return 0;
 }
 
+/* Copies the controllers' URLs. 0, -EINVAL (none, or too many) or -ENOMEM. */
+static int client_urls(struct client *c, const struct client_cfg *cfg)
+{
+	if (!cfg->n_urls || cfg->n_urls > CTL_PICK_MAX)
+		return -EINVAL;
+	/* Seeded per process: agents that failed over together probe at different times. */
+	ctl_pick_init(&c->pick, cfg->n_urls, cfg->probe_s,
+		      (uint32_t)getpid() ^ (uint32_t)ike_now_ms());
+	for (size_t i = 0; i < cfg->n_urls; i++)
+		if (!(c->urls[i] = strdup(cfg->urls[i])))
+			return -ENOMEM;
+	return 0;
+}
+
 struct client *client_new(const struct client_cfg *cfg)
 {
 	struct client *c = calloc(1, sizeof(*c));
@@ -383,17 +383,20 @@ struct client *client_new(const struct client_cfg *cfg)
 	if (!c)
 		return NULL;
 	c->curl_due_ms = c->retry_ms = -1;
-	c->backoff = 1;
+	c->probing = -1;
 	c->poll_timeout = cfg->poll_timeout > 0 ? cfg->poll_timeout : 30;
 	c->insecure_http = cfg->insecure_http;
-	c->url = strdup(cfg->url);
+	if (client_urls(c, cfg)) {
+		client_free(c);
+		return NULL;
+	}
 	c->site = strdup(cfg->site);
 	c->ca = cfg->ca ? strdup(cfg->ca) : NULL;
 	c->auth = client_read_token(cfg->token_file);
 	if (!c->auth)
 		log_err("site %s: cannot read token file %s: %s", cfg->site, cfg->token_file,
 			strerror(errno));
-	if (!c->url || !c->site || (cfg->ca && !c->ca) || !c->auth ||
+	if (!c->site || (cfg->ca && !c->ca) || !c->auth ||
 	    curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(c->multi = curl_multi_init())) {
 		client_free(c);
 		return NULL;
@@ -411,6 +414,7 @@ void client_free(struct client *c)
 		return;
 	client_xfer_clear(c, &c->poll);
 	client_xfer_clear(c, &c->post);
+	client_xfer_clear(c, &c->probe);
 	free(c->id_cert);
 	free(c->id_key);
 	curl_multi_cleanup(c->multi);
@@ -421,7 +425,8 @@ void client_free(struct client *c)
 		explicit_bzero(c->auth, strlen(c->auth));
 		free(c->auth);
 	}
-	free(c->url);
+	for (size_t i = 0; i < CTL_PICK_MAX; i++)
+		free(c->urls[i]);
 	free(c->site);
 	free(c->ca);
 	free(c);
@@ -440,14 +445,7 @@ static int client_xfer_add(struct client *c, struct client_xfer *x, const char *
 	return rc;
 }
 
-static void client_poll_failed(struct client *c, const char *err)
-{
-	log_warn("site %s: controller: %s; retrying in %us", c->site, err, c->backoff);
-	c->retry_ms = ike_now_ms() + (int64_t)c->backoff * 1000;
-	c->backoff = c->backoff * 2 > CLIENT_BACKOFF_MAX ? CLIENT_BACKOFF_MAX : c->backoff * 2;
-}
-
-static int client_poll_start(struct client *c)
+int client_poll_start(struct client *c)
 {
 	char path[512];
 	int rc;
@@ -456,7 +454,7 @@ static int client_poll_start(struct client *c)
 	client_intent_path(c, c->after, path, sizeof(path));
 	rc = client_xfer_add(c, &c->poll, path, c->poll_timeout + 15);
 	if (rc)
-		client_poll_failed(c, strerror(-rc));
+		client_ctl_failed(c, strerror(-rc), false);
 	return rc;
 }
 
@@ -470,10 +468,10 @@ static void client_poll_done(struct client *c, CURLcode cc)
 
 	client_xfer_clear(c, &c->poll);
 	if (rc < 0) {
-		client_poll_failed(c, err);
+		client_ctl_failed(c, err, st < 0 || st >= 500 || rc == -ESTALE);
 		return;
 	}
-	c->backoff = 1;
+	ctl_pick_ok(&c->pick);
 	if (rc == 0) {
 		c->after = in->revision;
 		intent_free(c->pending);
@@ -494,6 +492,7 @@ static void client_post_start(struct client *c)
 	json_decref(c->status);
 	c->status = NULL;
 	client_status_path(c, path, sizeof(path));
+	c->post_at = c->pick.cur;
 	rc = c->post.body ? client_xfer_add(c, &c->post, path, CLIENT_POST_TIMEOUT) : -ENOMEM;
 	if (rc)
 		log_warn("site %s: posting status: %s", c->site, strerror(-rc));
@@ -504,6 +503,10 @@ static void client_post_done(struct client *c, CURLcode cc)
 	char err[256] = "";
 	long st = client_xfer_status(&c->post, cc, err, sizeof(err));
 
+	/* Only the long-poll moves the agent to another controller; a post says whether
+	 * its controller answers (the metrics), and is not retried elsewhere: a newer
+	 * status follows soon enough (DAEMON_HEARTBEAT_S at the latest). */
+	ctl_pick_seen(&c->pick, c->post_at, st > 0 && st < 500);
 	if (client_status_result(st, err, sizeof(err)))
 		log_warn("site %s: posting status: %s", c->site, err);
 	client_xfer_clear(c, &c->post);
@@ -529,7 +532,8 @@ size_t client_pollfds(struct client *c, struct pollfd *fds, size_t max)
 
 int64_t client_timeout_ms(const struct client *c, int64_t now_ms)
 {
-	const int64_t due[] = { c->curl_due_ms, c->retry_ms };
+	const int64_t due[] = { c->curl_due_ms, c->retry_ms,
+				c->probing < 0 ? c->pick.probe_due_ms : -1 };
 	int64_t t = -1;
 
 	for (size_t i = 0; i < sizeof(due) / sizeof(due[0]); i++) {
@@ -579,6 +583,8 @@ static void client_complete(struct client *c)
 			client_poll_done(c, cc);
 		else if (h == c->post.h)
 			client_post_done(c, cc);
+		else if (h == c->probe.h)
+			client_ctl_probe_done(c, cc);
 	}
 }
 
@@ -617,6 +623,7 @@ void client_dispatch(struct client *c, const struct pollfd *fds, size_t n, int64
 	client_complete(c);
 	if (c->started && !c->poll.h && c->retry_ms >= 0 && now_ms >= c->retry_ms)
 		client_poll_start(c);
+	client_ctl_probe_tick(c, now_ms);
 }
 
 struct intent *client_take(struct client *c)

@@ -11,10 +11,13 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "ctl_pick.h"
 #include "intent.h"
 
 struct client_cfg {
-	const char *url;		/* "https://controller:8443" */
+	const char *const *urls;	/* "https://controller:8443", in order of preference */
+	size_t n_urls;			/* 1..CTL_PICK_MAX */
+	unsigned int probe_s;		/* probe period of the earlier ones; 0: default */
 	const char *site;
 	const char *token_file;
 	const char *ca;			/* NULL: system CAs */
@@ -24,12 +27,13 @@ struct client_cfg {
 
 struct client;
 
-/* Reads the token. NULL on error (errno set; the reason is logged). */
+/* Reads the token (the same for every controller: they share one database). NULL on
+ * error (errno set; the reason is logged). */
 struct client *client_new(const struct client_cfg *cfg);
 /* Aborts the transfers in flight and wipes the token. */
 void client_free(struct client *c);
 
-/* Blocking, for --once. One request: 0 with *out set to a new validated intent for this
+/* Blocking, for --once. One request to each controller in order until one answers: 0 with *out set to a new validated intent for this
  * site and a revision above after; 1 when nothing changed (204); negative errno on
  * failure (err says). */
 int client_fetch(struct client *c, uint64_t after, struct intent **out, char *err,
@@ -60,5 +64,9 @@ bool client_peer(const struct client *c, struct addr *out);
 /* Queues status for posting (a copy is kept). One post is in flight at a time; a newer
  * status queued meanwhile replaces the older queued one and is posted next. */
 void client_set_status(struct client *c, const json_t *status);
+
+/* Controller i's URL (NULL past the last); client_ctl_pick()->cur is the one in use. */
+const char *client_ctl_url(const struct client *c, size_t i);
+const struct ctl_pick *client_ctl_pick(const struct client *c);
 
 #endif

@@ -30,7 +30,8 @@
 #define DAEMON_DEBOUNCE_MS 200
 /* poll() slots: signals, two netlink monitors, acquires, charon's events; then the BFD
  * receive sockets (two at most), then up to DAEMON_CLIENT_FDS sockets of the controller
- * client (two transfers use two or three). */
+ * client (three transfers: the long-poll, a status post, a probe of an earlier
+ * controller; one socket each, two while connecting). */
 #define DAEMON_FDS 5
 #define DAEMON_BFD_FDS 2
 #define DAEMON_CLIENT_FDS 8
@@ -298,6 +299,18 @@ static void daemon_metrics(void *ctx, FILE *f)
 	daemon_add_liveness(c, rep);
 	exporter_write_tunnels(f, rep);
 	json_decref(rep);
+	if (c->cfg->client)
+		exporter_write_controllers(f, c->cfg->client);
+}
+
+/* status.json's "controller": the one in use, of how many. */
+static json_t *daemon_controller_json(const struct client *cl)
+{
+	const struct ctl_pick *p = client_ctl_pick(cl);
+
+	return json_pack("{s:s, s:I, s:I, s:I}", "url", client_ctl_url(cl, p->cur),
+			 "index", (json_int_t)p->cur, "of", (json_int_t)p->n,
+			 "switches", (json_int_t)p->switches);
 }
 
 /* Adds each tunnel's liveness to a report or status document built by the above. */
@@ -329,6 +342,8 @@ static void daemon_report(struct daemon_ctx *c)
 	daemon_add_refused(st, &c->refused, false, NULL);
 	if (st)
 		json_object_set_new(st, "bfd", failover_bfd_json(c->fo));
+	if (st && c->cfg->client)
+		json_object_set_new(st, "controller", daemon_controller_json(c->cfg->client));
 	if (st && c->cfg->state_dir)
 		state_write_json(c->cfg->state_dir, "status.json", st);
 	if (!c->cfg->client)

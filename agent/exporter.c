@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "client.h"
 #include "exporter.h"
 #include "log.h"
 
@@ -394,4 +395,27 @@ void exporter_write_intent(FILE *f, uint64_t revision, double applied_at, double
 	prom_family(f, "gresec_agent_intent_propagation_seconds", "gauge",
 		    "From the controller's commit of the applied revision to its first pass here.");
 	prom_sample(f, "gresec_agent_intent_propagation_seconds", NULL, delay);
+}
+
+void exporter_write_controllers(FILE *f, const struct client *c)
+{
+	const struct ctl_pick *p = client_ctl_pick(c);
+	char labels[CTL_PICK_MAX][320];
+
+	for (size_t i = 0; i < p->n; i++) {
+		labels[i][0] = '\0';
+		prom_label(labels[i], sizeof(labels[i]), "url", client_ctl_url(c, i));
+	}
+	prom_family(f, "gresec_agent_controller_current", "gauge",
+		    "1 for the controller the agent long-polls now, 0 for the others.");
+	for (size_t i = 0; i < p->n; i++)
+		prom_sample_u64(f, "gresec_agent_controller_current", labels[i], i == p->cur);
+	prom_family(f, "gresec_agent_controller_up", "gauge",
+		    "1 when the controller's last answer (long-poll, status post or probe) was "
+		    "one, 0 when it failed or was not asked yet.");
+	for (size_t i = 0; i < p->n; i++)
+		prom_sample_u64(f, "gresec_agent_controller_up", labels[i], p->up[i]);
+	prom_family(f, "gresec_agent_controller_switches_total", "counter",
+		    "Moves to another controller: failovers and returns.");
+	prom_sample_u64(f, "gresec_agent_controller_switches_total", NULL, p->switches);
 }

@@ -48,4 +48,8 @@ void exporter_write_tunnels(FILE *f, const json_t *report);
  * controller's commit (delay < 0: not known, left out). */
 void exporter_write_intent(FILE *f, uint64_t revision, double applied_at, double delay);
 
+struct client;
+/* The controllers: which one is in use, which answered last time, how many switches. */
+void exporter_write_controllers(FILE *f, const struct client *c);
+
 #endif

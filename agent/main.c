@@ -24,7 +24,13 @@
 #define DEFAULT_VICI "/var/run/charon.vici"
 
 struct opts {
-	const char *controller, *site, *token_file, *ca, *state_dir, *vici, *intent;
+	const char *controller;		/* the first (preferred) of controllers */
+	const char *controllers[CTL_PICK_MAX];
+	size_t n_controllers;
+	char *lists[CTL_PICK_MAX];	/* copies of comma-separated --controller lists */
+	size_t n_lists;
+	unsigned int probe_s;		/* --controller-probe; 0: the default */
+	const char *site, *token_file, *ca, *state_dir, *vici, *intent;
 	const char *metrics_listen;
 	unsigned int resync, restart_hold;
 	bool once, dry_run, purge, vici_given, insecure_http, cleartext_gre;
@@ -37,7 +43,10 @@ struct opts {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: gresec-agent --controller URL --site NAME --token-file FILE [--ca FILE]\n"
+		"usage: gresec-agent --controller URL[,URL...] --site NAME --token-file FILE [--ca FILE]\n"
+		"                    (--controller may be repeated: the order is the preference;\n"
+		"                    on failure the next, and back to an earlier one that answers)\n"
+		"                    [--controller-probe SECONDS]   (how often earlier ones are asked; 60)\n"
 		"                    [--state-dir DIR] [--vici PATH] [--resync SECONDS]\n"
 		"                    [--once] [--dry-run] [--intent FILE] [--purge]\n"
 		"                    [--log-level error|warn|info|debug] [--insecure-http]\n"
@@ -48,27 +57,59 @@ static void usage(FILE *f)
 
 /* The agent's token and its intent's pre-shared keys travel on this connection: in
  * clear only when the operator says so. */
-static int check_url(const struct opts *o)
+static int check_url(const struct opts *o, const char *url)
 {
-	if (!strncasecmp(o->controller, "https://", 8))
+	if (!strncasecmp(url, "https://", 8))
 		return 0;
-	if (strncasecmp(o->controller, "http://", 7)) {
+	if (strncasecmp(url, "http://", 7)) {
 		fprintf(stderr, "gresec-agent: --controller: an https:// URL\n");
 		return -EINVAL;
 	}
 	if (!o->insecure_http) {
 		fprintf(stderr, "gresec-agent: --controller %s: refusing plain http: the agent "
 			"token and the tunnels' pre-shared keys would cross the network in clear; "
-			"use https:// (or --insecure-http on a test bench)\n", o->controller);
+			"use https:// (or --insecure-http on a test bench)\n", url);
 		return -EPERM;
 	}
 	return 0;
+}
+
+/* Every controller obeys the same rule (one of them in clear would leak the token). */
+static int check_urls(const struct opts *o)
+{
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < o->n_controllers; i++)
+		rc = check_url(o, o->controllers[i]);
+	return rc;
+}
+
+/* One --controller: a URL, or a comma-separated list of them (one environment variable
+ * in the systemd unit can then name several). */
+static int add_controllers(struct opts *o, const char *arg)
+{
+	char *copy, *save = NULL;
+
+	if (o->n_lists == CTL_PICK_MAX || !(copy = strdup(arg)))
+		goto full;
+	o->lists[o->n_lists++] = copy;
+	for (char *u = strtok_r(copy, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
+		if (o->n_controllers == CTL_PICK_MAX)
+			goto full;
+		o->controllers[o->n_controllers++] = u;
+	}
+	o->controller = o->n_controllers ? o->controllers[0] : NULL;
+	return 0;
+full:
+	fprintf(stderr, "gresec-agent: --controller: at most %d controllers\n", CTL_PICK_MAX);
+	return -EINVAL;
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
 		{ "controller", required_argument, NULL, 'c' },
+		{ "controller-probe", required_argument, NULL, 'P' },
 		{ "site", required_argument, NULL, 's' },
 		{ "token-file", required_argument, NULL, 't' },
 		{ "ca", required_argument, NULL, 'a' },
@@ -94,7 +135,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	*o = (struct opts){ .resync = 5, .restart_hold = 10, .level = LOG_LVL_INFO, .vici = DEFAULT_VICI };
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'c': o->controller = optarg; break;
+		case 'c':
+			if (add_controllers(o, optarg))
+				return -EINVAL;
+			break;
+		case 'P':
+			v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || !v || v > 3600) {
+				fprintf(stderr, "gresec-agent: --controller-probe: 1..3600 seconds\n");
+				return -EINVAL;
+			}
+			o->probe_s = (unsigned int)v;
+			break;
 		case 's': o->site = optarg; break;
 		case 't': o->token_file = optarg; break;
 		case 'a': o->ca = optarg; break;
@@ -142,7 +194,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		usage(stderr);
 		return -EINVAL;
 	}
-	return o->controller ? check_url(o) : 0;
+	return check_urls(o);
 }
 
 /* One-shot modes drive charon only when asked to (--vici) or when its default socket
@@ -298,7 +350,8 @@ static int run_controller_once(struct opts *o, struct reconcile *r, struct clien
 
 static int run_controller(struct opts *o, struct reconcile *r, struct intent *in)
 {
-	struct client_cfg cc = { .url = o->controller, .site = o->site,
+	struct client_cfg cc = { .urls = o->controllers, .n_urls = o->n_controllers,
+				 .probe_s = o->probe_s, .site = o->site,
 				 .token_file = o->token_file, .ca = o->ca,
 				 .insecure_http = o->insecure_http };
 	struct daemon_cfg dc = { .state_dir = o->state_dir, .resync = o->resync,
@@ -358,10 +411,15 @@ static int guard_setup(struct opts *o)
 	o->guard->cleartext_gre = o->cleartext_gre;
 	if ((rc = guard_keep_host(o->guard)))
 		log_warn("cannot list this host's addresses: %s", strerror(-rc));
-	if (o->controller && (rc = guard_keep_url(o->guard, o->controller, err, sizeof(err))))
+	for (size_t i = 0; i < o->n_controllers; i++) {
+		if (!(rc = guard_keep_url(o->guard, o->controllers[i], err, sizeof(err))))
+			continue;
 		log_warn("controller %s: %s; its address is checked once the agent reaches it",
-			 o->controller, err);
-	return rc == -ENOMEM ? rc : 0;
+			 o->controllers[i], err);
+		if (rc == -ENOMEM)
+			return rc;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -373,11 +431,12 @@ int main(int argc, char **argv)
 
 	no_core();
 	if (parse_opts(argc, argv, &o))
-		return 1;
+		goto out;
 	log_init("gresec-agent", o.level);
-	if (o.insecure_http && o.controller && !strncasecmp(o.controller, "http://", 7))
-		log_warn("controller %s: plain http (--insecure-http): the token and the PSKs "
-			 "cross the network in clear", o.controller);
+	for (size_t i = 0; o.insecure_http && i < o.n_controllers; i++)
+		if (!strncasecmp(o.controllers[i], "http://", 7))
+			log_warn("controller %s: plain http (--insecure-http): the token and the "
+				 "PSKs cross the network in clear", o.controllers[i]);
 	if (guard_setup(&o))
 		goto out;
 	if (!o.purge && initial_intent(&o, &in))
@@ -407,5 +466,7 @@ out:
 	reconcile_free(r);
 	guard_free(o.guard);
 	guard_report_clear(&o.refused);
+	for (size_t i = 0; i < o.n_lists; i++)
+		free(o.lists[i]);
 	return rc;
 }

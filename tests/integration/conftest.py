@@ -136,11 +136,12 @@ class Prism:
 class Controller:
     """One gresec-controller process with its own database, token file and log."""
 
-    def __init__(self, workdir, extra_args=(), tls_ca=None, prism=None):
+    def __init__(self, workdir, extra_args=(), tls_ca=None, prism=None, db=None):
         self.tls_ca = tls_ca    # served over HTTPS: trust this CA file
         self.workdir = str(workdir)
         os.makedirs(self.workdir, exist_ok=True)
-        self.db = os.path.join(self.workdir, "gresec.db")
+        # db: another controller's database file (several controllers on one database)
+        self.db = db or os.path.join(self.workdir, "gresec.db")
         self.token_file = os.path.join(self.workdir, "admin.token")
         self.log_path = os.path.join(self.workdir, "controller.log")
         self.extra_args = list(extra_args)
@@ -339,8 +340,8 @@ def make_controller(tmp_path):
     """Factory: make_controller(name, *extra_args) starts one more controller."""
     started = []
 
-    def make(name="ctl", extra_args=(), workdir=None, tls_ca=None, prism=None):
-        c = Controller(workdir or (tmp_path / name), extra_args, tls_ca, prism).start()
+    def make(name="ctl", extra_args=(), workdir=None, tls_ca=None, prism=None, db=None):
+        c = Controller(workdir or (tmp_path / name), extra_args, tls_ca, prism, db).start()
         started.append(c)
         return c
 

@@ -69,7 +69,7 @@ static int compile_delta_written(struct store *s, const struct compile_delta *d,
 	json_object_foreach(d->written, k, val)
 		if (v)
 			v[n++] = k;
-	if (v)
+	if (v && n)
 		qsort(v, n, sizeof(*v), compile_delta_cmp);
 	for (i = 0; r == 0 && i < n; i++) {
 		r = store_get(s, &kind_site, v[i], &body, NULL);
@@ -148,7 +148,8 @@ static int compile_delta_keys(const struct compile_ctx *o, struct compile_ctx *c
 		return -ENOMEM;
 	for (size_t i = 0; i < o->nkeys; i++)
 		o->keys[i]->refs++;
-	memcpy(c->keys, o->keys, o->nkeys * sizeof(*c->keys));
+	if (o->nkeys)
+		memcpy(c->keys, o->keys, o->nkeys * sizeof(*c->keys));
 	c->nkeys = o->nkeys;
 	return 0;
 }
@@ -252,7 +253,7 @@ static int compile_delta_reread_ids(struct store *s, struct compile_ctx *c, cons
 	json_array_foreach(ids, i, v)
 		if (r == 0)
 			(*chg)[(*nchg)++] = json_integer_value(v);
-	if (r == 0)
+	if (r == 0 && *nchg)
 		qsort(*chg, *nchg, sizeof(**chg), compile_delta_id_cmp);
 	for (i = 0; r == 0 && i < *nchg; i++) {
 		if (i && (*chg)[i] == (*chg)[i - 1])
@@ -395,7 +396,7 @@ static int compile_delta_roles(const struct compile_delta *d, struct compile_ctx
 		unsigned char *role = c->roles + t * c->n;
 
 		/* Same sites, same indices: the committed roles, then the written sites'. */
-		if (same)
+		if (same && c->n)
 			memcpy(role, was, c->n);
 		for (size_t i = 0; i < c->n; i++)
 			if (d->old_of[i] < 0)

@@ -144,7 +144,7 @@ static void site_index_mask(struct addr_prefix *p, unsigned len)
 static bool site_index_enclosed(const struct site_index *x, const char *site,
 				const struct addr_prefix *p)
 {
-	for (unsigned len = 0; len <= p->len; len++) {
+	for (unsigned len = 0; x->n && len <= p->len; len++) {
 		struct site_entry key = { .p = *p };
 		const struct site_entry *hit;
 

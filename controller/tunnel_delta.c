@@ -102,7 +102,8 @@ static int tunnel_delta_load(struct store *s, const json_t *touched, struct tunn
 		return -ENOMEM;
 	json_object_foreach((json_t *)touched, k, val)
 		v[(*n)++] = k;
-	qsort(v, *n, sizeof(*v), tunnel_delta_cmp);
+	if (*n)
+		qsort(v, *n, sizeof(*v), tunnel_delta_cmp);
 	for (size_t i = 0, all = *n; r == 0 && i < all; i++) {
 		r = store_get(s, &kind_site, v[i], &body, NULL);
 		if (r == -ENOENT) {
@@ -176,8 +177,8 @@ static int tunnel_delta_topology(struct tunnel_plan *p, const struct tunnel_delt
 static long tunnel_delta_index(const struct tunnel_delta *d, const json_t *name)
 {
 	const char *key = json_string_value(name);
-	const char **hit = key ? bsearch(&key, d->names, d->n, sizeof(*d->names), tunnel_delta_cmp)
-			       : NULL;
+	const char **hit = key && d->n ? bsearch(&key, d->names, d->n, sizeof(*d->names),
+						 tunnel_delta_cmp) : NULL;
 
 	return hit ? hit - d->names : -1;
 }

@@ -25,6 +25,16 @@ ns_pair() {
 	ip -n "$1" link set lo up; ip -n "$2" link set lo up
 }
 
+# dad_settled NS: IPv6 link-local addresses (the test's veths) finish duplicate address
+# detection a second or so after their link came up, with route and address events of
+# their own that are not the agent's: a monitor started earlier would see them.
+dad_settled() {
+	_i=0
+	while [ -n "$(ip -n "$1" -6 addr show tentative)" ] && [ $_i -lt 50 ]; do
+		_i=$((_i + 1)); sleep 0.1
+	done
+}
+
 # lan NS PREFIX...: a dummy "LAN" interface holding the site's prefixes' first address.
 lan() {
 	ns=$1; shift
@@ -145,13 +155,7 @@ sc_restart() {
 	setup_pair
 	agent a --intent "$W/pair/a.json" --once || fail "first apply: $(cat $W/agent.err)"
 	idx=$(ip -n a -o link show | grep 'gs-' | cut -d: -f1,2 | tr '\n' ' ')
-	# IPv6 link-local addresses finish duplicate address detection a second or so
-	# after their link came up, with events of their own that are not the agent's:
-	# a fast first apply must not let them into the monitors.
-	i=0
-	while [ -n "$(ip -n a -6 addr show tentative)" ] && [ $i -lt 50 ]; do
-		i=$((i + 1)); sleep 0.1
-	done
+	dad_settled a
 	ip -n a monitor link address route > "$W/mon" 2>&1 &
 	m1=$!
 	ip -n a xfrm monitor > "$W/xmon" 2>&1 &
@@ -366,6 +370,7 @@ sc_ecmp() {
 		fail "ECMP ping over IPv6 (link-local gateways)"
 	check test $(($(packets h1 0x5000) + $(packets h2 0x6000))) -ge 6
 	# Restart: zero changing messages, no kernel event.
+	dad_settled s
 	ip -n s monitor route > "$W/mon" 2>&1 &
 	m1=$!
 	sleep 0.3

@@ -11,10 +11,12 @@
  *
  * The server keeps its state across inputs (the store until the next reset, and
  * libmicrohttpd's), so a failure may need the inputs before it: on one, every input
- * since the last reset is written to fuzz-http-history-<pid>/ (or $FUZZ_HTTP_HISTORY),
- * numbered in order; `fuzz_http DIR/0*` replays them in one process. A stall also tells
- * whether a handler was running, how many connections the server holds, and with
- * $FUZZ_HTTP_GDB set, every thread's stack. */
+ * since the last reset is written to $TMPDIR/fuzz-http-history-<pid>/ (or
+ * $FUZZ_HTTP_HISTORY), numbered in order; `fuzz_http DIR/0*` replays them in one
+ * process. A stall also tells whether a handler was running and since when, how far
+ * the request got, how many connections the server holds, and with $FUZZ_HTTP_GDB
+ * set, every thread's stack. A connection the server keeps after its answer fails
+ * the run too. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -201,11 +203,14 @@ static void fuzz_remember(const uint8_t *data, size_t size)
 static void fuzz_write_history(void)
 {
 	char dir[256], path[300];
-	const char *env = getenv("FUZZ_HTTP_HISTORY");
+	const char *env = getenv("FUZZ_HTTP_HISTORY"), *tmp = getenv("TMPDIR");
 
-	snprintf(dir, sizeof(dir), "%s", env ? env : "");
-	if (!env)
-		snprintf(dir, sizeof(dir), "fuzz-http-history-%d", (int)getpid());
+	/* Not the working directory: make fuzz-smoke runs in the tree. */
+	if (env)
+		snprintf(dir, sizeof(dir), "%s", env);
+	else
+		snprintf(dir, sizeof(dir), "%s/fuzz-http-history-%d", tmp ? tmp : "/tmp",
+			 (int)getpid());
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		fprintf(stderr, "history: mkdir %s: %s\n", dir, strerror(errno));
 		return;

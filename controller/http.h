@@ -55,6 +55,9 @@ void http_free(struct http_server *srv);
 /* Serves a connected socket (the server takes it over): for a server without a
  * listening socket, in-process tests. */
 int http_adopt(struct http_server *srv, int fd, const struct sockaddr *addr, socklen_t len);
+/* The connections the server holds open now (a racy read from another thread: for
+ * tests and diagnostics). */
+unsigned http_connections(const struct http_server *srv);
 
 const char *http_method(const struct http_request *req);
 const char *http_path(const struct http_request *req);

@@ -103,6 +103,29 @@ def test_query_parameters_are_capped(ctl):
         assert time.monotonic() - t < 3, "the answer took too long"
 
 
+def test_empty_query_parameters_are_capped_too(gctl):
+    """libmicrohttpd 0.9.75 stores an empty parameter ("?&&&") like any other; enough of
+    them exhaust its per-connection pool, and it then neither answers nor closes (found
+    by fuzz_http: only the header deadline freed the connection). They are refused at
+    once, without a token, and the server goes on serving."""
+    for target in ("/v1/sites?" + "&" * 600, "/v1/x?" + "&" * 33,
+                   "/v1/sites?" + "&&&" * 40 + "a=1"):
+        s = connect(gctl)
+        try:
+            t = time.monotonic()
+            s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                       % target).encode())
+            e = json_error(*read_response(s), 400)
+            assert "query parameters" in e["message"], e
+            # Well before the header deadline (TIMEOUT) would have cut it off.
+            assert time.monotonic() - t < TIMEOUT / 2, "the answer took too long"
+        finally:
+            s.close()
+    assert raw(gctl, b"GET /v1/sites?" + b"&" * 32 + b" HTTP/1.1\r\nHost: x\r\n"
+               b"Connection: close\r\n\r\n")[0] == 401
+    assert raw(gctl, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")[0] == 200
+
+
 def test_invalid_utf8_is_never_echoed_raw(ctl):
     # A bad byte in the path, without a token.
     status, h, b = raw(ctl, b"GET /%ff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

@@ -50,6 +50,8 @@ static void test_char_len(void **state)
 	assert_int_equal(utf8_char_len("", 0), 0);
 }
 
+#define HTTP_MAX_QUERY_TEST 32
+
 static void test_target(void **state)
 {
 	char many[512] = "/v1/sites?";
@@ -65,9 +67,18 @@ static void test_target(void **state)
 	for (int i = 0; i < 32; i++)
 		strcat(many, i ? "&a=1" : "a=1");
 	assert_null(http_target_check(many));
-	strcat(many, "&&&");				/* empty ones do not count */
+	strcat(many, "&");				/* a trailing '&' adds none */
 	assert_null(http_target_check(many));
-	strcat(many, "b=2");
+	strcat(many, "&");				/* but an empty one counts */
+	assert_non_null(http_target_check(many));
+	assert_null(http_target_check("/v1/sites?"));
+	memset(many + 10, '&', 400);			/* only empty ones */
+	many[410] = '\0';
+	assert_non_null(http_target_check(many));
+	many[10 + HTTP_MAX_QUERY_TEST] = '\0';	/* 32 '&': 32 empty parameters */
+	assert_null(http_target_check(many));
+	many[11 + HTTP_MAX_QUERY_TEST] = '\0';
+	memset(many + 10, '&', HTTP_MAX_QUERY_TEST + 1);
 	assert_non_null(http_target_check(many));
 }
 
